@@ -1,0 +1,122 @@
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#
+# warmpath build, in the libbpf-bootstrap manner:
+#   bpf/*.bpf.c --clang -target bpf--> .output/*.tmp.bpf.o --bpftool gen object-->
+#   .output/*.bpf.o --bpftool gen skeleton--> .output/*.skel.h <-- user/*.c
+# Quiet by default; `make V=1` shows every command.
+
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.1.0)
+OUTPUT := .output
+CLANG ?= clang
+BPFTOOL ?= bpftool
+CC ?= gcc
+ARCH := $(shell uname -m | sed 's/x86_64/x86/' | sed 's/aarch64/arm64/')
+MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
+
+BPF_SRCS := $(wildcard bpf/*.bpf.c)
+BPF_OBJS := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.bpf.o,$(BPF_SRCS))
+SKELS := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.skel.h,$(BPF_SRCS))
+USER_SRCS := $(wildcard user/*.c)
+USER_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(USER_SRCS))
+# everything but main.c, linked into the test programs too
+LIB_OBJS := $(filter-out $(OUTPUT)/user/main.o,$(USER_OBJS))
+TEST_SRCS := $(wildcard selftests/unit/*.c)
+TEST_OBJS := $(patsubst selftests/unit/%.c,$(OUTPUT)/selftests/%.o,$(TEST_SRCS))
+
+INCLUDES := -I$(OUTPUT) -Iheaders -Iuser -Ivmlinux/$(ARCH)
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror $(INCLUDES) \
+	-I/usr/include/$(MULTIARCH)
+CFLAGS ?= -g -O2
+CFLAGS += -Wall -Wextra -Wno-unused-parameter -Werror -Werror=undef \
+	-Wmissing-field-initializers -D_GNU_SOURCE -DWARMPATH_VERSION='"$(VERSION)"' \
+	-MMD -MP $(INCLUDES)
+PKGS := libbpf libelf zlib libmicrohttpd jansson libcurl
+LDLIBS := $$(pkg-config --libs $(PKGS)) -lpthread -lm
+
+ifeq ($(V),1)
+	Q =
+	msg =
+else
+	Q = @
+	msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+.PHONY: all deps vmlinux test unit-test netns-test bench demo clean format check-format
+.DELETE_ON_ERROR:
+.SECONDARY:
+
+all: warmpath
+
+# Install missing Debian packages once (order-only: never forces a rebuild).
+$(OUTPUT)/.deps-ok: | $(OUTPUT)
+	$(call msg,DEPS,scripts/install-deps.sh)
+	$(Q)scripts/install-deps.sh
+	$(Q)touch $@
+
+deps:
+	$(Q)scripts/install-deps.sh
+	$(Q)mkdir -p $(OUTPUT) && touch $(OUTPUT)/.deps-ok
+
+$(OUTPUT) $(OUTPUT)/user $(OUTPUT)/selftests:
+	$(Q)mkdir -p $@
+
+# vmlinux.h from the running kernel's BTF; checked in, regenerate on purpose only.
+vmlinux: | $(OUTPUT)/.deps-ok
+	$(call msg,GEN,vmlinux/$(ARCH)/vmlinux.h)
+	$(Q)mkdir -p vmlinux/$(ARCH)
+	$(Q)$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > vmlinux/$(ARCH)/vmlinux.h
+
+$(OUTPUT)/%.tmp.bpf.o: bpf/%.bpf.c | $(OUTPUT) $(OUTPUT)/.deps-ok
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -MMD -MP -MT $@ -c $< -o $@
+
+$(OUTPUT)/%.bpf.o: $(OUTPUT)/%.tmp.bpf.o
+	$(call msg,GEN-OBJ,$@)
+	$(Q)$(BPFTOOL) gen object $@ $<
+
+$(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@
+
+$(OUTPUT)/user/%.o: user/%.c $(SKELS) | $(OUTPUT)/user $(OUTPUT)/.deps-ok
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+warmpath: $(USER_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+
+$(OUTPUT)/selftests/%.o: selftests/unit/%.c $(SKELS) | $(OUTPUT)/selftests $(OUTPUT)/.deps-ok
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -Iselftests/unit -c $< -o $@
+
+$(OUTPUT)/test_progs: $(TEST_OBJS) $(LIB_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+
+# The whole suite: unit (BPF_PROG_TEST_RUN) then netns/device tests, one summary.
+test: warmpath $(OUTPUT)/test_progs
+	$(Q)selftests/run.sh
+
+unit-test: $(OUTPUT)/test_progs
+	$(Q)$(OUTPUT)/test_progs
+
+bench: warmpath $(OUTPUT)/test_progs
+	$(Q)$(OUTPUT)/test_progs --bench
+
+demo: warmpath
+	$(Q)selftests/lab/demo.sh
+
+CLANG_FORMAT_FILES = $(shell git ls-files '*.c' '*.h' | grep -v '^vmlinux/')
+format:
+	$(Q)clang-format -i $(CLANG_FORMAT_FILES)
+
+check-format:
+	$(Q)clang-format --dry-run -Werror $(CLANG_FORMAT_FILES)
+
+clean:
+	$(call msg,CLEAN)
+	$(Q)rm -rf $(OUTPUT)/*.o $(OUTPUT)/*.skel.h $(OUTPUT)/*.d $(OUTPUT)/user $(OUTPUT)/selftests \
+		$(OUTPUT)/test_progs warmpath
+
+-include $(wildcard $(OUTPUT)/*.d $(OUTPUT)/user/*.d $(OUTPUT)/selftests/*.d)

@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The datapath skeleton as the unit tests and the benchmark use it: loaded with
+ * every map unpinned (nothing under /sys/fs/bpf), plus helpers to configure
+ * interfaces, prefixes and peers, to read the maps back, and to run a packet
+ * through a program with BPF_PROG_TEST_RUN.
+ */
+#ifndef __WARMPATH_DATAPATH_FIXTURE_H
+#define __WARMPATH_DATAPATH_FIXTURE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <linux/types.h>
+#include "warmpath.h"
+
+struct datapath_bpf;
+struct bpf_object;
+
+/* Interface test_run puts the skb on: ctx_in.ifindex 1 (lo), always Ethernet. */
+#define DP_TEST_IFINDEX 1
+
+struct dp_fixture {
+	struct datapath_bpf *skel;
+	int ncpus;
+	int ifaces_fd;
+	int prefixes_fd;
+	int peers_fd;
+	int unmatched_fd;
+	int stats_fd;
+	int egress_fd;
+	int ingress_fd;
+};
+
+struct dp_options {
+	__u16 probe_port;
+	__u16 vxlan_port_a;
+	__u16 vxlan_port_b;
+};
+
+/* Open, unpin, set rodata, load. Returns 0 or a negative errno. */
+int dp_fixture_open(struct dp_fixture *f, const struct dp_options *opts);
+void dp_fixture_close(struct dp_fixture *f);
+
+/* Unpin every map of obj before load: tests must never touch bpffs. */
+int dp_unpin_maps(struct bpf_object *obj);
+
+int dp_set_iface(struct dp_fixture *f, __u32 ifindex, __u32 flags);
+int dp_del_iface(struct dp_fixture *f, __u32 ifindex);
+/* "a.b.c.d/len", "x::y/len" or a bare address (host prefix). */
+int dp_add_prefix(struct dp_fixture *f, const char *cidr, __u32 peer_id);
+/* Create a peer slot: the name and zeroed counters, as the agent does. */
+int dp_set_peer(struct dp_fixture *f, __u32 peer_id, const char *name);
+int dp_read_peer(struct dp_fixture *f, __u32 peer_id, struct peer_state *ps);
+/* The per-CPU stats summed over CPUs. */
+int dp_read_stats(struct dp_fixture *f, __u64 stats[WP_STAT_MAX]);
+/* The unmatched entry of an address; -ENOENT when absent. */
+int dp_read_unmatched(struct dp_fixture *f, const char *addr, struct unmatched_state *u);
+
+struct dp_run_result {
+	int err;	   /* bpf_prog_test_run_opts() return */
+	int retval;	   /* the program's return value */
+	__u32 duration;	   /* ns per run (averaged over repeat) */
+	__u32 data_size_out;
+	__u8 data_out[1024];
+};
+
+/* Run one packet through prog_fd on ifindex, repeat times (0: once). */
+void dp_run(int prog_fd, const void *pkt, size_t len, __u32 ifindex, int repeat,
+	    struct dp_run_result *r);
+
+/* CLOCK_MONOTONIC in ns: the clock bpf_ktime_get_ns() reads. */
+__u64 dp_now_ns(void);
+
+extern const char *const wp_stat_names[WP_STAT_MAX];
+
+#endif /* __WARMPATH_DATAPATH_FIXTURE_H */

@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* `warmpath run` options: flags, each also an environment variable WARMPATH_<NAME>. */
+#ifndef __WARMPATH_CONFIG_H
+#define __WARMPATH_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include "loader.h"
+#include "peers.h"
+
+enum wp_mode { WP_MODE_IDLE = 0, WP_MODE_CONSTANT, WP_MODE_OBSERVE };
+enum wp_probe_kind { WP_PROBE_UDP = 0, WP_PROBE_HTTP, WP_PROBE_ICMP };
+
+#define WP_MAX_CLI_IFACES WP_MAX_IFACES
+
+struct wp_config {
+	bool iface_auto;
+	int niface;
+	char ifaces[WP_MAX_CLI_IFACES][WP_IFNAME_LEN];
+	char underlay[WP_IFNAME_LEN];
+	int wireguard_port;
+	struct wp_peer_set cli_peers; /* from --peer */
+	char peers_file[256];
+	bool kubernetes;
+	char node_name[WP_PEER_NAME_LEN];
+	double keepalive_interval; /* seconds */
+	double cold_threshold; /* seconds */
+	enum wp_mode mode;
+	enum wp_probe_kind probe;
+	int probe_port;
+	int probe_timeout_ms;
+	char metrics_listen[128];
+	char pin_path[200];
+	bool log_json;
+	int verbosity;
+	enum wp_attach_pref attach_pref;
+	int vxlan_ports[2];
+	int max_peer_series;
+	double tick_interval; /* seconds */
+};
+
+/* Parse argv (after "run") and WARMPATH_* variables. Returns 0, 1 for --help shown, or -1. */
+int config_parse_run(int argc, char **argv, struct wp_config *cfg);
+void config_free(struct wp_config *cfg);
+void config_print_run_help(FILE *f);
+const char *wp_mode_name(enum wp_mode m);
+const char *wp_probe_name(enum wp_probe_kind k);
+
+#endif /* __WARMPATH_CONFIG_H */

@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* The node's network links, from an rtnetlink dump: name, index, kind, layout. */
+#ifndef __WARMPATH_LINKS_H
+#define __WARMPATH_LINKS_H
+
+#include <stdbool.h>
+#define LINK_NAME_LEN 16
+
+struct link_desc {
+	int ifindex;
+	char name[LINK_NAME_LEN];
+	char kind[32]; /* IFLA_INFO_KIND: "vxlan", "ipip", "wireguard", "tun", "veth", ... */
+	unsigned short hw_type; /* ARPHRD_* */
+	bool l2; /* frames carry an Ethernet header */
+	bool wireguard_go; /* a tun device with a wireguard-go UAPI socket */
+};
+
+/* Dump every link of the current network namespace. Returns the count or -errno. */
+int links_dump(struct link_desc **out);
+/* The link named `name` in a dump, or NULL. */
+const struct link_desc *links_find(const struct link_desc *links, int n, const char *name);
+/* Whether --interface auto would pick this link: ipip, vxlan, wireguard, wireguard-go tun. */
+bool link_is_tunnel(const struct link_desc *l);
+
+#endif /* __WARMPATH_LINKS_H */

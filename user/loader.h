@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Loading the datapath, pinning its maps, attaching it to interfaces with tcx
+ * links (pinned, so they outlive a crash and are replaced in place on restart)
+ * or tc clsact filters at warmpath's own handle and priority, and detaching
+ * only what is ours.
+ */
+#ifndef __WARMPATH_LOADER_H
+#define __WARMPATH_LOADER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <linux/types.h>
+#include "links.h"
+#include "warmpath.h"
+
+#define WP_DEFAULT_PIN_PATH "/sys/fs/bpf/warmpath"
+#define WP_TC_HANDLE 0x5750 /* "WP" */
+#define WP_TC_PRIORITY 0x5750
+
+enum wp_attach_pref { WP_ATTACH_PREF_AUTO = 0, WP_ATTACH_PREF_TCX, WP_ATTACH_PREF_TC };
+
+struct wp_load_opts {
+	const char *pin_path;
+	__u16 probe_port;
+	__u16 vxlan_ports[2];
+	enum wp_attach_pref attach_pref;
+};
+
+struct wp_attachment {
+	int ifindex;
+	char ifname[WP_IFNAME_LEN];
+	__u32 flags; /* WP_IF_* */
+	int mode; /* WP_ATTACH_TCX or WP_ATTACH_TC */
+	int link_fd[2];
+	bool created_hook;
+};
+
+struct datapath_bpf;
+
+struct wp_loader {
+	struct datapath_bpf *skel;
+	char pin_path[256];
+	enum wp_attach_pref attach_pref;
+	int nattach;
+	struct wp_attachment attach[WP_MAX_IFACES];
+};
+
+/* Check the environment (root/caps, bpffs, BTF), open, configure, load, pin. */
+int wp_loader_load(struct wp_loader *ld, const struct wp_load_opts *o, char *err, size_t errlen);
+/* Attach ingress and egress to a link; replaces our own leftovers in place. */
+int wp_loader_attach(struct wp_loader *ld, const struct link_desc *l, __u32 flags, char *err,
+		     size_t errlen);
+/* After all attach calls: remove our attachments and ifaces entries from earlier runs
+ * on interfaces this run does not watch. */
+void wp_loader_prune_stale(struct wp_loader *ld);
+/* Detach everything this run attached; maps stay pinned. */
+void wp_loader_detach_all(struct wp_loader *ld);
+void wp_loader_destroy(struct wp_loader *ld);
+int wp_loader_map_fd(struct wp_loader *ld, const char *name);
+
+/* `warmpath cleanup`: detach our programs and remove our pins, nothing else. */
+int wp_cleanup(const char *pin_path, bool verbose);
+
+const char *wp_attach_mode_name(int mode);
+
+#endif /* __WARMPATH_LOADER_H */

@@ -1,0 +1,297 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "loader.h"
+#include "status.h"
+#include "warmpath.h"
+
+__u64 wp_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (__u64)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+static const char *const stat_names[WP_STAT_MAX] = {
+	[WP_STAT_PACKETS] = "packets",	       [WP_STAT_MATCHED] = "matched",
+	[WP_STAT_UNMATCHED] = "unmatched",     [WP_STAT_NON_IP] = "non_ip",
+	[WP_STAT_MALFORMED] = "malformed",     [WP_STAT_ENCAP_IPIP] = "encap_ipip",
+	[WP_STAT_ENCAP_VXLAN] = "encap_vxlan", [WP_STAT_PROBE] = "probe",
+	[WP_STAT_NO_IFACE] = "no_iface",       [WP_STAT_UNMATCHED_FULL] = "unmatched_full",
+};
+
+static int open_pin(const char *pin_path, const char *name, char *err, size_t errlen)
+{
+	char path[512];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", pin_path, name);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		snprintf(err, errlen, "cannot open pinned map %s: %s%s", path, strerror(errno),
+			 errno == ENOENT ? " (has 'warmpath run' ever run with this --pin-path?)" :
+			 errno == EPERM	 ? " (run as root)" :
+					   "");
+	return fd;
+}
+
+/* Seconds since a monotonic stamp, or -1 for never. */
+static double age_s(__u64 now, __u64 stamp)
+{
+	if (!stamp)
+		return -1;
+	return stamp > now ? 0 : (now - stamp) / 1e9;
+}
+
+static void addr_format(const __u8 *a, char *buf, size_t len)
+{
+	static const __u8 mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
+	if (!memcmp(a, mapped, 12))
+		inet_ntop(AF_INET, a + 12, buf, len);
+	else
+		inet_ntop(AF_INET6, a, buf, len);
+}
+
+json_t *status_json_from_pins(const char *pin_path, char *err, size_t errlen)
+{
+	int peers_fd = -1, ifaces_fd = -1, stats_fd = -1, unm_fd = -1, ncpu;
+	json_t *root = NULL, *arr, *o;
+	__u64 now = wp_now_ns(), *percpu = NULL;
+	struct peer_state ps;
+	__u32 key, next;
+
+	peers_fd = open_pin(pin_path, "peers", err, errlen);
+	if (peers_fd < 0)
+		goto cleanup;
+	ifaces_fd = open_pin(pin_path, "ifaces", err, errlen);
+	stats_fd = open_pin(pin_path, "stats", err, errlen);
+	unm_fd = open_pin(pin_path, "unmatched", err, errlen);
+	if (ifaces_fd < 0 || stats_fd < 0 || unm_fd < 0)
+		goto cleanup;
+
+	root = json_object();
+	json_object_set_new(root, "pin_path", json_string(pin_path));
+
+	arr = json_array();
+	for (int more = !bpf_map_get_next_key(ifaces_fd, NULL, &next); more;
+	     more = !bpf_map_get_next_key(ifaces_fd, &key, &next)) {
+		struct iface_cfg ic;
+
+		key = next;
+		if (bpf_map_lookup_elem(ifaces_fd, &key, &ic))
+			continue;
+		o = json_pack("{s:s, s:i, s:s, s:s, s:b}", "name", ic.name, "ifindex", (int)key,
+			      "layout", ic.flags & WP_IF_L2 ? "l2" : "l3", "attach",
+			      wp_attach_mode_name(ic.attach_mode), "underlay",
+			      !!(ic.flags & WP_IF_UNDERLAY));
+		json_array_append_new(arr, o);
+	}
+	json_object_set_new(root, "interfaces", arr);
+
+	arr = json_array();
+	for (key = 0; key < WP_MAX_PEERS; key++) {
+		double idle;
+
+		if (bpf_map_lookup_elem(peers_fd, &key, &ps) || !ps.name[0])
+			continue;
+		ps.name[WP_PEER_NAME_LEN - 1] = '\0';
+		idle = age_s(now, ps.last_tx_ns > ps.last_rx_ns ? ps.last_tx_ns : ps.last_rx_ns);
+		o = json_pack(
+			"{s:s, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:f, "
+			"s:I, s:I, s:I, s:b}",
+			"name", ps.name, "id", (int)key, "tx_packets", (json_int_t)ps.tx_packets,
+			"rx_packets", (json_int_t)ps.rx_packets, "tx_bytes",
+			(json_int_t)ps.tx_bytes, "rx_bytes", (json_int_t)ps.rx_bytes,
+			"tx_probe_packets", (json_int_t)ps.tx_probe_packets, "rx_probe_packets",
+			(json_int_t)ps.rx_probe_packets, "tx_probe_bytes",
+			(json_int_t)ps.tx_probe_bytes, "rx_probe_bytes",
+			(json_int_t)ps.rx_probe_bytes, "idle_seconds", idle, "last_tx_seconds_ago",
+			age_s(now, ps.last_tx_ns), "last_rx_seconds_ago", age_s(now, ps.last_rx_ns),
+			"cold_starts", (json_int_t)ps.cold_starts, "first_packet_drops",
+			(json_int_t)ps.first_packet_drops, "syn_retransmits",
+			(json_int_t)ps.syn_retransmits, "cold", ps.cold_since_ns != 0);
+		json_array_append_new(arr, o);
+	}
+	json_object_set_new(root, "peers", arr);
+
+	ncpu = libbpf_num_possible_cpus();
+	percpu = calloc(ncpu > 0 ? ncpu : 1, sizeof(*percpu));
+	o = json_object();
+	for (key = 0; percpu && key < WP_STAT_MAX; key++) {
+		__u64 sum = 0;
+
+		if (bpf_map_lookup_elem(stats_fd, &key, percpu))
+			continue;
+		for (int c = 0; c < ncpu; c++)
+			sum += percpu[c];
+		json_object_set_new(o, stat_names[key], json_integer(sum));
+	}
+	json_object_set_new(root, "datapath", o);
+
+	arr = json_array();
+	{
+		struct addr_key ak, an;
+		struct unmatched_state us;
+		char a[INET6_ADDRSTRLEN];
+
+		for (int more = !bpf_map_get_next_key(unm_fd, NULL, &an); more;
+		     more = !bpf_map_get_next_key(unm_fd, &ak, &an)) {
+			ak = an;
+			if (bpf_map_lookup_elem(unm_fd, &ak, &us))
+				continue;
+			addr_format(ak.addr, a, sizeof(a));
+			json_array_append_new(
+				arr, json_pack("{s:s, s:I, s:I, s:I, s:I, s:f}", "address", a,
+					       "tx_packets", (json_int_t)us.tx_packets,
+					       "rx_packets", (json_int_t)us.rx_packets, "tx_bytes",
+					       (json_int_t)us.tx_bytes, "rx_bytes",
+					       (json_int_t)us.rx_bytes, "last_seen_seconds_ago",
+					       age_s(now, us.last_seen_ns)));
+		}
+	}
+	json_object_set_new(root, "unmatched", arr);
+cleanup:
+	free(percpu);
+	if (peers_fd >= 0)
+		close(peers_fd);
+	if (ifaces_fd >= 0)
+		close(ifaces_fd);
+	if (stats_fd >= 0)
+		close(stats_fd);
+	if (unm_fd >= 0)
+		close(unm_fd);
+	return root;
+}
+
+static void fmt_age(double s, char *buf, size_t len)
+{
+	if (s < 0)
+		snprintf(buf, len, "never");
+	else if (s < 100)
+		snprintf(buf, len, "%.1fs", s);
+	else if (s < 6000)
+		snprintf(buf, len, "%.0fm", s / 60);
+	else
+		snprintf(buf, len, "%.0fh", s / 3600);
+}
+
+static void print_table(json_t *root)
+{
+	json_t *arr, *o;
+	size_t i;
+
+	arr = json_object_get(root, "interfaces");
+	printf("interfaces:");
+	if (!json_array_size(arr))
+		printf(" none attached");
+	json_array_foreach(arr, i, o) {
+		printf(" %s(%s,%s)", json_string_value(json_object_get(o, "name")),
+		       json_string_value(json_object_get(o, "layout")),
+		       json_string_value(json_object_get(o, "attach")));
+	}
+	printf("\n\n%-24s %10s %10s %12s %12s %8s %8s %7s %7s %7s %5s %5s\n", "PEER", "TX_PKTS",
+	       "RX_PKTS", "TX_BYTES", "RX_BYTES", "PRB_TX", "PRB_RX", "IDLE", "LAST_TX", "LAST_RX",
+	       "COLD", "FPD");
+	arr = json_object_get(root, "peers");
+	json_array_foreach(arr, i, o) {
+		char idle[16], ltx[16], lrx[16];
+
+		fmt_age(json_real_value(json_object_get(o, "idle_seconds")), idle, sizeof(idle));
+		fmt_age(json_real_value(json_object_get(o, "last_tx_seconds_ago")), ltx,
+			sizeof(ltx));
+		fmt_age(json_real_value(json_object_get(o, "last_rx_seconds_ago")), lrx,
+			sizeof(lrx));
+		printf("%-24s %10lld %10lld %12lld %12lld %8lld %8lld %7s %7s %7s %5lld %5lld\n",
+		       json_string_value(json_object_get(o, "name")),
+		       json_integer_value(json_object_get(o, "tx_packets")),
+		       json_integer_value(json_object_get(o, "rx_packets")),
+		       json_integer_value(json_object_get(o, "tx_bytes")),
+		       json_integer_value(json_object_get(o, "rx_bytes")),
+		       json_integer_value(json_object_get(o, "tx_probe_packets")),
+		       json_integer_value(json_object_get(o, "rx_probe_packets")), idle, ltx, lrx,
+		       json_integer_value(json_object_get(o, "cold_starts")),
+		       json_integer_value(json_object_get(o, "first_packet_drops")));
+	}
+	if (!json_array_size(arr))
+		printf("(no peers)\n");
+	arr = json_object_get(root, "unmatched");
+	if (json_array_size(arr))
+		printf("\n%zu address(es) matched no peer (see --json)\n", json_array_size(arr));
+}
+
+static void status_usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: warmpath status [--pin-path DIR] [--json]\n"
+		"\n"
+		"Per-peer table read from the pinned maps; works while the agent runs and after\n"
+		"it exits.\n"
+		"\n"
+		"  --pin-path DIR   bpffs directory of the maps (default " WP_DEFAULT_PIN_PATH ";\n"
+		"                   env WARMPATH_PIN_PATH)\n"
+		"  --json           one JSON document instead of the table\n"
+		"\n"
+		"Examples:\n"
+		"  warmpath status\n"
+		"  warmpath status --json | jq '.peers[] | {name, idle_seconds}'\n");
+}
+
+int cmd_status(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "pin-path", required_argument, NULL, 'p' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{},
+	};
+	const char *pin_path = getenv("WARMPATH_PIN_PATH");
+	bool json = false;
+	char err[512];
+	json_t *root;
+	int opt;
+
+	if (!pin_path || !*pin_path)
+		pin_path = WP_DEFAULT_PIN_PATH;
+	optind = 1;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'p':
+			pin_path = optarg;
+			break;
+		case 'j':
+			json = true;
+			break;
+		case 'h':
+			status_usage(stdout);
+			return 0;
+		default:
+			fprintf(stderr, "warmpath status: bad option '%s'\n", argv[optind - 1]);
+			status_usage(stderr);
+			return 2;
+		}
+	}
+	root = status_json_from_pins(pin_path, err, sizeof(err));
+	if (!root) {
+		fprintf(stderr, "warmpath status: %s\n", err);
+		return 1;
+	}
+	if (json) {
+		json_dumpf(root, stdout, JSON_INDENT(2));
+		printf("\n");
+	} else {
+		print_table(root);
+	}
+	json_decref(root);
+	return 0;
+}

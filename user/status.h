@@ -1,0 +1,15 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Reading the pinned maps: `warmpath status` and the agent's JSON view. */
+#ifndef __WARMPATH_STATUS_H
+#define __WARMPATH_STATUS_H
+
+#include <jansson.h>
+#include <linux/types.h>
+
+__u64 wp_now_ns(void); /* CLOCK_MONOTONIC, the clock of bpf_ktime_get_ns() */
+
+/* JSON of the pinned maps under pin_path: {"interfaces":[...],"peers":[...],...}. */
+json_t *status_json_from_pins(const char *pin_path, char *err, size_t errlen);
+int cmd_status(int argc, char **argv);
+
+#endif /* __WARMPATH_STATUS_H */
