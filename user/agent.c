@@ -1,13 +1,21 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <math.h>
+#include <sys/epoll.h>
+#include <bpf/bpf.h>
 #include "agent.h"
+#include "agent_int.h"
 #include "config.h"
+#include "http.h"
+#include "probe.h"
+#include "status.h"
 #include "links.h"
 #include "loader.h"
 #include "log.h"
@@ -158,24 +166,256 @@ cleanup:
 	return ret;
 }
 
+
+/* Runtime state for `set`, carrying counters over from the old state by name. */
+static int rt_rebuild(struct agent *a, struct wp_peer_set *set)
+{
+	struct peer_rt *rt = calloc(set->n ? set->n : 1, sizeof(*rt));
+
+	if (!rt)
+		return -ENOMEM;
+	for (int i = 0; i < set->n; i++) {
+		const struct wp_peer *p = &set->peers[i];
+
+		rt[i].http_fd = -1;
+		for (int j = 0; j < a->nrt; j++) {
+			if (strcmp(a->rt[j].name, p->name))
+				continue;
+			rt[i] = a->rt[j]; /* counters, histogram, keep-alive schedule */
+			rt[i].http_fd = -1;
+			rt[i].ka.inflight = false;
+			break;
+		}
+		snprintf(rt[i].name, sizeof(rt[i].name), "%s", p->name);
+		rt[i].addr = p->addr;
+		rt[i].map_id = p->id;
+	}
+	for (int j = 0; j < a->nrt; j++)
+		prober_abort(a, &a->rt[j]);
+	free(a->rt);
+	a->rt = rt;
+	a->nrt = set->n;
+	a->generation++;
+	a->earliest_deadline_ns = 0;
+	for (int i = 0; i < WP_MAX_PEERS; i++)
+		a->id_to_rt[i] = -1;
+	for (int i = 0; i < a->nrt; i++)
+		a->id_to_rt[a->rt[i].map_id] = i;
+	return 0;
+}
+
+/* Install a new peer set: maps first, then runtime state (under the lock). */
+static int agent_set_peers(struct agent *a, struct wp_peer_set *set)
+{
+	int ret;
+
+	ret = sync_peers(&a->ld, set);
+	if (ret)
+		return ret;
+	pthread_mutex_lock(&a->lock);
+	ret = rt_rebuild(a, set);
+	if (!ret) {
+		peer_set_free(&a->peers);
+		a->peers = *set;
+		memset(set, 0, sizeof(*set));
+	}
+	pthread_mutex_unlock(&a->lock);
+	return ret;
+}
+
+/* Read the map slots of every configured peer into rt[].bpf (one batch syscall). */
+void agent_read_peer_states(struct agent *a)
+{
+	int fd = wp_loader_map_fd(&a->ld, "peers");
+	__u32 max_id = 0, count, out_batch;
+	static __u32 keys[WP_MAX_PEERS];
+	int ret;
+
+	for (int i = 0; i < a->nrt; i++)
+		if (a->rt[i].map_id > max_id)
+			max_id = a->rt[i].map_id;
+	count = max_id + 1;
+	ret = bpf_map_lookup_batch(fd, NULL, &out_batch, keys, a->bpf_buf, &count, NULL);
+	if (ret && errno != ENOENT) {
+		/* no batch support: one lookup per peer */
+		for (int i = 0; i < a->nrt; i++)
+			bpf_map_lookup_elem(fd, &a->rt[i].map_id, &a->rt[i].bpf);
+		return;
+	}
+	for (int i = 0; i < a->nrt; i++)
+		if (a->rt[i].map_id < count)
+			a->rt[i].bpf = a->bpf_buf[a->rt[i].map_id];
+}
+
+static __u64 thread_cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (__u64)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+/* One tick: read the maps, decide per peer, send what is due. */
+static void agent_tick(struct agent *a, __u64 now)
+{
+	__u64 interval = (__u64)(a->cfg->keepalive_interval * 1e9), cpu0 = thread_cpu_ns();
+
+	agent_read_peer_states(a);
+	for (int i = 0; i < a->nrt; i++) {
+		struct peer_rt *rt = &a->rt[i];
+
+		switch (keepalive_decide(a->cfg->mode, &rt->ka, now, rt->bpf.last_tx_ns,
+					 rt->bpf.last_rx_ns, interval, a->tick_ns / 2)) {
+		case KA_PROBE:
+			prober_send(a, i, now);
+			break;
+		case KA_SUPPRESS:
+			rt->suppressed++;
+			break;
+		default:
+			break;
+		}
+	}
+	a->ticks++;
+	a->tick_cpu_ns_last = thread_cpu_ns() - cpu0;
+	a->tick_cpu_ns_total += a->tick_cpu_ns_last;
+}
+
+/* Next tick in tick_interval ± 10 %, so agents started together drift apart. */
+static __u64 next_tick(struct agent *a, __u64 now)
+{
+	double jitter = 0.9 + 0.2 * (rand() / (double)RAND_MAX);
+
+	return now + (__u64)(a->tick_ns * jitter);
+}
+
+static void agent_reload(struct agent *a)
+{
+	struct wp_peer_set fresh;
+
+	if (build_peer_set(a->cfg, &fresh)) {
+		log_warn("SIGHUP: peers unchanged (%d peers kept)", a->peers.n);
+		return;
+	}
+	if (agent_set_peers(a, &fresh)) {
+		peer_set_free(&fresh);
+		log_warn("SIGHUP: peers unchanged (%d peers kept)", a->peers.n);
+		return;
+	}
+	log_info("SIGHUP: peers reloaded: %d peer(s)", a->peers.n);
+}
+
+static void agent_loop(struct agent *a)
+{
+	struct epoll_event evs[64];
+
+	a->next_tick_ns = wp_now_ns() + a->tick_ns / 10;
+	while (!exiting) {
+		__u64 now = wp_now_ns(), wake = a->next_tick_ns;
+		int n, timeout_ms;
+
+		if (a->earliest_deadline_ns && a->earliest_deadline_ns < wake)
+			wake = a->earliest_deadline_ns;
+		timeout_ms = wake > now ? (int)((wake - now + 999999) / 1000000) : 0;
+		n = epoll_wait(a->epfd, evs, 64, timeout_ms);
+		if (n < 0 && errno != EINTR) {
+			log_error("epoll_wait: %s", strerror(errno));
+			break;
+		}
+		now = wp_now_ns();
+		pthread_mutex_lock(&a->lock);
+		for (int i = 0; i < n; i++) {
+			__u32 kind = evs[i].data.u64 >> 32, idx = (__u32)evs[i].data.u64;
+
+			if (kind == EV_UDP)
+				prober_on_udp(a, now);
+			else if (kind == EV_ICMP4)
+				prober_on_icmp(a, AF_INET, now);
+			else if (kind == EV_ICMP6)
+				prober_on_icmp(a, AF_INET6, now);
+			else if (kind == EV_HTTP)
+				prober_on_http(a, idx, evs[i].events, now);
+		}
+		prober_expire(a, now);
+		if (now >= a->next_tick_ns) {
+			agent_tick(a, now);
+			a->next_tick_ns = next_tick(a, now);
+		}
+		pthread_mutex_unlock(&a->lock);
+		if (reload) {
+			reload = 0;
+			agent_reload(a);
+		}
+	}
+}
+
+static int start_http(struct agent *a)
+{
+	struct wp_http_handlers metrics = {
+		.ctx = a,
+		.metrics = agent_emit_metrics,
+		.peers_json = agent_peers_json,
+		.ready = agent_ready,
+	};
+	struct wp_http_handlers ping = { .ctx = a };
+	char err[512], listen[64];
+
+	if (strcmp(a->cfg->metrics_listen, "off")) {
+		a->http_metrics = wp_http_start(a->cfg->metrics_listen, &metrics, err, sizeof(err));
+		if (!a->http_metrics) {
+			log_error("--metrics-listen: %s", err);
+			return -1;
+		}
+		log_info("serving /metrics /peers /healthz /readyz on %s", a->cfg->metrics_listen);
+	}
+	/* GET /ping on the probe port, for peers whose --probe is http */
+	snprintf(listen, sizeof(listen), "[::]:%d", a->cfg->probe_port);
+	a->http_probe = wp_http_start(listen, &ping, err, sizeof(err));
+	if (!a->http_probe) {
+		snprintf(listen, sizeof(listen), "0.0.0.0:%d", a->cfg->probe_port);
+		a->http_probe = wp_http_start(listen, &ping, err, sizeof(err));
+	}
+	if (!a->http_probe)
+		log_warn("HTTP probe responder on TCP port %d: %s (peers probing with http will "
+			 "fail)",
+			 a->cfg->probe_port, err);
+	return 0;
+}
+
 int cmd_run(int argc, char **argv)
 {
 	struct wp_load_opts lo = {};
 	struct wp_peer_set peers = {};
 	struct sigaction sa = {};
-	struct wp_loader ld = {};
 	struct wp_config cfg;
+	struct agent a = { .udp_fd = -1, .epfd = -1, .icmp_fd = { -1, -1 } };
 	char err[512];
 	int ret;
 
 	ret = config_parse_run(argc, argv, &cfg);
 	if (ret)
 		return ret > 0 ? 0 : 2;
+	a.cfg = &cfg;
 	log_setup(cfg.log_json, cfg.verbosity);
 	log_hook_libbpf();
+	pthread_mutex_init(&a.lock, NULL);
+	srand(getpid() ^ wp_now_ns());
+	a.started_ns = wp_now_ns();
+	a.tick_ns = (__u64)(cfg.tick_interval * 1e9);
 
+	if (cfg.kubernetes)
+		log_warn("--kubernetes: discovery from the Kubernetes API is not built yet; "
+			 "using --peer / --peers-file only");
 	if (build_peer_set(&cfg, &peers)) {
 		ret = 2;
+		goto out;
+	}
+	a.bpf_buf = calloc(WP_MAX_PEERS, sizeof(*a.bpf_buf));
+	a.id_to_rt = calloc(WP_MAX_PEERS, sizeof(*a.id_to_rt));
+	a.epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (!a.bpf_buf || !a.id_to_rt || a.epfd < 0) {
+		log_error("out of memory");
+		ret = 1;
 		goto out;
 	}
 	lo.pin_path = cfg.pin_path;
@@ -183,7 +423,7 @@ int cmd_run(int argc, char **argv)
 	lo.vxlan_ports[0] = cfg.vxlan_ports[0];
 	lo.vxlan_ports[1] = cfg.vxlan_ports[1];
 	lo.attach_pref = cfg.attach_pref;
-	if (wp_loader_load(&ld, &lo, err, sizeof(err))) {
+	if (wp_loader_load(&a.ld, &lo, err, sizeof(err))) {
 		log_error("%s", err);
 		ret = 1;
 		goto out;
@@ -192,49 +432,44 @@ int cmd_run(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
 
-	if (attach_interfaces(&cfg, &ld) < 0) {
-		ret = 1;
+	ret = 1;
+	if (attach_interfaces(&cfg, &a.ld) < 0)
+		goto detach;
+	wp_loader_prune_stale(&a.ld);
+	if (agent_set_peers(&a, &peers))
+		goto detach;
+	if (prober_open(&a, err, sizeof(err))) {
+		log_error("%s", err);
 		goto detach;
 	}
-	wp_loader_prune_stale(&ld);
-	if (sync_peers(&ld, &peers)) {
-		ret = 1;
+	if (start_http(&a))
 		goto detach;
-	}
-	log_info("warmpath %s running: %d peer(s), mode %s, maps pinned at %s", WARMPATH_VERSION,
-		 peers.n, wp_mode_name(cfg.mode), cfg.pin_path);
+	pthread_mutex_lock(&a.lock);
+	a.ready = true;
+	pthread_mutex_unlock(&a.lock);
+	log_info("warmpath %s running: %d peer(s), mode %s, probe %s, keepalive %gs, maps "
+		 "pinned at %s",
+		 WARMPATH_VERSION, a.peers.n, wp_mode_name(cfg.mode), wp_probe_name(cfg.probe),
+		 cfg.keepalive_interval, cfg.pin_path);
 
-	while (!exiting) {
-		struct timespec ts = {
-			.tv_sec = (time_t)cfg.tick_interval,
-			.tv_nsec = (long)((cfg.tick_interval - (time_t)cfg.tick_interval) * 1e9)
-		};
-
-		nanosleep(&ts, NULL);
-		if (reload) {
-			struct wp_peer_set fresh;
-
-			reload = 0;
-			if (build_peer_set(&cfg, &fresh)) {
-				log_warn("SIGHUP: peers unchanged (%d peers kept)", peers.n);
-				continue;
-			}
-			if (sync_peers(&ld, &fresh)) {
-				peer_set_free(&fresh);
-				continue;
-			}
-			peer_set_free(&peers);
-			peers = fresh;
-			log_info("SIGHUP: peers reloaded: %d peer(s)", peers.n);
-		}
-	}
+	agent_loop(&a);
 	log_info("exiting: detaching programs; maps stay pinned at %s", cfg.pin_path);
 	ret = 0;
 detach:
-	wp_loader_detach_all(&ld);
-	wp_loader_destroy(&ld);
+	wp_http_stop(a.http_metrics);
+	wp_http_stop(a.http_probe);
+	prober_close(&a);
+	wp_loader_detach_all(&a.ld);
+	wp_loader_destroy(&a.ld);
 out:
+	if (a.epfd >= 0)
+		close(a.epfd);
+	free(a.rt);
+	free(a.bpf_buf);
+	free(a.id_to_rt);
+	peer_set_free(&a.peers);
 	peer_set_free(&peers);
 	config_free(&cfg);
 	return ret;

@@ -4,6 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <linux/if_ether.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "datapath.skel.h"
@@ -11,16 +14,11 @@
 #include "packet_builder.h"
 
 const char *const wp_stat_names[WP_STAT_MAX] = {
-	[WP_STAT_PACKETS] = "packets",
-	[WP_STAT_MATCHED] = "matched",
-	[WP_STAT_UNMATCHED] = "unmatched",
-	[WP_STAT_NON_IP] = "non_ip",
-	[WP_STAT_MALFORMED] = "malformed",
-	[WP_STAT_ENCAP_IPIP] = "encap_ipip",
-	[WP_STAT_ENCAP_VXLAN] = "encap_vxlan",
-	[WP_STAT_PROBE] = "probe",
-	[WP_STAT_NO_IFACE] = "no_iface",
-	[WP_STAT_UNMATCHED_FULL] = "unmatched_full",
+	[WP_STAT_PACKETS] = "packets",	       [WP_STAT_MATCHED] = "matched",
+	[WP_STAT_UNMATCHED] = "unmatched",     [WP_STAT_NON_IP] = "non_ip",
+	[WP_STAT_MALFORMED] = "malformed",     [WP_STAT_ENCAP_IPIP] = "encap_ipip",
+	[WP_STAT_ENCAP_VXLAN] = "encap_vxlan", [WP_STAT_PROBE] = "probe",
+	[WP_STAT_NO_IFACE] = "no_iface",       [WP_STAT_UNMATCHED_FULL] = "unmatched_full",
 };
 
 int dp_unpin_maps(struct bpf_object *obj)
@@ -52,12 +50,12 @@ int dp_fixture_open(struct dp_fixture *f, const struct dp_options *opts)
 	if (err)
 		goto fail;
 
-	f->skel->rodata->probe_port = opts && opts->probe_port ? opts->probe_port :
-								 WP_DEFAULT_PROBE_PORT;
-	f->skel->rodata->vxlan_port_a = opts && opts->vxlan_port_a ? opts->vxlan_port_a :
-								     WP_VXLAN_PORT_IANA;
-	f->skel->rodata->vxlan_port_b = opts && opts->vxlan_port_b ? opts->vxlan_port_b :
-								     WP_VXLAN_PORT_LINUX;
+	f->skel->rodata->probe_port =
+		opts && opts->probe_port ? opts->probe_port : WP_DEFAULT_PROBE_PORT;
+	f->skel->rodata->vxlan_port_a =
+		opts && opts->vxlan_port_a ? opts->vxlan_port_a : WP_VXLAN_PORT_IANA;
+	f->skel->rodata->vxlan_port_b =
+		opts && opts->vxlan_port_b ? opts->vxlan_port_b : WP_VXLAN_PORT_LINUX;
 
 	err = datapath_bpf__load(f->skel);
 	if (err)
@@ -167,13 +165,28 @@ int dp_read_unmatched(struct dp_fixture *f, const char *addr, struct unmatched_s
 	return bpf_map_lookup_elem(f->unmatched_fd, &key, u) ? -errno : 0;
 }
 
+size_t dp_test_run_min_len(const void *pkt, size_t len)
+{
+	const __u8 *b = pkt;
+	__u16 proto;
+
+	if (len < ETH_HLEN)
+		return ETH_HLEN;
+	proto = b[12] << 8 | b[13];
+	if (proto == ETH_P_IP)
+		return ETH_HLEN + sizeof(struct iphdr);
+	if (proto == ETH_P_IPV6)
+		return ETH_HLEN + sizeof(struct ipv6hdr);
+	return ETH_HLEN;
+}
+
 void dp_run(int prog_fd, const void *pkt, size_t len, __u32 ifindex, int repeat,
 	    struct dp_run_result *r)
 {
 	struct __sk_buff ctx = { .ifindex = ifindex };
 	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = pkt, .data_size_in = len,
-		    .data_out = r->data_out, .data_size_out = sizeof(r->data_out),
-		    .ctx_in = &ctx, .ctx_size_in = sizeof(ctx), .repeat = repeat);
+		    .data_out = r->data_out, .data_size_out = sizeof(r->data_out), .ctx_in = &ctx,
+		    .ctx_size_in = sizeof(ctx), .repeat = repeat);
 
 	memset(r, 0, sizeof(*r));
 	r->err = bpf_prog_test_run_opts(prog_fd, &opts);

@@ -57,12 +57,20 @@ int dp_read_stats(struct dp_fixture *f, __u64 stats[WP_STAT_MAX]);
 int dp_read_unmatched(struct dp_fixture *f, const char *addr, struct unmatched_state *u);
 
 struct dp_run_result {
-	int err;	   /* bpf_prog_test_run_opts() return */
-	int retval;	   /* the program's return value */
-	__u32 duration;	   /* ns per run (averaged over repeat) */
+	int err; /* bpf_prog_test_run_opts() return */
+	int retval; /* the program's return value */
+	__u32 duration; /* ns per run (averaged over repeat) */
 	__u32 data_size_out;
 	__u8 data_out[1024];
 };
+
+/*
+ * The shortest packet BPF_PROG_TEST_RUN takes for a tc program: ETH_HLEN, and
+ * for an IPv4 / IPv6 ethertype the IP header as well (the kernel refuses
+ * shorter ones with -EINVAL before the program runs). A VLAN-tagged frame
+ * needs only ETH_HLEN, which is how truncated outer IP headers get tested.
+ */
+size_t dp_test_run_min_len(const void *pkt, size_t len);
 
 /* Run one packet through prog_fd on ifindex, repeat times (0: once). */
 void dp_run(int prog_fd, const void *pkt, size_t len, __u32 ifindex, int repeat,

@@ -14,7 +14,7 @@
 enum {
 	PKT_LINK_NONE,
 	PKT_LINK_ETHERTYPE, /* a __be16 ethertype */
-	PKT_LINK_IPPROTO,   /* a __u8 IP protocol / IPv6 next header */
+	PKT_LINK_IPPROTO, /* a __u8 IP protocol / IPv6 next header */
 };
 
 enum {
@@ -35,7 +35,7 @@ struct arp_eth_ipv4 {
 struct tcp_ts_opt {
 	__u8 nop[2];
 	__u8 kind; /* 8: timestamps */
-	__u8 len;  /* 10 */
+	__u8 len; /* 10 */
 	__be32 tsval;
 	__be32 tsecr;
 } __packed;
@@ -223,7 +223,7 @@ void pkt_ipv6_frag(struct pkt *p, __u16 offset, bool more)
 		__u8 reserved;
 		__be16 frag_off;
 		__be32 identification;
-	} __packed * frag;
+	} __packed *frag;
 
 	if (p->last_ip != 6 || offset % 8) {
 		p->overflow = true;

@@ -41,7 +41,7 @@ struct vlan_tag {
 
 struct vxlan_hdr {
 	__be32 flags; /* 0x08000000: VNI valid */
-	__be32 vni;   /* VNI << 8 */
+	__be32 vni; /* VNI << 8 */
 } __packed;
 
 /* ICMP / ICMPv6 echo. */
@@ -56,15 +56,15 @@ struct icmp_echo_hdr {
 struct pkt {
 	__u8 data[PKT_MAX_LEN];
 	size_t len;
-	bool overflow;		/* a header did not fit: the packet is unusable */
+	bool overflow; /* a header did not fit: the packet is unusable */
 	/* The field the next header's protocol goes into. */
 	size_t link_off;
-	int link_kind;		/* PKT_LINK_* */
-	int last_ip;		/* 4 or 6: family of the innermost IP header so far */
+	int link_kind; /* PKT_LINK_* */
+	int last_ip; /* 4 or 6: family of the innermost IP header so far */
 	int nfixups;
 	struct {
-		size_t off;	/* start of the header */
-		int kind;	/* PKT_FIX_* */
+		size_t off; /* start of the header */
+		int kind; /* PKT_FIX_* */
 	} fixups[PKT_MAX_LEN_FIXUPS];
 	/* Where each header starts, in the order the pkt_*() calls added them. */
 	int nhdrs;

@@ -30,6 +30,7 @@ void test_datapath_prefix_match(void);
 void test_datapath_unmatched(void);
 void test_datapath_non_ip(void);
 void test_datapath_iface_config(void);
+void test_datapath_rodata(void);
 void test_datapath_truncated(void);
 void test_datapath_garbage(void);
 
@@ -48,6 +49,7 @@ static const struct prog_test prog_tests[] = {
 	{ "datapath_unmatched", test_datapath_unmatched },
 	{ "datapath_non_ip", test_datapath_non_ip },
 	{ "datapath_iface_config", test_datapath_iface_config },
+	{ "datapath_rodata", test_datapath_rodata },
 	{ "datapath_truncated", test_datapath_truncated },
 	{ "datapath_garbage", test_datapath_garbage },
 };

@@ -24,7 +24,7 @@
 #include <string.h>
 
 struct test_env {
-	bool verbose;	   /* -v: print passing asserts too */
+	bool verbose; /* -v: print passing asserts too */
 	bool very_verbose; /* -vv: libbpf debug output as well */
 };
 
@@ -44,16 +44,16 @@ void test__printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 bool test__assert_report(bool ok, const char *file, int line, const char *name, const char *fmt,
 			 ...) __attribute__((format(printf, 5, 6)));
 
-#define ASSERT_TRUE(cond, name)                                                                    \
-	({                                                                                         \
-		bool ___ok = !!(cond);                                                             \
-		test__assert_report(___ok, __FILE__, __LINE__, (name), "got=false want=true");     \
+#define ASSERT_TRUE(cond, name)                                                                \
+	({                                                                                     \
+		bool ___ok = !!(cond);                                                         \
+		test__assert_report(___ok, __FILE__, __LINE__, (name), "got=false want=true"); \
 	})
 
-#define ASSERT_FALSE(cond, name)                                                                   \
-	({                                                                                         \
-		bool ___ok = !(cond);                                                              \
-		test__assert_report(___ok, __FILE__, __LINE__, (name), "got=true want=false");     \
+#define ASSERT_FALSE(cond, name)                                                               \
+	({                                                                                     \
+		bool ___ok = !(cond);                                                          \
+		test__assert_report(___ok, __FILE__, __LINE__, (name), "got=true want=false"); \
 	})
 
 /* "==" reads better as "want=1" than "want==1". */
@@ -63,12 +63,12 @@ static inline const char *test__op_str(const char *op)
 }
 
 /* Integer comparisons: both sides are compared (and printed) as long long. */
-#define ASSERT_CMP(got, want, op, name)                                                            \
-	({                                                                                         \
-		long long ___got = (long long)(got);                                               \
-		long long ___want = (long long)(want);                                             \
-		test__assert_report(___got op ___want, __FILE__, __LINE__, (name),                 \
-				    "got=%lld want%s%lld", ___got, test__op_str(#op), ___want);                   \
+#define ASSERT_CMP(got, want, op, name)                                                         \
+	({                                                                                      \
+		long long ___got = (long long)(got);                                            \
+		long long ___want = (long long)(want);                                          \
+		test__assert_report(___got op ___want, __FILE__, __LINE__, (name),              \
+				    "got=%lld want%s%lld", ___got, test__op_str(#op), ___want); \
 	})
 
 #define ASSERT_EQ(got, want, name) ASSERT_CMP(got, want, ==, name)
@@ -79,33 +79,34 @@ static inline const char *test__op_str(const char *op)
 #define ASSERT_LT(got, want, name) ASSERT_CMP(got, want, <, name)
 
 /* A 0-or-negative-errno return: 0 passes. */
-#define ASSERT_OK(err, name)                                                                       \
-	({                                                                                         \
-		long long ___err = (long long)(err);                                               \
-		test__assert_report(___err == 0, __FILE__, __LINE__, (name),                       \
-				    "got=%lld (%s) want=0", ___err, strerror(___err < 0 ? -___err : ___err)); \
+#define ASSERT_OK(err, name)                                                  \
+	({                                                                    \
+		long long ___err = (long long)(err);                          \
+		test__assert_report(___err == 0, __FILE__, __LINE__, (name),  \
+				    "got=%lld (%s) want=0", ___err,           \
+				    strerror(___err < 0 ? -___err : ___err)); \
 	})
 
 /* A pointer from libbpf (NULL with errno set on failure). */
-#define ASSERT_OK_PTR(ptr, name)                                                                   \
-	({                                                                                         \
-		const void *___ptr = (ptr);                                                        \
-		int ___errno = errno;                                                              \
-		test__assert_report(___ptr != NULL, __FILE__, __LINE__, (name),                    \
-				    "got=NULL (%s) want=pointer", strerror(___errno));             \
+#define ASSERT_OK_PTR(ptr, name)                                                       \
+	({                                                                             \
+		const void *___ptr = (ptr);                                            \
+		int ___errno = errno;                                                  \
+		test__assert_report(___ptr != NULL, __FILE__, __LINE__, (name),        \
+				    "got=NULL (%s) want=pointer", strerror(___errno)); \
 	})
 
 /* Byte buffers: prints the first differing offset. */
-#define ASSERT_MEMEQ(got, want, len, name)                                                         \
-	({                                                                                         \
-		const unsigned char *___g = (const void *)(got), *___w = (const void *)(want);     \
-		size_t ___len = (len), ___i = 0;                                                   \
-		while (___i < ___len && ___g[___i] == ___w[___i])                                  \
-			___i++;                                                                    \
-		test__assert_report(___i == ___len, __FILE__, __LINE__, (name),                    \
-				    "got[%zu]=0x%02x want[%zu]=0x%02x", ___i,                      \
-				    ___i < ___len ? ___g[___i] : 0, ___i,                          \
-				    ___i < ___len ? ___w[___i] : 0);                               \
+#define ASSERT_MEMEQ(got, want, len, name)                                                     \
+	({                                                                                     \
+		const unsigned char *___g = (const void *)(got), *___w = (const void *)(want); \
+		size_t ___len = (len), ___i = 0;                                               \
+		while (___i < ___len && ___g[___i] == ___w[___i])                              \
+			___i++;                                                                \
+		test__assert_report(___i == ___len, __FILE__, __LINE__, (name),                \
+				    "got[%zu]=0x%02x want[%zu]=0x%02x", ___i,                  \
+				    ___i < ___len ? ___g[___i] : 0, ___i,                      \
+				    ___i < ___len ? ___w[___i] : 0);                           \
 	})
 
 /* Benchmark entry point (bench.c), run by `test_progs --bench`. */

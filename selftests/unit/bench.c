@@ -1,0 +1,196 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * `test_progs --bench`: the cost of wp_tc_egress per packet class, measured
+ * with BPF_PROG_TEST_RUN (repeat BENCH_REPEAT, the kernel reports the mean ns
+ * per run) next to an empty tc program (bpf/bench_empty.bpf.c) that carries
+ * the same test_run overhead. The two alternate class by class, BENCH_ROUNDS
+ * rounds, and each cell is the median of its rounds. Benchmarks print; they
+ * do not assert timing.
+ */
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/utsname.h>
+#include <bpf/libbpf.h>
+#include "bench_empty.skel.h"
+#include "datapath.skel.h"
+#include "datapath_check.h"
+#include "test_progs.h"
+
+#define BENCH_REPEAT 1000000
+#define BENCH_WARMUP_REPEAT 10000
+#define BENCH_ROUNDS 5
+#define BENCH_GOAL_NS 25
+
+struct bench_class {
+	const char *name;
+	struct flow_spec spec; /* unused when arp */
+	bool arp;
+	struct pkt pkt;
+	__u32 datapath_ns[BENCH_ROUNDS];
+	__u32 empty_ns[BENCH_ROUNDS];
+};
+
+static struct bench_class classes[] = {
+	{ .name = "tcp4 established",
+	  .spec = { .outer = 4, .l4 = FLOW_TCP, .tcp_ts = true, .payload = 100 } },
+	{ .name = "ipip 4in4 tcp",
+	  .spec = { .encap = FLOW_IPIP,
+		    .outer = 4,
+		    .inner = 4,
+		    .l4 = FLOW_TCP,
+		    .tcp_ts = true,
+		    .payload = 100 } },
+	{ .name = "vxlan o4 i4 tcp",
+	  .spec = { .encap = FLOW_VXLAN,
+		    .outer = 4,
+		    .inner = 4,
+		    .l4 = FLOW_TCP,
+		    .tcp_ts = true,
+		    .payload = 100 } },
+	{ .name = "tcp6 established",
+	  .spec = { .outer = 6, .l4 = FLOW_TCP, .tcp_ts = true, .payload = 100 } },
+	{ .name = "unmatched tcp4",
+	  .spec = { .outer = 4,
+		    .l4 = FLOW_TCP,
+		    .tcp_ts = true,
+		    .payload = 100,
+		    .remote = STRAY4 } },
+	{ .name = "probe udp4",
+	  .spec = { .outer = 4,
+		    .l4 = FLOW_UDP,
+		    .remote_port = WP_DEFAULT_PROBE_PORT,
+		    .payload = 16 } },
+	{ .name = "arp (non-IP)", .arp = true },
+};
+
+#define NR_CLASSES (sizeof(classes) / sizeof(classes[0]))
+
+static int cmp_u32(const void *a, const void *b)
+{
+	__u32 x = *(const __u32 *)a, y = *(const __u32 *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static __u32 median(const __u32 *v)
+{
+	__u32 sorted[BENCH_ROUNDS];
+
+	memcpy(sorted, v, sizeof(sorted));
+	qsort(sorted, BENCH_ROUNDS, sizeof(sorted[0]), cmp_u32);
+	return sorted[BENCH_ROUNDS / 2];
+}
+
+static int build_class(struct bench_class *c)
+{
+	if (!c->arp)
+		return build_flow(&c->pkt, &c->spec, WP_DIR_TX);
+	pkt_init(&c->pkt);
+	pkt_eth(&c->pkt);
+	pkt_arp(&c->pkt);
+	return pkt_finish(&c->pkt);
+}
+
+/* One measurement; returns 0 and the ns per run, or -1 when the run failed. */
+static int measure(int prog_fd, const struct pkt *p, int repeat, __u32 *ns)
+{
+	struct dp_run_result r;
+
+	dp_run(prog_fd, p->data, p->len, DP_TEST_IFINDEX, repeat, &r);
+	if (r.err || r.retval != -1) {
+		fprintf(stderr, "bench: test_run failed: err %d retval %d\n", r.err, r.retval);
+		return -1;
+	}
+	*ns = r.duration;
+	return 0;
+}
+
+/* Stay on one CPU: test_run runs where we are, and migrations add noise. */
+static int pin_to_current_cpu(void)
+{
+	int cpu = sched_getcpu();
+	cpu_set_t set;
+
+	if (cpu < 0)
+		return -1;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	return sched_setaffinity(0, sizeof(set), &set) ? -1 : cpu;
+}
+
+int bench_main(void)
+{
+	struct bench_empty_bpf *empty = NULL;
+	int dp_fd, empty_fd, cpu, err = -1;
+	struct dp_fixture f = {};
+	struct utsname uts;
+	size_t i, r;
+	__u32 dp, base;
+
+	if (!setup_datapath(&f, NULL)) {
+		fprintf(stderr, "bench: failed to load the datapath (root needed)\n");
+		return -1;
+	}
+	empty = bench_empty_bpf__open_and_load();
+	if (!empty) {
+		fprintf(stderr, "bench: failed to load bench_empty: %s\n", strerror(errno));
+		goto cleanup;
+	}
+	dp_fd = f.egress_fd;
+	empty_fd = bpf_program__fd(empty->progs.bench_empty);
+
+	for (i = 0; i < NR_CLASSES; i++) {
+		if (build_class(&classes[i])) {
+			fprintf(stderr, "bench: cannot build packet '%s'\n", classes[i].name);
+			goto cleanup;
+		}
+	}
+
+	cpu = pin_to_current_cpu();
+	uname(&uts);
+	printf("warmpath datapath benchmark: wp_tc_egress vs empty tc program, BPF_PROG_TEST_RUN\n");
+	printf("kernel %s, cpu %d, %d runs per measurement, median of %d interleaved rounds\n\n",
+	       uts.release, cpu, BENCH_REPEAT, BENCH_ROUNDS);
+
+	/* Warm caches, the unmatched LRU entry and the CPU clock. */
+	for (i = 0; i < NR_CLASSES; i++)
+		if (measure(dp_fd, &classes[i].pkt, BENCH_WARMUP_REPEAT, &dp) ||
+		    measure(empty_fd, &classes[i].pkt, BENCH_WARMUP_REPEAT, &base))
+			goto cleanup;
+
+	/* Side by side: per class the two programs back to back, order alternating. */
+	for (r = 0; r < BENCH_ROUNDS; r++) {
+		for (i = 0; i < NR_CLASSES; i++) {
+			struct bench_class *c = &classes[i];
+			bool dp_first = (r + i) % 2 == 0;
+
+			if (measure(dp_first ? dp_fd : empty_fd, &c->pkt, BENCH_REPEAT,
+				    dp_first ? &c->datapath_ns[r] : &c->empty_ns[r]) ||
+			    measure(dp_first ? empty_fd : dp_fd, &c->pkt, BENCH_REPEAT,
+				    dp_first ? &c->empty_ns[r] : &c->datapath_ns[r]))
+				goto cleanup;
+		}
+	}
+
+	printf("%-20s %6s %12s %9s %9s\n", "class", "bytes", "datapath ns", "empty ns", "delta ns");
+	for (i = 0; i < NR_CLASSES; i++) {
+		struct bench_class *c = &classes[i];
+
+		dp = median(c->datapath_ns);
+		base = median(c->empty_ns);
+		printf("%-20s %6zu %12u %9u %+9d\n", c->name, c->pkt.len, dp, base,
+		       (int)dp - (int)base);
+	}
+	dp = median(classes[0].datapath_ns);
+	base = median(classes[0].empty_ns);
+	printf("\nestablished flow: %+d ns over empty (goal <= %d ns)\n", (int)dp - (int)base,
+	       BENCH_GOAL_NS);
+	err = 0;
+cleanup:
+	bench_empty_bpf__destroy(empty);
+	dp_fixture_close(&f);
+	return err;
+}

@@ -1,0 +1,33 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include "keepalive.h"
+
+enum ka_action keepalive_decide(enum wp_mode mode, struct ka_state *st, __u64 now_ns,
+				__u64 last_tx_ns, __u64 last_rx_ns, __u64 interval_ns, __u64 slack_ns)
+{
+	__u64 last = last_tx_ns > last_rx_ns ? last_tx_ns : last_rx_ns;
+	bool due = now_ns >= st->next_due_ns;
+	__u64 threshold = interval_ns > slack_ns ? interval_ns - slack_ns : 0;
+	bool idle = !last || (last <= now_ns && now_ns - last >= threshold);
+
+	switch (mode) {
+	case WP_MODE_OBSERVE:
+		return KA_NONE;
+	case WP_MODE_CONSTANT:
+		if (!due || st->inflight)
+			return KA_NONE;
+		st->next_due_ns = now_ns + interval_ns;
+		return KA_PROBE;
+	case WP_MODE_IDLE:
+	default:
+		if (st->inflight)
+			return KA_NONE;
+		if (idle) {
+			st->next_due_ns = now_ns + interval_ns;
+			return KA_PROBE;
+		}
+		if (!due)
+			return KA_NONE;
+		st->next_due_ns = now_ns + interval_ns;
+		return KA_SUPPRESS;
+	}
+}
