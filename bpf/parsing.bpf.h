@@ -146,6 +146,9 @@ static __always_inline int parse_ipv6hdr(struct hdr_cursor *c, void *end, __u8 *
 				return -1;
 			nexthdr = opt->nexthdr;
 			c->pos += (opt->hdrlen + 1) * 8;
+			/* the whole extension header must be there, not just its first bytes */
+			if (c->pos > end)
+				return -1;
 			break;
 		case IPPROTO_FRAGMENT:
 			if ((void *)(frag + 1) > end)

@@ -206,19 +206,21 @@ bg()
 # stop_pid PID [SIG]: signal a process we started and reap it; sets STOP_RC.
 stop_pid()
 {
-	local pid=$1 sig=${2:-TERM} i
+	local pid=$1 sig=${2:-TERM}
 
 	STOP_RC=
-	kill -"$sig" "$pid" 2>/dev/null
-	for i in $(seq 50); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	if kill -0 "$pid" 2>/dev/null; then
-		kill -KILL "$pid" 2>/dev/null
-	fi
-	wait "$pid" 2>/dev/null
-	STOP_RC=$?
+	# stderr off: no "Killed" job notice from bash for the process we killed
+	{
+		kill -"$sig" "$pid"
+		for _ in $(seq 50); do
+			kill -0 "$pid" || break
+			sleep 0.1
+		done
+		kill -0 "$pid" && kill -KILL "$pid"
+		wait "$pid"
+		# shellcheck disable=SC2034 # read by the tests
+		STOP_RC=$?
+	} 2>/dev/null
 	_wp_forget_pid "$pid"
 }
 
@@ -243,7 +245,7 @@ agent_start()
 	shift 3
 	AGENT_PID=
 	: >"$log"
-	bg AGENT_PID nsx "$ns" "$WARMPATH" run --pin-path "$pin" --metrics-listen off "$@" \
+	bg AGENT_PID nsenter --net="/run/netns/$ns" "$WARMPATH" run --pin-path "$pin" --metrics-listen off "$@" \
 		>>"$log" 2>&1
 	if ! wait_for 15 _agent_ready "$AGENT_PID" "$log"; then
 		echo "# agent did not start; its log:" >&2
@@ -302,9 +304,7 @@ send_udp()
 # send_udp_from NS SPORT ADDR PORT N: N datagrams "x\n" from a fixed source port.
 send_udp_from()
 {
-	local i
-
-	for i in $(seq "$5"); do
+	for _ in $(seq "$5"); do
 		echo x | ip netns exec "$1" ncat -u --send-only -p "$2" "$3" "$4" || return 1
 	done
 }
@@ -354,17 +354,19 @@ _wp_cleanup()
 
 	[ "$_wp_cleaned" = 1 ] && return 0
 	_wp_cleaned=1
-	for p in "${_wp_pids[@]}"; do
-		kill -TERM "$p" 2>/dev/null
-	done
-	for p in "${_wp_pids[@]}"; do
-		for _ in $(seq 30); do
-			kill -0 "$p" 2>/dev/null || break
-			sleep 0.1
+	{
+		for p in "${_wp_pids[@]}"; do
+			kill -TERM "$p"
 		done
-		kill -KILL "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
+		for p in "${_wp_pids[@]}"; do
+			for _ in $(seq 30); do
+				kill -0 "$p" || break
+				sleep 0.1
+			done
+			kill -KILL "$p"
+			wait "$p"
+		done
+	} 2>/dev/null
 	_wp_pids=()
 	for entry in "${_wp_pins[@]}"; do
 		dir=${entry%%|*}
@@ -401,11 +403,11 @@ wp_finish()
 
 	_wp_cleanup
 	_wp_cleaned=1
-	left=$(ip netns list | grep -o "^$WP_TAG[^ ]*")
+	left=$(ip netns list | grep -o "^${WP_TAG}[^ ]*")
 	check_eq "$left" "" "cleanup: no namespace of this run left"
 	left=$(ls -d "$WP_BPFFS/$WP_TAG"* 2>/dev/null)
 	check_eq "$left" "" "cleanup: no pin dir of this run left"
-	left=$(ip -o link show | grep -o "$WP_TAG[^:@ ]*")
+	left=$(ip -o link show | grep -o "${WP_TAG}[^:@ ]*")
 	check_eq "$left" "" "cleanup: no link of this run left in the host namespace"
 	summary
 	exit $?

@@ -237,8 +237,6 @@ int agent_emit_metrics(void *ctx, struct prom_buf *b)
 	prom_family(b, "warmpath_ready", PROM_GAUGE, "1 once attached and peers are known");
 	prom_sample(b, "warmpath_ready", NULL, a->ready);
 	pthread_mutex_unlock(&a->lock);
-	if (a->http_metrics)
-		wp_http_emit_self_metrics(a->http_metrics, b);
 	free(rows);
 	return prom_buf_error(b);
 }

@@ -279,6 +279,8 @@ int wp_http_emit_self_metrics(struct wp_http *s, struct prom_buf *out)
 	size_t i;
 	int err;
 
+	if (!s)
+		return prom_buf_error(out);
 	err = prom_family(
 		out, SELF_METRIC, PROM_COUNTER,
 		"HTTP requests served by the agent, by path (other: any unknown path) and status code");
@@ -402,23 +404,33 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 				  const char *method, const char *version, const char *upload_data,
 				  size_t *upload_data_size, void **con_cls)
 {
-	static int answered;
+	static int seen;
 	struct wp_http *s = cls;
-	enum http_path path;
+	enum http_path path = path_of(url);
+	bool get = !strcmp(method, MHD_HTTP_METHOD_GET) || !strcmp(method, MHD_HTTP_METHOD_HEAD);
 
-	/* Answered at the first call (headers); a request body is read and dropped. */
-	if (*con_cls) {
+	/*
+	 * First call, headers only. A request we refuse is answered at once
+	 * (MHD then closes the connection instead of reading the body); a
+	 * GET/HEAD waits for the end of the request, because a response queued
+	 * this early also costs the client its keep-alive connection.
+	 */
+	if (!*con_cls) {
+		*con_cls = &seen;
+		if (get)
+			return MHD_YES;
+		if (!path_enabled(s, path))
+			return respond_text(s, conn, path, 404, "not found\n");
+		return respond_text(s, conn, path, 405, "method not allowed\n");
+	}
+	/* a body on a GET is read and dropped */
+	if (*upload_data_size) {
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
-	*con_cls = &answered;
 
-	path = path_of(url);
 	if (!path_enabled(s, path))
 		return respond_text(s, conn, path, 404, "not found\n");
-	if (strcmp(method, MHD_HTTP_METHOD_GET) && strcmp(method, MHD_HTTP_METHOD_HEAD))
-		return respond_text(s, conn, path, 405, "method not allowed\n");
-
 	switch (path) {
 	case PATH_METRICS:
 		return serve_metrics(s, conn);

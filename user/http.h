@@ -75,6 +75,8 @@ const char *wp_http_address(const struct wp_http *s);
 /*
  * warmpath_http_requests_total{path,code}: requests served per endpoint and
  * status; unknown paths count as path="other", so the label set is bounded.
+ * /metrics appends them by itself, so a metrics callback need not call this
+ * (if it does, they are not repeated). @s NULL emits nothing.
  */
 int wp_http_emit_self_metrics(struct wp_http *s, struct prom_buf *out);
 

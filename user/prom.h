@@ -20,7 +20,9 @@
  * names are validated, not escaped. Keep the samples of one family together,
  * right after its prom_family().
  *
- * Nothing here locks: a prom_buf or prom_hist belongs to one thread at a time.
+ * Numbers are printed with printf/strtod, so LC_NUMERIC must stay "C" (a
+ * decimal comma would break the format). Nothing here locks: a prom_buf or
+ * prom_hist belongs to one thread at a time.
  */
 #ifndef __WARMPATH_PROM_H
 #define __WARMPATH_PROM_H

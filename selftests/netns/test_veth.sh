@@ -19,6 +19,7 @@
 # exact, in tcx and tc mode, across SIGKILL and restart (one attachment per
 # hook), after SIGTERM (status), and cleanup must spare a foreign filter and pin.
 
+# shellcheck source=selftests/lib.sh
 . "$(dirname "$0")/../lib.sh"
 wp_require_root
 
@@ -60,7 +61,7 @@ IFINDEX=$(ip -n "$NS_A" -j link show vA | jq '.[0].ifindex')
 
 pin_new PIN 1 "$NS_A"
 LOG=$WP_TMP/agent.log
-AGENT=(--interface vA --peer b=$B_ADDR --mode observe -v)
+AGENT=(--interface vA --peer "b=$B_ADDR" --mode observe -v)
 
 # tx / rx / tx_probe / rx_probe / tx_bytes / rx_bytes the test expects
 E_TX=0 E_RX=0 E_TXP=0 E_RXP=0 E_TXB=0 E_RXB=0
@@ -107,9 +108,11 @@ tc_ours()
 	in_ns "$NS_A" tc filter show dev vA "$1" | grep -c 'handle 0x5750'
 }
 
+# the foreign u32 filters (prio 1) on vA, ingress + egress
 tc_foreign()
 {
-	in_ns "$NS_A" tc filter show dev vA ingress | grep -c 'pref 1 matchall .*handle'
+	echo $(($(in_ns "$NS_A" tc filter show dev vA ingress | grep -c "pref 1 u32 .*fh 800::800") + \
+		$(in_ns "$NS_A" tc filter show dev vA egress | grep -c "pref 1 u32 .*fh 800::800")))
 }
 
 pinned_links()
@@ -201,8 +204,10 @@ check_eq "$(peer_get "$PIN" b tx_packets)" $E_TX "SIGTERM: nothing counted once 
 
 # --- 4. tc clsact, next to a foreign filter ---------------------------------------
 in_ns "$NS_A" tc qdisc add dev vA clsact
-in_ns "$NS_A" tc filter add dev vA ingress prio 1 matchall action pass
-check_eq "$(tc_foreign)" 1 "tc: foreign matchall filter installed"
+# a foreign filter in each direction (this kernel has u32 but no matchall)
+in_ns "$NS_A" tc filter add dev vA ingress prio 1 protocol all u32 match u32 0 0
+in_ns "$NS_A" tc filter add dev vA egress prio 1 protocol all u32 match u32 0 0
+check_eq "$(tc_foreign)" 2 "tc: foreign u32 filters installed"
 info "tc: agent on vA with --attach-mode tc"
 if agent_start "$NS_A" "$PIN" "$LOG" "${AGENT[@]}" --attach-mode tc; then
 	ok "tc: agent starts"
@@ -215,7 +220,7 @@ check_eq "$(jq -r '.interfaces[0].layout' <<<"$S")" l2 "tc: layout l2"
 check_eq "$(tc_ours ingress) $(tc_ours egress)" "1 1" "tc: one filter at handle 0x5750 per direction"
 check_match "$(in_ns "$NS_A" tc filter show dev vA ingress)" \
 	"pref 22352 bpf chain 0 handle 0x5750 wp_tc_ingress" "tc: filter prio 0x5750 runs wp_tc_ingress"
-check_eq "$(tc_foreign)" 1 "tc: foreign filter still there"
+check_eq "$(tc_foreign)" 2 "tc: foreign filter still there"
 check_eq "$(pinned_links)" "" "tc: no tcx link pinned"
 check_counts "tc: counters survive the mode change"
 traffic_mix
@@ -231,7 +236,7 @@ else
 	fail "tc restart: agent starts"
 fi
 check_eq "$(tc_ours ingress) $(tc_ours egress)" "1 1" "tc restart: one filter of ours per direction"
-check_eq "$(tc_foreign)" 1 "tc restart: foreign filter still there"
+check_eq "$(tc_foreign)" 2 "tc restart: foreign filter still there"
 check_counts "tc restart: counters survive"
 traffic_tx $N
 check_counts "tc restart: +$N datagrams count $N (single attachment)"
@@ -244,7 +249,7 @@ else
 	fail "tc->tcx restart: agent starts"
 fi
 check_eq "$(tc_ours ingress) $(tc_ours egress)" "0 0" "tc->tcx restart: our tc filters removed"
-check_eq "$(tc_foreign)" 1 "tc->tcx restart: foreign filter still there"
+check_eq "$(tc_foreign)" 2 "tc->tcx restart: foreign filter still there"
 check_eq "$(pinned_links)" "$WANT_LINKS" "tc->tcx restart: one pinned link per direction"
 traffic_tx $N
 check_counts "tc->tcx restart: +$N datagrams count $N"
@@ -263,14 +268,28 @@ check_eq "$(tc_ours ingress) $(tc_ours egress)" "1 1" "tcx->tc restart: one filt
 traffic_tx $N
 check_counts "tcx->tc restart: +$N datagrams count $N"
 
+# SIGTERM in tc mode: our filters go, the clsact qdisc we did not create stays
+stop_pid "$AGENT_PID" TERM
+check_eq "$STOP_RC" 0 "tc SIGTERM: agent exits 0"
+check_eq "$(tc_ours ingress) $(tc_ours egress)" "0 0" "tc SIGTERM: our filters removed"
+check_eq "$(tc_foreign)" 2 "tc SIGTERM: foreign filters untouched"
+check_match "$(in_ns "$NS_A" tc qdisc show dev vA)" "qdisc clsact" "tc SIGTERM: foreign clsact qdisc kept"
+
 # --- 6. cleanup after a crash: ours go, foreign filter and pin stay ---------------
+if agent_start "$NS_A" "$PIN" "$LOG" "${AGENT[@]}" --attach-mode tc; then
+	ok "tc again: agent starts"
+else
+	fail "tc again: agent starts"
+fi
+check_eq "$(tc_ours ingress) $(tc_ours egress)" "1 1" "tc again: one filter per direction"
+check_counts "tc again: counters survive"
 stop_pid "$AGENT_PID" KILL
 bpftool map create "$PIN/foreign" type array key 4 value 4 entries 1 name foreign
 check_true "cleanup: foreign pin created" test -e "$PIN/foreign"
 C=$(nsx "$NS_A" "$WARMPATH" cleanup --pin-path "$PIN" -v 2>&1)
 check_eq "$?" 0 "cleanup: exits 0"
 check_eq "$(tc_ours ingress) $(tc_ours egress)" "0 0" "cleanup: our tc filters removed"
-check_eq "$(tc_foreign)" 1 "cleanup: foreign tc filter untouched"
+check_eq "$(tc_foreign)" 2 "cleanup: foreign tc filter untouched"
 check_true "cleanup: foreign pin untouched" test -e "$PIN/foreign"
 check_eq "$(ls "$PIN" | tr '\n' ' ')" "foreign " "cleanup: all our pins removed"
 check_match "$C" "removed map $PIN/peers" "cleanup -v lists what it removed"

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * test_progs: runs the unit tests listed in prog_tests[] below, or the
+ * test_progs: runs the unit tests listed in prog_tests.h, or the
  * benchmark with --bench.
  *
- *	test_progs [-v|-vv] [-t FILTER] [--bench]
+ *	test_progs [-v|-vv] [-l] [-t FILTER] [--bench]
  *
  * FILTER is `test` or `test/subtest`; each part matches as a substring, or as
  * a shell glob when it contains one of *?[. Output per test is `#N name:OK`
@@ -20,38 +20,24 @@
 #include <bpf/libbpf.h>
 #include "test_progs.h"
 
-/* The tests, in test_datapath.c. */
-void test_datapath_encap(void);
-void test_datapath_l3_options(void);
-void test_datapath_outer_vlan(void);
-void test_datapath_probe(void);
-void test_datapath_direction(void);
-void test_datapath_prefix_match(void);
-void test_datapath_unmatched(void);
-void test_datapath_non_ip(void);
-void test_datapath_iface_config(void);
-void test_datapath_rodata(void);
-void test_datapath_truncated(void);
-void test_datapath_garbage(void);
+/* The tests: prog_tests.h, included once for the prototypes, once for the table. */
+#define TEST(name) void test_##name(void);
+#define TEST_WEAK(name) void test_##name(void) __attribute__((weak));
+#include "prog_tests.h"
+#undef TEST
+#undef TEST_WEAK
 
 struct prog_test {
 	const char *name;
-	void (*run)(void);
+	void (*run)(void); /* NULL: a TEST_WEAK whose file is not linked in */
 };
 
 static const struct prog_test prog_tests[] = {
-	{ "datapath_encap", test_datapath_encap },
-	{ "datapath_l3_options", test_datapath_l3_options },
-	{ "datapath_outer_vlan", test_datapath_outer_vlan },
-	{ "datapath_probe", test_datapath_probe },
-	{ "datapath_direction", test_datapath_direction },
-	{ "datapath_prefix_match", test_datapath_prefix_match },
-	{ "datapath_unmatched", test_datapath_unmatched },
-	{ "datapath_non_ip", test_datapath_non_ip },
-	{ "datapath_iface_config", test_datapath_iface_config },
-	{ "datapath_rodata", test_datapath_rodata },
-	{ "datapath_truncated", test_datapath_truncated },
-	{ "datapath_garbage", test_datapath_garbage },
+#define TEST(name) { #name, test_##name },
+#define TEST_WEAK(name) { #name, test_##name },
+#include "prog_tests.h"
+#undef TEST
+#undef TEST_WEAK
 };
 
 struct test_env env;
@@ -62,7 +48,8 @@ static struct {
 	const char *name;
 	bool failed_outside; /* an assert failed outside any subtest */
 	bool any_failed;
-	int subtest_num; /* subtests started (and run) so far */
+	int subtest_num; /* position of the current subtest, counting filtered-out ones */
+	int subtests_run;
 	char *subtest_name; /* running subtest, NULL outside one */
 	bool subtest_failed;
 } cur;
@@ -96,9 +83,10 @@ static void end_subtest(void)
 bool test__start_subtest(const char *name)
 {
 	end_subtest();
+	cur.subtest_num++;
 	if (!name_matches(filter_subtest, name))
 		return false;
-	cur.subtest_num++;
+	cur.subtests_run++;
 	cur.subtest_name = strdup(name);
 	cur.subtest_failed = false;
 	if (!cur.subtest_name) {
@@ -166,7 +154,7 @@ static void run_test(int num, const struct prog_test *t)
 	t->run();
 	end_subtest();
 
-	if (!cur.subtest_num) {
+	if (!cur.subtests_run) {
 		/* No subtests ran: the test is one unit (or all were filtered out). */
 		if (filter_subtest && !cur.any_failed) {
 			verdict = "SKIP";
@@ -198,7 +186,7 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 static void usage(FILE *f, const char *prog)
 {
 	fprintf(f,
-		"Usage: %s [-v|-vv] [-t TEST[/SUBTEST]] [--bench]\n"
+		"Usage: %s [-v|-vv] [-l] [-t TEST[/SUBTEST]] [--bench]\n"
 		"  -v          print passing asserts too (-vv: libbpf debug output)\n"
 		"  -t FILTER   run matching tests / subtests (substring, or glob with *?[)\n"
 		"  -l          list the tests\n"
@@ -269,6 +257,10 @@ int main(int argc, char **argv)
 			continue;
 		if (list) {
 			printf("%s\n", prog_tests[i].name);
+			continue;
+		}
+		if (!prog_tests[i].run) {
+			printf("#%zu %s:SKIP (not linked in)\n", i + 1, prog_tests[i].name);
 			continue;
 		}
 		run_test(i + 1, &prog_tests[i]);

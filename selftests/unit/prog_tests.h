@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The test table of test_progs, in run order. TEST(x) runs void test_x(void);
+ * TEST_WEAK(x) the same, but the runner still links (and prints SKIP) while
+ * the file defining it is missing, for tests of code still being written.
+ * A new test file adds its lines here.
+ */
+
+/* bpf/datapath.bpf.c: test_datapath.c, test_datapath_peers.c, test_datapath_robust.c */
+TEST(datapath_encap)
+TEST(datapath_l3_options)
+TEST(datapath_outer_vlan)
+TEST(datapath_probe)
+TEST(datapath_direction)
+TEST(datapath_prefix_match)
+TEST(datapath_unmatched)
+TEST(datapath_non_ip)
+TEST(datapath_iface_config)
+TEST(datapath_rodata)
+TEST(datapath_truncated)
+TEST(datapath_garbage)
+
+/* user/: test_agent_logic.c */
+TEST_WEAK(keepalive_decide)
+TEST_WEAK(probe_wire)
+TEST_WEAK(peer_parse)
+TEST_WEAK(peer_map_sync)
+
+/* user/prom.c, user/http.c: test_prom.c */
+TEST_WEAK(prom_text)
+TEST_WEAK(prom_hist)
+TEST_WEAK(prom_promtool)
+TEST_WEAK(prom_http)
+TEST_WEAK(prom_http_concurrent)
