@@ -166,7 +166,6 @@ cleanup:
 	return ret;
 }
 
-
 /* Runtime state for `set`, carrying counters over from the old state by name. */
 static int rt_rebuild(struct agent *a, struct wp_peer_set *set)
 {

@@ -24,7 +24,7 @@ enum resp_drop { RESP_MALFORMED = 0, RESP_UNKNOWN_SOURCE, RESP_RATE_LIMITED, RES
 struct peer_rt {
 	char name[WP_PEER_NAME_LEN];
 	struct sockaddr_storage addr; /* probe target, port unset */
-	__u32 map_id;		      /* slot in the peers map */
+	__u32 map_id; /* slot in the peers map */
 	struct ka_state ka;
 	/* the probe in flight */
 	__u32 seq;

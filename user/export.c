@@ -99,14 +99,16 @@ static void emit_peers(struct prom_buf *b, const struct row *rows, int n)
 		    "split into workload and warmpath probe traffic");
 	for (int i = 0; i < n; i++) {
 		const struct peer_state *s = &rows[i].s;
-		const char *txw[] = { PEER_LABEL(&rows[i]), "direction", "tx", "kind", "workload",
-				      NULL };
-		const char *txp[] = { PEER_LABEL(&rows[i]), "direction", "tx", "kind", "probe",
-				      NULL };
-		const char *rxw[] = { PEER_LABEL(&rows[i]), "direction", "rx", "kind", "workload",
-				      NULL };
-		const char *rxp[] = { PEER_LABEL(&rows[i]), "direction", "rx", "kind", "probe",
-				      NULL };
+		const char *txw[] = { PEER_LABEL(&rows[i]), "direction", "tx", "kind",
+				      "workload",	    NULL };
+		const char *txp[] = {
+			PEER_LABEL(&rows[i]), "direction", "tx", "kind", "probe", NULL
+		};
+		const char *rxw[] = { PEER_LABEL(&rows[i]), "direction", "rx", "kind",
+				      "workload",	    NULL };
+		const char *rxp[] = {
+			PEER_LABEL(&rows[i]), "direction", "rx", "kind", "probe", NULL
+		};
 
 		prom_sample_u64(b, pk, txw, s->tx_packets - s->tx_probe_packets);
 		prom_sample_u64(b, pk, txp, s->tx_probe_packets);
@@ -142,8 +144,8 @@ static void emit_peers(struct prom_buf *b, const struct row *rows, int n)
 			  "First packets to or from a peer after an idle gap of --cold-threshold",
 			  rows, n, offsetof(struct row, s.cold_starts));
 	emit_peer_counter(b, "warmpath_first_packet_drops_total",
-			  "TCP SYNs retransmitted during a cold start: the first one was lost", rows,
-			  n, offsetof(struct row, s.first_packet_drops));
+			  "TCP SYNs retransmitted during a cold start: the first one was lost",
+			  rows, n, offsetof(struct row, s.first_packet_drops));
 	emit_peer_counter(b, "warmpath_syn_retransmits_total",
 			  "TCP SYNs retransmitted on a warm path", rows, n,
 			  offsetof(struct row, s.syn_retransmits));
@@ -159,8 +161,8 @@ static void emit_peers(struct prom_buf *b, const struct row *rows, int n)
 static void emit_datapath(struct agent *a, struct prom_buf *b)
 {
 	static const char *const names[WP_STAT_MAX] = {
-		"packets",   "matched",	    "unmatched", "non_ip", "malformed", "encap_ipip",
-		"encap_vxlan", "probe",	    "no_iface",	 "unmatched_full",
+		"packets",    "matched",     "unmatched", "non_ip",   "malformed",
+		"encap_ipip", "encap_vxlan", "probe",	  "no_iface", "unmatched_full",
 	};
 	int fd = wp_loader_map_fd(&a->ld, "stats"), ncpu = libbpf_num_possible_cpus();
 	__u64 *vals = calloc(ncpu > 0 ? ncpu : 1, sizeof(*vals));
@@ -182,9 +184,10 @@ static void emit_datapath(struct agent *a, struct prom_buf *b)
 		    "1 for every hook the datapath is attached to");
 	for (int i = 0; i < a->ld.nattach; i++) {
 		for (int dir = 0; dir < 2; dir++) {
-			const char *l[] = { "interface", a->ld.attach[i].ifname, "direction",
-					    dir ? "egress" : "ingress", "mode",
-					    wp_attach_mode_name(a->ld.attach[i].mode), NULL };
+			const char *l[] = { "interface", a->ld.attach[i].ifname,
+					    "direction", dir ? "egress" : "ingress",
+					    "mode",	 wp_attach_mode_name(a->ld.attach[i].mode),
+					    NULL };
 
 			prom_sample(b, "warmpath_bpf_attached", l, 1);
 		}
@@ -264,8 +267,8 @@ char *agent_peers_json(void *ctx)
 			(json_int_t)s->rx_probe_packets, "idle_seconds",
 			isinf(idle) ? json_null() : json_real(idle), "probes_sent",
 			(json_int_t)rt->probes_sent, "probes_failed", (json_int_t)rt->probes_failed,
-			"probes_answered", (json_int_t)rt->probes_answered,
-			"keepalives_suppressed", (json_int_t)rt->suppressed, "last_probe_rtt_seconds",
+			"probes_answered", (json_int_t)rt->probes_answered, "keepalives_suppressed",
+			(json_int_t)rt->suppressed, "last_probe_rtt_seconds",
 			rt->probes_answered ? json_real(rt->last_rtt_ns / 1e9) : json_null(),
 			"cold_starts", (json_int_t)s->cold_starts, "first_packet_drops",
 			(json_int_t)s->first_packet_drops, "syn_retransmits",

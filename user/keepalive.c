@@ -2,7 +2,8 @@
 #include "keepalive.h"
 
 enum ka_action keepalive_decide(enum wp_mode mode, struct ka_state *st, __u64 now_ns,
-				__u64 last_tx_ns, __u64 last_rx_ns, __u64 interval_ns, __u64 slack_ns)
+				__u64 last_tx_ns, __u64 last_rx_ns, __u64 interval_ns,
+				__u64 slack_ns)
 {
 	__u64 last = last_tx_ns > last_rx_ns ? last_tx_ns : last_rx_ns;
 	bool due = now_ns >= st->next_due_ns;

@@ -24,11 +24,12 @@ enum ka_action { KA_NONE = 0, KA_PROBE, KA_SUPPRESS };
 
 struct ka_state {
 	__u64 next_due_ns; /* when the next keep-alive falls due; 0: at once */
-	bool inflight;	   /* a probe is waiting for its answer or timeout */
+	bool inflight; /* a probe is waiting for its answer or timeout */
 };
 
 /* Decide, and advance st->next_due_ns when a keep-alive fell due. */
 enum ka_action keepalive_decide(enum wp_mode mode, struct ka_state *st, __u64 now_ns,
-				__u64 last_tx_ns, __u64 last_rx_ns, __u64 interval_ns, __u64 slack_ns);
+				__u64 last_tx_ns, __u64 last_rx_ns, __u64 interval_ns,
+				__u64 slack_ns);
 
 #endif /* __WARMPATH_KEEPALIVE_H */

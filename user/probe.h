@@ -26,7 +26,7 @@ struct wp_probe_msg {
 	__be16 flags;
 	__be32 seq;
 	__be32 cookie; /* sender's peer index: O(1) matching of the reply */
-	__be64 ts_ns;  /* sender's CLOCK_MONOTONIC at send */
+	__be64 ts_ns; /* sender's CLOCK_MONOTONIC at send */
 	char sender[WP_PROBE_SENDER_LEN];
 } __attribute__((packed));
 

@@ -137,8 +137,8 @@ void prober_send(struct agent *a, int idx, __u64 now)
 	rt->deadline_ns = now + (__u64)a->cfg->probe_timeout_ms * 1000000ull;
 	switch (a->cfg->probe) {
 	case WP_PROBE_UDP:
-		probe_msg_build(&m, WP_PROBE_REQUEST, rt->seq,
-				(a->generation << 16) | (__u32)idx, now, a->cfg->node_name);
+		probe_msg_build(&m, WP_PROBE_REQUEST, rt->seq, (a->generation << 16) | (__u32)idx,
+				now, a->cfg->node_name);
 		if (sendto(a->udp_fd, &m, sizeof(m), 0, (struct sockaddr *)&dst,
 			   udp_target(a, &rt->addr, &dst)) < 0)
 			ret = -errno;
@@ -216,8 +216,8 @@ void prober_on_udp(struct agent *a, __u64 now)
 
 	for (int n = 0; n < RESP_BATCH; n++) {
 		socklen_t slen = sizeof(src);
-		ssize_t len = recvfrom(a->udp_fd, buf, sizeof(buf), 0, (struct sockaddr *)&src,
-				       &slen);
+		ssize_t len =
+			recvfrom(a->udp_fd, buf, sizeof(buf), 0, (struct sockaddr *)&src, &slen);
 
 		if (len < 0)
 			return; /* EAGAIN: drained */
@@ -302,8 +302,7 @@ void prober_on_http(struct agent *a, int idx, __u32 events, __u64 now)
 	}
 	if (!(events & (EPOLLIN | EPOLLHUP)))
 		return;
-	n = recv(rt->http_fd, rt->http_buf + rt->http_len, sizeof(rt->http_buf) - rt->http_len,
-		 0);
+	n = recv(rt->http_fd, rt->http_buf + rt->http_len, sizeof(rt->http_buf) - rt->http_len, 0);
 	if (n <= 0) {
 		if (n < 0 && errno == EAGAIN)
 			return;

@@ -13,8 +13,8 @@
 #include "probe.h"
 #include "test_progs.h"
 
-#define S(x) ((__u64)(x) * 1000000000ull)
-#define MS(x) ((__u64)(x) * 1000000ull)
+#define S(x) ((__u64)(x)*1000000000ull)
+#define MS(x) ((__u64)(x)*1000000ull)
 
 void test_keepalive_decide(void)
 {
