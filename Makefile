@@ -24,7 +24,7 @@ TEST_SRCS := $(wildcard selftests/unit/*.c)
 TEST_OBJS := $(patsubst selftests/unit/%.c,$(OUTPUT)/selftests/%.o,$(TEST_SRCS))
 
 INCLUDES := -I$(OUTPUT) -Iheaders -Iuser -Ivmlinux/$(ARCH)
-BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror $(INCLUDES) \
+BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror $(INCLUDES) \
 	-I/usr/include/$(MULTIARCH)
 CFLAGS ?= -g -O2
 CFLAGS += -Wall -Wextra -Wno-unused-parameter -Werror -Werror=undef \

@@ -2,14 +2,17 @@
 /*
  * warmpath datapath: tc / tcx programs for the ingress and egress of tunnel and
  * WireGuard interfaces. They find the peer node of every packet (outer address
- * of encapsulated traffic, the only address otherwise) and account it in the
- * `peers` array. They observe only: every path returns TC_ACT_UNSPEC (-1, which
- * is also TCX_NEXT), so the chain continues for whatever else is attached.
+ * of encapsulated traffic, the only address otherwise), account it in the
+ * `peers` array, detect cold starts, track TCP SYNs for first-packet drops and
+ * passive RTT, and on the underlay watch WireGuard handshakes. They observe
+ * only: every path returns TC_ACT_UNSPEC (-1, which is also TCX_NEXT), so the
+ * chain continues for whatever else is attached.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 #include "parsing.bpf.h"
+#include "maps.bpf.h"
 #include "warmpath.h"
 
 #define TC_ACT_UNSPEC (-1)
@@ -20,31 +23,8 @@
 const volatile __u16 probe_port = WP_DEFAULT_PROBE_PORT;
 const volatile __u16 vxlan_port_a = WP_VXLAN_PORT_IANA;
 const volatile __u16 vxlan_port_b = WP_VXLAN_PORT_LINUX;
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, WP_MAX_IFACES);
-	__type(key, __u32);
-	__type(value, struct iface_cfg);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} ifaces SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, WP_MAX_PREFIXES);
-	__type(key, struct prefix_key);
-	__type(value, struct prefix_val);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} prefixes SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, WP_MAX_PEERS);
-	__type(key, __u32);
-	__type(value, struct peer_state);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} peers SEC(".maps");
+const volatile __u16 wireguard_port = WP_WIREGUARD_PORT;
+const volatile __u64 cold_threshold_ns = 30ull * 1000000000ull;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -55,30 +35,61 @@ struct {
 } unmatched SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, WP_STAT_MAX);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, WP_MAX_PEERS);
 	__type(key, __u32);
-	__type(value, __u64);
+	__type(value, struct peer_hists);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} stats SEC(".maps");
+} peer_hists SEC(".maps");
 
-/* What the parser learned about one packet. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, WP_MAX_FLOWS);
+	__type(key, struct flow_key);
+	__type(value, struct flow_state);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} flows SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, WP_MAX_WG_ENDPOINTS);
+	__type(key, struct wg_endpoint_key);
+	__type(value, struct wg_endpoint_state);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} wg_endpoints SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, WP_RINGBUF_BYTES);
+} events SEC(".maps");
+
+/*
+ * What the parser learned about one packet. Scalars only: what runs after the
+ * parser (cold, SYN tracking) must not carry the parser's many packet-pointer
+ * states, or the verifier explores every combination.
+ */
 struct pkt_info {
 	struct addr_key saddr; /* of the first (outer) IP header */
 	struct addr_key daddr;
+	struct addr_key isaddr; /* innermost IP header, when encapsulated */
+	struct addr_key idaddr;
+	__u32 tcp_seq; /* innermost TCP header, host order */
+	__u32 tcp_ack;
 	__u16 sport; /* innermost transport ports, host order */
 	__u16 dport;
+	__u8 tcp_flags; /* TCP flags byte (FIN 0x01, SYN 0x02, RST 0x04, ACK 0x10) */
 	__u8 l4proto; /* innermost IP protocol */
 	__u8 l4_ok; /* transport header present and parsed */
+	__u8 encap; /* isaddr / idaddr are valid */
+	__u8 dir; /* WP_DIR_* */
+	__u32 ifindex;
+	__u32 peer_id;
+	__u64 now; /* coarse clock at the packet */
 };
 
-static __always_inline void stat_inc(__u32 idx)
-{
-	__u64 *v = bpf_map_lookup_elem(&stats, &idx);
-
-	if (v)
-		*v += 1; /* per-CPU slot: no atomic needed */
-}
+#define TCPF_SYN 0x02
+#define TCPF_RST 0x04
+#define TCPF_ACK 0x10
 
 static __always_inline bool is_vxlan_port(__u16 port)
 {
@@ -103,6 +114,9 @@ static __always_inline int parse_l4(struct hdr_cursor *c, void *end, int proto, 
 			return -1;
 		pi->sport = bpf_ntohs(tcph->source);
 		pi->dport = bpf_ntohs(tcph->dest);
+		pi->tcp_flags = ((__u8 *)tcph)[13];
+		pi->tcp_seq = bpf_ntohl(tcph->seq);
+		pi->tcp_ack = bpf_ntohl(tcph->ack_seq);
 	}
 	return 0;
 }
@@ -126,8 +140,9 @@ static __always_inline int parse_packet(struct hdr_cursor *c, void *end, int eth
 
 	if (l4_ok && (proto == IPPROTO_IPIP || proto == IPPROTO_IPV6)) {
 		stat_inc(WP_STAT_ENCAP_IPIP);
-		proto = parse_ip(c, end, proto == IPPROTO_IPIP ? ETH_P_IP : ETH_P_IPV6, NULL, NULL,
-				 &l4_ok);
+		pi->encap = 1;
+		proto = parse_ip(c, end, proto == IPPROTO_IPIP ? ETH_P_IP : ETH_P_IPV6,
+				 pi->isaddr.addr, pi->idaddr.addr, &l4_ok);
 		if (proto < 0)
 			return -1;
 		pi->l4_ok = l4_ok;
@@ -156,7 +171,8 @@ static __always_inline int parse_packet(struct hdr_cursor *c, void *end, int eth
 			pi->l4_ok = 0;
 			return 0;
 		}
-		proto = parse_ip(c, end, eth_type, NULL, NULL, &l4_ok);
+		pi->encap = 1;
+		proto = parse_ip(c, end, eth_type, pi->isaddr.addr, pi->idaddr.addr, &l4_ok);
 		if (proto < 0)
 			return -1;
 		pi->l4_ok = l4_ok;
@@ -192,6 +208,135 @@ static __always_inline void account_unmatched(struct addr_key *addr, __u32 ifind
 	u->last_seen_ns = now;
 }
 
+/* Innermost addresses of the packet (IPv4-mapped). */
+static __always_inline void inner_addrs(const struct pkt_info *pi, __u8 *saddr, __u8 *daddr)
+{
+	__builtin_memcpy(saddr, pi->encap ? pi->isaddr.addr : pi->saddr.addr, 16);
+	__builtin_memcpy(daddr, pi->encap ? pi->idaddr.addr : pi->daddr.addr, 16);
+}
+
+static __noinline void emit_event(__u32 type, const struct pkt_info *pi, __u32 syn_count,
+				  __u64 value_ns)
+{
+	struct wp_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+
+	if (!e) {
+		stat_inc(WP_STAT_EVENTS_LOST);
+		return;
+	}
+	__builtin_memset(e, 0, sizeof(*e));
+	e->ts_ns = bpf_ktime_get_ns();
+	e->type = type;
+	e->peer_id = pi->peer_id;
+	e->ifindex = pi->ifindex;
+	e->dir = pi->dir;
+	e->l4proto = pi->l4proto;
+	inner_addrs(pi, e->saddr, e->daddr);
+	e->sport = pi->sport;
+	e->dport = pi->dport;
+	e->syn_count = syn_count;
+	e->value_ns = value_ns;
+	bpf_ringbuf_submit(e, 0);
+}
+
+/*
+ * Cold starts: the first packet either way after an idle gap of at least
+ * cold_threshold_ns marks the peer cold; the first packet the other way is the
+ * answer that ends it. The compare-and-swap makes one CPU the winner when two
+ * packets open the gap at once.
+ */
+static __noinline void track_cold(struct peer_state *ps, const struct pkt_info *pi)
+{
+	__u32 peer_id = pi->peer_id;
+	__u64 now = pi->now;
+	int dir = pi->dir;
+	__u64 last = ps->last_tx_ns > ps->last_rx_ns ? ps->last_tx_ns : ps->last_rx_ns;
+	__u64 since = ps->cold_since_ns, precise;
+	struct peer_hists *h;
+
+	if (last && now > last && now - last >= cold_threshold_ns) {
+		precise = (bpf_ktime_get_ns() & ~1ull) | dir;
+		if (__sync_val_compare_and_swap(&ps->cold_since_ns, since, precise) == since) {
+			__sync_fetch_and_add(&ps->cold_starts, 1);
+			emit_event(WP_EV_COLD_START, pi, 0, now - last);
+		}
+		return;
+	}
+	if (!since || (since & 1) == (__u64)dir)
+		return;
+	/* the answer */
+	if (__sync_val_compare_and_swap(&ps->cold_since_ns, since, 0) != since)
+		return;
+	h = bpf_map_lookup_elem(&peer_hists, &peer_id);
+	precise = bpf_ktime_get_ns();
+	if (h && precise > since)
+		hist_observe(&h->cold_recovery, precise - since);
+}
+
+/*
+ * TCP SYN tracking on innermost headers. A SYN leaving with the 4-tuple and
+ * sequence number of one already seen is a retransmission: the first one was
+ * lost. Lost while the peer was cold: a first-packet drop; otherwise a SYN
+ * retransmit. A SYN-ACK arriving for a tracked SYN gives the passive RTT.
+ */
+static __noinline void track_syn(struct peer_state *ps, const struct pkt_info *pi)
+{
+	__u32 peer_id = pi->peer_id;
+	int dir = pi->dir;
+	struct flow_state *f, init = {};
+	struct flow_key key = {};
+	struct peer_hists *h;
+	__u64 now;
+
+	if (!(pi->tcp_flags & TCPF_SYN) || (pi->tcp_flags & TCPF_RST))
+		return;
+	if (dir == WP_DIR_TX && !(pi->tcp_flags & TCPF_ACK)) {
+		inner_addrs(pi, key.local, key.remote);
+		key.local_port = pi->sport;
+		key.remote_port = pi->dport;
+		now = bpf_ktime_get_ns();
+		stat_inc(WP_STAT_SYN);
+		f = bpf_map_lookup_elem(&flows, &key);
+		if (f && f->syn_seq == pi->tcp_seq && !f->answered) {
+			__u32 n = __sync_fetch_and_add(&f->syn_count, 1) + 1;
+
+			f->last_syn_ns = now;
+			if (f->cold) {
+				__sync_fetch_and_add(&ps->first_packet_drops, 1);
+				emit_event(WP_EV_FIRST_PACKET_DROP, pi, n, now - f->first_syn_ns);
+			} else {
+				__sync_fetch_and_add(&ps->syn_retransmits, 1);
+				emit_event(WP_EV_SYN_RETRANSMIT, pi, n, now - f->first_syn_ns);
+			}
+			return;
+		}
+		/* a new connection (one SYN each: not a per-packet update) */
+		init.first_syn_ns = now;
+		init.last_syn_ns = now;
+		init.syn_seq = pi->tcp_seq;
+		init.peer_id = peer_id;
+		init.syn_count = 1;
+		init.cold = ps->cold_since_ns != 0;
+		bpf_map_update_elem(&flows, &key, &init, BPF_ANY);
+		return;
+	}
+	if (dir == WP_DIR_RX && (pi->tcp_flags & TCPF_ACK)) {
+		/* SYN-ACK: the flow is keyed by our side, so swap */
+		inner_addrs(pi, key.remote, key.local);
+		key.local_port = pi->dport;
+		key.remote_port = pi->sport;
+		f = bpf_map_lookup_elem(&flows, &key);
+		if (!f || f->answered || pi->tcp_ack != f->syn_seq + 1)
+			return;
+		f->answered = 1;
+		stat_inc(WP_STAT_SYNACK);
+		now = bpf_ktime_get_ns();
+		h = bpf_map_lookup_elem(&peer_hists, &f->peer_id);
+		if (h && now > f->last_syn_ns)
+			hist_observe(&h->syn_rtt, now - f->last_syn_ns);
+	}
+}
+
 static __always_inline void account_peer(struct peer_state *ps, int dir, __u64 len, bool probe,
 					 __u64 now)
 {
@@ -214,13 +359,12 @@ static __always_inline void account_peer(struct peer_state *ps, int dir, __u64 l
 	}
 }
 
+#include "wireguard.bpf.h"
+
 static __always_inline int handle_skb(struct __sk_buff *skb, int dir)
 {
-	__u32 ifindex = skb->ifindex, linear;
+	__u32 ifindex = skb->ifindex, linear, *flags, peer_id;
 	struct pkt_info pi = {};
-	struct iface_cfg *cfg;
-	struct prefix_key key;
-	struct prefix_val *pv;
 	struct peer_state *ps;
 	struct hdr_cursor c;
 	struct addr_key *peer_addr;
@@ -229,14 +373,11 @@ static __always_inline int handle_skb(struct __sk_buff *skb, int dir)
 	__u64 now;
 	int eth_type;
 
-	cfg = bpf_map_lookup_elem(&ifaces, &ifindex);
-	if (!cfg) {
+	flags = bpf_map_lookup_elem(&if_flags, &ifindex);
+	if (!flags || !*flags) {
 		stat_inc(WP_STAT_NO_IFACE);
 		return TC_ACT_UNSPEC;
 	}
-	if (!(cfg->flags & WP_IF_TUNNEL))
-		return TC_ACT_UNSPEC;
-	stat_inc(WP_STAT_PACKETS);
 
 	/* Headers split into fragments (GSO, tun frags): pull just the headers in. */
 	linear = skb->data_end - skb->data;
@@ -254,10 +395,17 @@ static __always_inline int handle_skb(struct __sk_buff *skb, int dir)
 	c.pos = data;
 
 	/* L2 devices (vxlan, veth) carry Ethernet; L3 devices (wg, tun, tunl0) start at IP. */
-	if (cfg->flags & WP_IF_L2)
+	if (*flags & WP_IF_L2)
 		eth_type = parse_ethhdr(&c, end);
 	else
 		eth_type = bpf_ntohs(skb->protocol);
+
+	if (!(*flags & WP_IF_TUNNEL)) {
+		if (*flags & WP_IF_UNDERLAY)
+			handle_underlay(&c, end, eth_type, ifindex, dir);
+		return TC_ACT_UNSPEC;
+	}
+	stat_inc(WP_STAT_PACKETS);
 	if (eth_type < 0) {
 		stat_inc(WP_STAT_MALFORMED);
 		return TC_ACT_UNSPEC;
@@ -267,30 +415,36 @@ static __always_inline int handle_skb(struct __sk_buff *skb, int dir)
 		return TC_ACT_UNSPEC;
 	}
 	if (parse_packet(&c, end, eth_type, &pi) < 0) {
-		/* A truncated packet still has its outer address when that header was whole. */
 		stat_inc(WP_STAT_MALFORMED);
 		return TC_ACT_UNSPEC;
 	}
 
-	now = bpf_ktime_get_ns();
+	/* Coarse clock: idle times are seconds; SYN and cold paths read the precise one. */
+	now = bpf_ktime_get_coarse_ns();
 	peer_addr = dir == WP_DIR_TX ? &pi.daddr : &pi.saddr;
-	key.prefixlen = 128;
-	__builtin_memcpy(key.addr, peer_addr->addr, 16);
-	pv = bpf_map_lookup_elem(&prefixes, &key);
-	if (!pv) {
-		stat_inc(WP_STAT_UNMATCHED);
-		account_unmatched(peer_addr, ifindex, dir, skb->len, now);
+	ps = peer_of_addr(peer_addr->addr, &peer_id);
+	if (!ps) {
+		if (peer_id < WP_MAX_PEERS) {
+			stat_inc(WP_STAT_UNMATCHED);
+			account_unmatched(peer_addr, ifindex, dir, skb->len, now);
+		} else {
+			stat_inc(WP_STAT_BAD_PEER_ID);
+		}
 		return TC_ACT_UNSPEC;
 	}
-	ps = bpf_map_lookup_elem(&peers, &pv->peer_id);
-	if (!ps)
-		return TC_ACT_UNSPEC;
 
 	probe = pi.l4_ok && pi.l4proto == IPPROTO_UDP &&
 		(pi.dport == probe_port || pi.sport == probe_port);
 	if (probe)
 		stat_inc(WP_STAT_PROBE);
 	stat_inc(WP_STAT_MATCHED);
+	pi.peer_id = peer_id;
+	pi.ifindex = ifindex;
+	pi.dir = dir;
+	pi.now = now;
+	track_cold(ps, &pi);
+	if (pi.l4proto == IPPROTO_TCP && pi.l4_ok && (pi.tcp_flags & TCPF_SYN))
+		track_syn(ps, &pi);
 	account_peer(ps, dir, skb->len, probe, now);
 	return TC_ACT_UNSPEC;
 }

@@ -14,6 +14,23 @@
 #define WP_MAX_UNMATCHED 4096 /* LRU of addresses that matched no peer */
 #define WP_MAX_FLOWS 65536 /* LRU of TCP flows (SYN tracking) */
 #define WP_RINGBUF_BYTES (256 * 1024)
+#define WP_MAX_IFINDEX 65536 /* if_flags array: the datapath's per-ifindex flags */
+#define WP_MAX_WG_ENDPOINTS 4096 /* LRU of WireGuard endpoints seen on the underlay */
+#define WP_MAX_DROP_KEYS 4096 /* (ifindex, reason) pairs of kernel drops */
+
+/*
+ * Histograms kept in BPF: per-bucket (not cumulative) counts with these upper
+ * bounds in ns, the same 1-2.5-5 ladder as the exported Prometheus histograms
+ * (user/prom.c); the last slot counts what is above 10 s.
+ */
+#define WP_HIST_BOUNDS 16
+#define WP_HIST_SLOTS (WP_HIST_BOUNDS + 1)
+#define WP_HIST_BOUNDS_NS                                                                         \
+	{                                                                                         \
+		100000ull, 250000ull, 500000ull, 1000000ull, 2500000ull, 5000000ull, 10000000ull, \
+			25000000ull, 50000000ull, 100000000ull, 250000000ull, 500000000ull,       \
+			1000000000ull, 2500000000ull, 5000000000ull, 10000000000ull               \
+	}
 
 #define WP_DEFAULT_PROBE_PORT 9050
 #define WP_VXLAN_PORT_IANA 4789
@@ -80,7 +97,121 @@ struct peer_state {
 	__u64 cold_starts;
 	__u64 first_packet_drops;
 	__u64 syn_retransmits;
-	__u64 cold_since_ns; /* non-zero while the peer is cold (no answer yet) */
+	/*
+	 * Non-zero while the peer is cold: when the cold packet went (ns, its low
+	 * bit the direction of that packet, WP_DIR_*); cleared by the first packet
+	 * the other way (the answer).
+	 */
+	__u64 cold_since_ns;
+	__u64 kernel_drops; /* kfree_skb on a watched interface, attributed to this peer */
+};
+
+struct wp_hist {
+	__u64 slots[WP_HIST_SLOTS];
+	__u64 sum_ns;
+	__u64 count;
+};
+
+/* Value of the `peer_hists` array (same index as `peers`): read at scrape time only. */
+struct peer_hists {
+	struct wp_hist syn_rtt; /* SYN at egress -> SYN-ACK at ingress */
+	struct wp_hist cold_recovery; /* cold packet -> first answer */
+};
+
+/*
+ * Key of the `flows` LRU: a TCP connection this node opened, as its SYN left
+ * (local address and port first). Innermost addresses, IPv4-mapped.
+ */
+struct flow_key {
+	__u8 local[16];
+	__u8 remote[16];
+	__u16 local_port;
+	__u16 remote_port;
+	__u32 pad;
+};
+
+struct flow_state {
+	__u64 first_syn_ns;
+	__u64 last_syn_ns;
+	__u32 syn_seq;
+	__u32 peer_id;
+	__u32 syn_count; /* transmissions of this SYN */
+	__u8 cold; /* the peer was cold when the SYN first left */
+	__u8 answered; /* SYN-ACK seen */
+	__u16 pad;
+};
+
+/* Events through the `events` ring buffer. */
+enum wp_event_type {
+	WP_EV_COLD_START = 1,
+	WP_EV_FIRST_PACKET_DROP = 2,
+	WP_EV_SYN_RETRANSMIT = 3,
+};
+
+struct wp_event {
+	__u64 ts_ns;
+	__u32 type; /* enum wp_event_type */
+	__u32 peer_id;
+	__u32 ifindex;
+	__u8 dir; /* WP_DIR_* of the packet */
+	__u8 l4proto;
+	__u16 pad;
+	__u8 saddr[16]; /* innermost addresses, IPv4-mapped */
+	__u8 daddr[16];
+	__u16 sport;
+	__u16 dport;
+	__u32 syn_count;
+	__u64 value_ns; /* cold start: idle gap; drop: time since the first SYN */
+};
+
+/* Key of the `drops` hash: kernel drops on a watched interface by reason. */
+struct drop_key {
+	__u32 ifindex;
+	__u32 reason; /* enum skb_drop_reason of the running kernel (names from its BTF) */
+};
+
+/* Key of the `wg_endpoints` LRU: the remote end of WireGuard UDP on the underlay. */
+struct wg_endpoint_key {
+	__u8 addr[16]; /* IPv4-mapped for IPv4 */
+	__u16 port;
+	__u16 pad;
+	__u32 ifindex;
+};
+
+/* WireGuard message types (first byte of the UDP payload). */
+#define WG_MSG_INITIATION 1
+#define WG_MSG_RESPONSE 2
+#define WG_MSG_COOKIE 3
+#define WG_MSG_DATA 4
+#define WG_LEN_INITIATION 148
+#define WG_LEN_RESPONSE 92
+#define WG_LEN_COOKIE 64
+#define WG_LEN_DATA_MIN 32
+
+/*
+ * Per endpoint and direction of initiation ([WP_DIR_TX]: this node initiated,
+ * [WP_DIR_RX]: the remote did). An initiation is pending until the response
+ * that names its sender index; a new initiation while one is pending means the
+ * earlier one went unanswered (WireGuard retries after 5 s).
+ */
+struct wg_side {
+	__u64 initiations;
+	__u64 completed;
+	__u64 unanswered;
+	__u64 pending_ns;
+	__u32 pending_index;
+	__u32 pad;
+};
+
+struct wg_endpoint_state {
+	struct wg_side side[2];
+	__u64 cookies_tx;
+	__u64 cookies_rx;
+	__u64 malformed;
+	__u64 last_handshake_ns; /* last completed handshake either way */
+	__u32 peer_id; /* peer of the endpoint address + 1; 0: none */
+	__u32 pad;
+	struct wp_hist rtt; /* our initiation -> its response */
 };
 
 /* Key of the `unmatched` LRU: an address (IPv4-mapped for IPv4). */
@@ -110,6 +241,12 @@ enum wp_stat {
 	WP_STAT_PROBE, /* probe traffic (UDP to/from the probe port) */
 	WP_STAT_NO_IFACE, /* program ran on an interface with no config */
 	WP_STAT_UNMATCHED_FULL, /* could not insert into the unmatched LRU */
+	WP_STAT_SYN, /* TCP SYNs tracked at egress */
+	WP_STAT_SYNACK, /* SYN-ACKs matched to a tracked SYN */
+	WP_STAT_WG_HANDSHAKE, /* WireGuard handshake messages on the underlay */
+	WP_STAT_WG_MALFORMED, /* WireGuard-port UDP that was not a WireGuard message */
+	WP_STAT_EVENTS_LOST, /* ring buffer full */
+	WP_STAT_BAD_PEER_ID, /* a prefix pointing outside the peers array */
 	WP_STAT_MAX,
 };
 

@@ -421,6 +421,8 @@ int cmd_run(int argc, char **argv)
 	lo.probe_port = cfg.probe_port;
 	lo.vxlan_ports[0] = cfg.vxlan_ports[0];
 	lo.vxlan_ports[1] = cfg.vxlan_ports[1];
+	lo.wireguard_port = cfg.wireguard_port;
+	lo.cold_threshold_ns = (__u64)(cfg.cold_threshold * 1e9);
 	lo.attach_pref = cfg.attach_pref;
 	if (wp_loader_load(&a.ld, &lo, err, sizeof(err))) {
 		log_error("%s", err);

@@ -160,17 +160,13 @@ static void emit_peers(struct prom_buf *b, const struct row *rows, int n)
 
 static void emit_datapath(struct agent *a, struct prom_buf *b)
 {
-	static const char *const names[WP_STAT_MAX] = {
-		"packets",    "matched",     "unmatched", "non_ip",   "malformed",
-		"encap_ipip", "encap_vxlan", "probe",	  "no_iface", "unmatched_full",
-	};
 	int fd = wp_loader_map_fd(&a->ld, "stats"), ncpu = libbpf_num_possible_cpus();
 	__u64 *vals = calloc(ncpu > 0 ? ncpu : 1, sizeof(*vals));
 
 	prom_family(b, "warmpath_datapath_packets_total", PROM_COUNTER,
 		    "Datapath self-accounting by outcome (see headers/warmpath.h enum wp_stat)");
 	for (__u32 k = 0; vals && k < WP_STAT_MAX; k++) {
-		const char *l[] = { "result", names[k], NULL };
+		const char *l[] = { "result", wp_stat_names[k], NULL };
 		__u64 sum = 0;
 
 		if (bpf_map_lookup_elem(fd, &k, vals))

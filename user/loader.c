@@ -34,6 +34,13 @@ const char *wp_attach_mode_name(int mode)
 	}
 }
 
+/* The datapath's per-ifindex flags (0: not watched). */
+static void set_if_flags(int fd, __u32 ifindex, __u32 flags)
+{
+	if (ifindex < WP_MAX_IFINDEX)
+		bpf_map_update_elem(fd, &ifindex, &flags, BPF_ANY);
+}
+
 static bool is_our_prog_name(const char *name)
 {
 	return !strcmp(name, "wp_tc_ingress") || !strcmp(name, "wp_tc_egress");
@@ -121,6 +128,7 @@ int wp_loader_map_fd(struct wp_loader *ld, const char *name)
 int wp_loader_load(struct wp_loader *ld, const struct wp_load_opts *o, char *err, size_t errlen)
 {
 	char links_dir[300];
+	bool had_dir;
 	int ret;
 
 	memset(ld, 0, sizeof(*ld));
@@ -136,6 +144,7 @@ int wp_loader_load(struct wp_loader *ld, const struct wp_load_opts *o, char *err
 	ret = check_bpffs(o->pin_path, err, errlen);
 	if (ret)
 		return ret;
+	had_dir = access(o->pin_path, F_OK) == 0;
 	ret = mkdir_p(o->pin_path);
 	snprintf(links_dir, sizeof(links_dir), "%s/links", o->pin_path);
 	if (!ret)
@@ -146,27 +155,22 @@ int wp_loader_load(struct wp_loader *ld, const struct wp_load_opts *o, char *err
 		return ret;
 	}
 
-	ld->skel = datapath_bpf__open();
+	{
+		/* maps declared LIBBPF_PIN_BY_NAME are reused from (or pinned to) the pin path */
+		LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = o->pin_path);
+
+		ld->skel = datapath_bpf__open_opts(&oo);
+	}
 	if (!ld->skel) {
 		ret = -errno;
 		snprintf(err, errlen, "cannot open the BPF object: %s", strerror(errno));
-		return ret;
+		goto fail_dirs;
 	}
 	ld->skel->rodata->probe_port = o->probe_port;
 	ld->skel->rodata->vxlan_port_a = o->vxlan_ports[0];
 	ld->skel->rodata->vxlan_port_b = o->vxlan_ports[1];
-	{
-		struct bpf_map *m;
-		char path[300];
-
-		/* Maps are reused from (or pinned to) the pin path: counters survive restarts. */
-		bpf_object__for_each_map(m, ld->skel->obj) {
-			if (bpf_map__is_internal(m))
-				continue;
-			snprintf(path, sizeof(path), "%s/%s", o->pin_path, bpf_map__name(m));
-			bpf_map__set_pin_path(m, path);
-		}
-	}
+	ld->skel->rodata->wireguard_port = o->wireguard_port;
+	ld->skel->rodata->cold_threshold_ns = o->cold_threshold_ns;
 	ret = datapath_bpf__load(ld->skel);
 	if (ret) {
 		if (ret == -EPERM || ret == -EACCES)
@@ -188,9 +192,15 @@ int wp_loader_load(struct wp_loader *ld, const struct wp_load_opts *o, char *err
 				 strerror(-ret));
 		datapath_bpf__destroy(ld->skel);
 		ld->skel = NULL;
-		return ret;
+		goto fail_dirs;
 	}
 	return 0;
+fail_dirs:
+	/* a start that failed leaves no empty directory behind (rmdir spares pins) */
+	rmdir(links_dir);
+	if (!had_dir)
+		rmdir(o->pin_path);
+	return ret;
 }
 
 /* Reuse our pinned tcx link for this hook (atomic program replace) or create one. */
@@ -310,6 +320,11 @@ int wp_loader_attach(struct wp_loader *ld, const struct link_desc *l, __u32 flag
 		snprintf(err, errlen, "more than %d interfaces", WP_MAX_IFACES);
 		return -E2BIG;
 	}
+	if (l->ifindex >= WP_MAX_IFINDEX) {
+		snprintf(err, errlen, "%s: ifindex %d is beyond the datapath's table (%d)", l->name,
+			 l->ifindex, WP_MAX_IFINDEX);
+		return -E2BIG;
+	}
 	a = &ld->attach[ld->nattach];
 	memset(a, 0, sizeof(*a));
 	a->ifindex = l->ifindex;
@@ -328,6 +343,7 @@ int wp_loader_attach(struct wp_loader *ld, const struct link_desc *l, __u32 flag
 		snprintf(err, errlen, "writing ifaces map: %s", strerror(errno));
 		return -errno;
 	}
+	set_if_flags(bpf_map__fd(ld->skel->maps.if_flags), key, flags);
 
 	for (int dir = 0; dir < 2; dir++) {
 		if (a->mode == WP_ATTACH_TCX) {
@@ -372,6 +388,7 @@ fail:
 			detach_tc_if_ours(a->ifindex, dir);
 	}
 	bpf_map_delete_elem(bpf_map__fd(ld->skel->maps.ifaces), &key);
+	set_if_flags(bpf_map__fd(ld->skel->maps.if_flags), key, 0);
 	return ret;
 }
 
@@ -403,6 +420,7 @@ void wp_loader_prune_stale(struct wp_loader *ld)
 		detach_tc_if_ours(stale[i], 0);
 		detach_tc_if_ours(stale[i], 1);
 		bpf_map_delete_elem(fd, &stale[i]);
+		set_if_flags(bpf_map__fd(ld->skel->maps.if_flags), stale[i], 0);
 		log_info("ifindex %u: removed what an earlier run attached there", stale[i]);
 	}
 
@@ -455,6 +473,7 @@ void wp_loader_detach_all(struct wp_loader *ld)
 			bpf_tc_hook_destroy(&hook);
 		}
 		bpf_map_delete_elem(bpf_map__fd(ld->skel->maps.ifaces), &key);
+		set_if_flags(bpf_map__fd(ld->skel->maps.if_flags), key, 0);
 	}
 	ld->nattach = 0;
 }

@@ -24,6 +24,8 @@ struct wp_load_opts {
 	const char *pin_path;
 	__u16 probe_port;
 	__u16 vxlan_ports[2];
+	__u16 wireguard_port;
+	__u64 cold_threshold_ns;
 	enum wp_attach_pref attach_pref;
 };
 

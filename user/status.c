@@ -21,12 +21,23 @@ __u64 wp_now_ns(void)
 	return (__u64)ts.tv_sec * 1000000000ull + ts.tv_nsec;
 }
 
-static const char *const stat_names[WP_STAT_MAX] = {
-	[WP_STAT_PACKETS] = "packets",	       [WP_STAT_MATCHED] = "matched",
-	[WP_STAT_UNMATCHED] = "unmatched",     [WP_STAT_NON_IP] = "non_ip",
-	[WP_STAT_MALFORMED] = "malformed",     [WP_STAT_ENCAP_IPIP] = "encap_ipip",
-	[WP_STAT_ENCAP_VXLAN] = "encap_vxlan", [WP_STAT_PROBE] = "probe",
-	[WP_STAT_NO_IFACE] = "no_iface",       [WP_STAT_UNMATCHED_FULL] = "unmatched_full",
+const char *const wp_stat_names[WP_STAT_MAX] = {
+	[WP_STAT_PACKETS] = "packets",
+	[WP_STAT_MATCHED] = "matched",
+	[WP_STAT_UNMATCHED] = "unmatched",
+	[WP_STAT_NON_IP] = "non_ip",
+	[WP_STAT_MALFORMED] = "malformed",
+	[WP_STAT_ENCAP_IPIP] = "encap_ipip",
+	[WP_STAT_ENCAP_VXLAN] = "encap_vxlan",
+	[WP_STAT_PROBE] = "probe",
+	[WP_STAT_NO_IFACE] = "no_iface",
+	[WP_STAT_UNMATCHED_FULL] = "unmatched_full",
+	[WP_STAT_SYN] = "syn",
+	[WP_STAT_SYNACK] = "synack",
+	[WP_STAT_WG_HANDSHAKE] = "wg_handshake",
+	[WP_STAT_WG_MALFORMED] = "wg_malformed",
+	[WP_STAT_EVENTS_LOST] = "events_lost",
+	[WP_STAT_BAD_PEER_ID] = "bad_peer_id",
 };
 
 static int open_pin(const char *pin_path, const char *name, char *err, size_t errlen)
@@ -134,7 +145,7 @@ json_t *status_json_from_pins(const char *pin_path, char *err, size_t errlen)
 			continue;
 		for (int c = 0; c < ncpu; c++)
 			sum += percpu[c];
-		json_object_set_new(o, stat_names[key], json_integer(sum));
+		json_object_set_new(o, wp_stat_names[key], json_integer(sum));
 	}
 	json_object_set_new(root, "datapath", o);
 

@@ -6,6 +6,11 @@
 #include <jansson.h>
 #include <linux/types.h>
 
+#include "warmpath.h"
+
+/* Names of the datapath's stats (enum wp_stat), for status and metrics. */
+extern const char *const wp_stat_names[WP_STAT_MAX];
+
 __u64 wp_now_ns(void); /* CLOCK_MONOTONIC, the clock of bpf_ktime_get_ns() */
 
 /* JSON of the pinned maps under pin_path: {"interfaces":[...],"peers":[...],...}. */

@@ -13,14 +13,6 @@
 #include "datapath_fixture.h"
 #include "packet_builder.h"
 
-const char *const wp_stat_names[WP_STAT_MAX] = {
-	[WP_STAT_PACKETS] = "packets",	       [WP_STAT_MATCHED] = "matched",
-	[WP_STAT_UNMATCHED] = "unmatched",     [WP_STAT_NON_IP] = "non_ip",
-	[WP_STAT_MALFORMED] = "malformed",     [WP_STAT_ENCAP_IPIP] = "encap_ipip",
-	[WP_STAT_ENCAP_VXLAN] = "encap_vxlan", [WP_STAT_PROBE] = "probe",
-	[WP_STAT_NO_IFACE] = "no_iface",       [WP_STAT_UNMATCHED_FULL] = "unmatched_full",
-};
-
 int dp_unpin_maps(struct bpf_object *obj)
 {
 	struct bpf_map *m;
@@ -62,6 +54,7 @@ int dp_fixture_open(struct dp_fixture *f, const struct dp_options *opts)
 		goto fail;
 
 	f->ifaces_fd = bpf_map__fd(f->skel->maps.ifaces);
+	f->if_flags_fd = bpf_map__fd(f->skel->maps.if_flags);
 	f->prefixes_fd = bpf_map__fd(f->skel->maps.prefixes);
 	f->peers_fd = bpf_map__fd(f->skel->maps.peers);
 	f->unmatched_fd = bpf_map__fd(f->skel->maps.unmatched);
@@ -81,16 +74,23 @@ void dp_fixture_close(struct dp_fixture *f)
 	f->skel = NULL;
 }
 
+/* As the loader does: the ifaces record and the datapath's if_flags slot. */
 int dp_set_iface(struct dp_fixture *f, __u32 ifindex, __u32 flags)
 {
 	struct iface_cfg cfg = { .flags = flags, .slot = 0 };
 
-	return bpf_map_update_elem(f->ifaces_fd, &ifindex, &cfg, BPF_ANY) ? -errno : 0;
+	if (bpf_map_update_elem(f->ifaces_fd, &ifindex, &cfg, BPF_ANY))
+		return -errno;
+	return bpf_map_update_elem(f->if_flags_fd, &ifindex, &flags, BPF_ANY) ? -errno : 0;
 }
 
 int dp_del_iface(struct dp_fixture *f, __u32 ifindex)
 {
-	return bpf_map_delete_elem(f->ifaces_fd, &ifindex) ? -errno : 0;
+	__u32 zero = 0;
+
+	if (bpf_map_delete_elem(f->ifaces_fd, &ifindex))
+		return -errno;
+	return bpf_map_update_elem(f->if_flags_fd, &ifindex, &zero, BPF_ANY) ? -errno : 0;
 }
 
 int dp_add_prefix(struct dp_fixture *f, const char *cidr, __u32 peer_id)

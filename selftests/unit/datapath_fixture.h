@@ -23,6 +23,7 @@ struct dp_fixture {
 	struct datapath_bpf *skel;
 	int ncpus;
 	int ifaces_fd;
+	int if_flags_fd;
 	int prefixes_fd;
 	int peers_fd;
 	int unmatched_fd;
@@ -78,7 +79,5 @@ void dp_run(int prog_fd, const void *pkt, size_t len, __u32 ifindex, int repeat,
 
 /* CLOCK_MONOTONIC in ns: the clock bpf_ktime_get_ns() reads. */
 __u64 dp_now_ns(void);
-
-extern const char *const wp_stat_names[WP_STAT_MAX];
 
 #endif /* __WARMPATH_DATAPATH_FIXTURE_H */

@@ -148,13 +148,14 @@ void test_datapath_prefix_match(void)
 		}
 	}
 	if (test__start_subtest("peer_id_out_of_range_ignored")) {
-		/* A prefix pointing past the peers array: seen, then nothing. */
+		/* A prefix pointing past the peers array: seen, counted as bad_peer_id. */
 		struct flow_spec s = { .outer = 4, .l4 = FLOW_TCP, .remote = "198.18.0.1" };
 
 		if (ASSERT_OK(dp_add_prefix(&f, "198.18.0.0/15", WP_MAX_PEERS), "add_prefix") &&
 		    ASSERT_OK(build_flow(&p, &s, WP_DIR_TX), "build")) {
 			e = expect_nothing(WP_DIR_TX);
 			e.stats[WP_STAT_PACKETS] = 1;
+			e.stats[WP_STAT_BAD_PEER_ID] = 1;
 			check_pkt(&f, &p, &e, "bad_peer_id");
 		}
 	}

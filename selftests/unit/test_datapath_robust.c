@@ -9,6 +9,7 @@
 #include <linux/in.h>
 #include <linux/in6.h>
 #include "datapath_check.h"
+#include "status.h"
 #include "test_progs.h"
 
 #define GARBAGE_SEED 0x5eed5eed5eedULL
