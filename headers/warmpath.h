@@ -146,6 +146,8 @@ enum wp_event_type {
 	WP_EV_COLD_START = 1,
 	WP_EV_FIRST_PACKET_DROP = 2,
 	WP_EV_SYN_RETRANSMIT = 3,
+	WP_EV_COLD_UNANSWERED = 4, /* raised by user space, not the datapath */
+	WP_EV_MAX,
 };
 
 struct wp_event {

@@ -275,6 +275,7 @@ static void agent_tick(struct agent *a, __u64 now)
 			break;
 		}
 	}
+	events_check_unanswered(a, now);
 	a->ticks++;
 	a->tick_cpu_ns_last = thread_cpu_ns() - cpu0;
 	a->tick_cpu_ns_total += a->tick_cpu_ns_last;
@@ -334,6 +335,8 @@ static void agent_loop(struct agent *a)
 				prober_on_icmp(a, AF_INET6, now);
 			else if (kind == EV_HTTP)
 				prober_on_http(a, idx, evs[i].events, now);
+			else if (kind == EV_RING)
+				events_poll(a);
 		}
 		prober_expire(a, now);
 		if (now >= a->next_tick_ns) {
@@ -441,6 +444,10 @@ int cmd_run(int argc, char **argv)
 	wp_loader_prune_stale(&a.ld);
 	if (agent_set_peers(&a, &peers))
 		goto detach;
+	if (events_open(&a, err, sizeof(err))) {
+		log_error("%s", err);
+		goto detach;
+	}
 	if (prober_open(&a, err, sizeof(err))) {
 		log_error("%s", err);
 		goto detach;
@@ -462,6 +469,7 @@ detach:
 	wp_http_stop(a.http_metrics);
 	wp_http_stop(a.http_probe);
 	prober_close(&a);
+	events_close(&a);
 	wp_loader_detach_all(&a.ld);
 	wp_loader_destroy(&a.ld);
 out:

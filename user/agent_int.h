@@ -15,7 +15,7 @@
 #include "warmpath.h"
 
 /* epoll tags: kind in the high half of epoll_data.u64, peer index in the low half */
-enum { EV_UDP = 1, EV_ICMP4, EV_ICMP6, EV_HTTP };
+enum { EV_UDP = 1, EV_ICMP4, EV_ICMP6, EV_HTTP, EV_RING };
 #define EV_TAG(kind, idx) (((__u64)(kind) << 32) | (__u32)(idx))
 
 enum resp_drop { RESP_MALFORMED = 0, RESP_UNKNOWN_SOURCE, RESP_RATE_LIMITED, RESP_MAX };
@@ -41,6 +41,8 @@ struct peer_rt {
 	__u64 suppressed;
 	__u64 last_rtt_ns;
 	struct prom_hist rtt;
+	__u64 cold_reported_ns; /* cold_since_ns already counted as unanswered */
+	__u64 cold_unanswered;
 	struct peer_state bpf; /* last read of its map slot */
 };
 
@@ -77,6 +79,13 @@ struct agent {
 	__u64 tick_cpu_ns_last;
 	__u64 probe_send_errors;
 	__u64 started_ns;
+	/* events */
+	struct ring_buffer *rb;
+	__u64 ev_total[WP_EV_MAX];
+	__u64 ev_malformed;
+	__u64 ev_log_suppressed;
+	double ev_tokens;
+	__u64 ev_refill_ns;
 	struct wp_http *http_metrics;
 	struct wp_http *http_probe;
 };
@@ -91,6 +100,13 @@ void prober_on_http(struct agent *a, int idx, __u32 events, __u64 now);
 void prober_expire(struct agent *a, __u64 now);
 void prober_abort(struct agent *a, struct peer_rt *rt);
 int agent_peer_by_addr(struct agent *a, const struct sockaddr_storage *ss);
+
+/* events.c */
+extern const char *const wp_event_names[WP_EV_MAX];
+int events_open(struct agent *a, char *err, size_t errlen);
+void events_poll(struct agent *a);
+void events_close(struct agent *a);
+void events_check_unanswered(struct agent *a, __u64 now);
 
 /* agent.c */
 void agent_read_peer_states(struct agent *a);

@@ -23,8 +23,23 @@ struct row {
 	struct peer_state s;
 	__u64 sent, failed, answered, suppressed;
 	double idle_s;
+	__u64 cold_unanswered;
 	struct prom_hist rtt;
+	struct prom_hist syn_rtt;
+	struct prom_hist cold_recovery;
 };
+
+/* A BPF-side histogram (ns, same bounds) as a Prometheus one (seconds). */
+static void hist_from_bpf(struct prom_hist *dst, const struct wp_hist *src)
+{
+	struct prom_hist h = {};
+
+	for (int i = 0; i < WP_HIST_SLOTS && i <= PROM_HIST_NR_BOUNDS; i++)
+		h.counts[i] = src->slots[i];
+	h.count = src->count;
+	h.sum = src->sum_ns / 1e9;
+	prom_hist_merge(dst, &h);
+}
 
 static double idle_seconds(const struct peer_state *s, __u64 now)
 {
@@ -35,7 +50,7 @@ static double idle_seconds(const struct peer_state *s, __u64 now)
 	return last > now ? 0 : (now - last) / 1e9;
 }
 
-static void row_add(struct row *r, const struct peer_rt *rt, __u64 now)
+static void row_add(struct row *r, const struct peer_rt *rt, const struct peer_hists *ph, __u64 now)
 {
 	const struct peer_state *s = &rt->bpf;
 	double idle = idle_seconds(s, now);
@@ -53,6 +68,11 @@ static void row_add(struct row *r, const struct peer_rt *rt, __u64 now)
 	r->failed += rt->probes_failed;
 	r->answered += rt->probes_answered;
 	r->suppressed += rt->suppressed;
+	r->cold_unanswered += rt->cold_unanswered;
+	if (ph) {
+		hist_from_bpf(&r->syn_rtt, &ph->syn_rtt);
+		hist_from_bpf(&r->cold_recovery, &ph->cold_recovery);
+	}
 	if (idle > r->idle_s) /* the aggregate shows its idlest member */
 		r->idle_s = idle;
 	prom_hist_merge(&r->rtt, &rt->rtt);
@@ -63,15 +83,18 @@ static int build_rows(struct agent *a, struct row **out)
 {
 	int cap = a->cfg->max_peer_series, n = a->nrt > cap ? cap + 1 : a->nrt;
 	struct row *rows = calloc(n ? n : 1, sizeof(*rows));
+	int hists_fd = wp_loader_map_fd(&a->ld, "peer_hists");
 	__u64 now = wp_now_ns();
+	struct peer_hists ph;
 
 	if (!rows)
 		return -ENOMEM;
 	for (int i = 0; i < a->nrt; i++) {
 		struct row *r = &rows[i < cap ? i : cap];
+		bool have = !bpf_map_lookup_elem(hists_fd, &a->rt[i].map_id, &ph);
 
 		r->name = i < cap ? a->rt[i].name : "_other";
-		row_add(r, &a->rt[i], now);
+		row_add(r, &a->rt[i], have ? &ph : NULL, now);
 	}
 	*out = rows;
 	return n;
@@ -149,6 +172,27 @@ static void emit_peers(struct prom_buf *b, const struct row *rows, int n)
 	emit_peer_counter(b, "warmpath_syn_retransmits_total",
 			  "TCP SYNs retransmitted on a warm path", rows, n,
 			  offsetof(struct row, s.syn_retransmits));
+	emit_peer_counter(b, "warmpath_cold_starts_unanswered_total",
+			  "Cold starts the peer did not answer within --probe-timeout", rows, n,
+			  offsetof(struct row, cold_unanswered));
+	emit_peer_counter(b, "warmpath_peer_kernel_drops_total",
+			  "Kernel drops (kfree_skb) on watched interfaces attributed to the peer",
+			  rows, n, offsetof(struct row, s.kernel_drops));
+	prom_family(b, "warmpath_syn_rtt_seconds", PROM_HISTOGRAM,
+		    "Passive round trip of real connections: SYN at egress to SYN-ACK at ingress");
+	for (int i = 0; i < n; i++) {
+		const char *l[] = { PEER_LABEL(&rows[i]), NULL };
+
+		prom_hist_emit(b, "warmpath_syn_rtt_seconds", l, &rows[i].syn_rtt);
+	}
+	prom_family(b, "warmpath_cold_start_recovery_seconds", PROM_HISTOGRAM,
+		    "Time from a cold start's first packet to the peer's first answer");
+	for (int i = 0; i < n; i++) {
+		const char *l[] = { PEER_LABEL(&rows[i]), NULL };
+
+		prom_hist_emit(b, "warmpath_cold_start_recovery_seconds", l,
+			       &rows[i].cold_recovery);
+	}
 	prom_family(b, "warmpath_probe_rtt_seconds", PROM_HISTOGRAM,
 		    "Round trip time of answered keep-alive probes");
 	for (int i = 0; i < n; i++) {
@@ -226,6 +270,16 @@ int agent_emit_metrics(void *ctx, struct prom_buf *b)
 	prom_family(b, "warmpath_probe_send_errors_total", PROM_COUNTER,
 		    "Probes whose send failed locally (no route, refused)");
 	prom_sample_u64(b, "warmpath_probe_send_errors_total", NULL, a->probe_send_errors);
+	prom_family(b, "warmpath_events_total", PROM_COUNTER,
+		    "Detection events (each also logged, rate-limited)");
+	for (int t = 1; t < WP_EV_MAX; t++) {
+		const char *l[] = { "type", wp_event_names[t], NULL };
+
+		prom_sample_u64(b, "warmpath_events_total", l, a->ev_total[t]);
+	}
+	prom_family(b, "warmpath_event_logs_suppressed_total", PROM_COUNTER,
+		    "Event log lines held back by the rate limit");
+	prom_sample_u64(b, "warmpath_event_logs_suppressed_total", NULL, a->ev_log_suppressed);
 	prom_family(b, "warmpath_ticks_total", PROM_COUNTER, "Agent ticks");
 	prom_sample_u64(b, "warmpath_ticks_total", NULL, a->ticks);
 	prom_family(b, "warmpath_tick_cpu_seconds_total", PROM_COUNTER,
@@ -270,6 +324,9 @@ char *agent_peers_json(void *ctx)
 			(json_int_t)s->first_packet_drops, "syn_retransmits",
 			(json_int_t)s->syn_retransmits);
 
+		json_object_set_new(o, "cold_starts_unanswered", json_integer(rt->cold_unanswered));
+		json_object_set_new(o, "cold", json_boolean(s->cold_since_ns != 0));
+		json_object_set_new(o, "kernel_drops", json_integer(s->kernel_drops));
 		json_array_append_new(arr, o);
 	}
 	json_object_set_new(root, "node", json_string(a->cfg->node_name));

@@ -24,15 +24,21 @@ bool log_is_json(void)
 	return log_json;
 }
 
-static void log_vmsg(enum log_level level, const char *fmt, va_list ap)
+/*
+ * One line: text "TS LEVEL MSG", or JSON {"ts","level","msg"} plus the members
+ * of `fields` (which this consumes) for machine-readable events.
+ */
+static void log_line(enum log_level level, json_t *fields, const char *fmt, va_list ap)
 {
 	char msg[1024], ts[96];
 	struct timespec now;
 	struct tm tm;
 	size_t len;
 
-	if (level == LOG_DEBUG && log_verbosity < 1)
+	if (level == LOG_DEBUG && log_verbosity < 1) {
+		json_decref(fields);
 		return;
+	}
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	len = strlen(msg);
 	while (len && msg[len - 1] == '\n')
@@ -47,8 +53,11 @@ static void log_vmsg(enum log_level level, const char *fmt, va_list ap)
 	if (log_json) {
 		json_t *o = json_pack("{s:s, s:s, s:s}", "ts", ts, "level", level_names[level],
 				      "msg", msg);
-		char *line = o ? json_dumps(o, JSON_COMPACT) : NULL;
+		char *line;
 
+		if (o && fields)
+			json_object_update(o, fields);
+		line = o ? json_dumps(o, JSON_COMPACT) : NULL;
 		if (line)
 			fprintf(stderr, "%s\n", line);
 		free(line);
@@ -56,6 +65,21 @@ static void log_vmsg(enum log_level level, const char *fmt, va_list ap)
 	} else {
 		fprintf(stderr, "%s %-5s %s\n", ts, level_names[level], msg);
 	}
+	json_decref(fields);
+}
+
+static void log_vmsg(enum log_level level, const char *fmt, va_list ap)
+{
+	log_line(level, NULL, fmt, ap);
+}
+
+void log_fields(enum log_level level, json_t *fields, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_line(level, fields, fmt, ap);
+	va_end(ap);
 }
 
 void log_msg(enum log_level level, const char *fmt, ...)

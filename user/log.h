@@ -4,12 +4,16 @@
 #define __WARMPATH_LOG_H
 
 #include <stdbool.h>
+#include <jansson.h>
 
 enum log_level { LOG_ERROR = 0, LOG_WARN, LOG_INFO, LOG_DEBUG };
 
 void log_setup(bool json, int verbosity);
 bool log_is_json(void);
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A message with structured fields (JSON members; text format shows msg only). Consumes fields. */
+void log_fields(enum log_level level, json_t *fields, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 /* libbpf's messages go through log_msg: warnings always, debug only with -vv */
 void log_hook_libbpf(void);
 

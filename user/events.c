@@ -1,0 +1,173 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Detection events: the datapath's ring buffer (cold starts, first-packet
+ * drops, SYN retransmits) and the unanswered cold starts the agent itself
+ * notices. Every event is counted; each is logged as one line (JSON with
+ * --log-format json), at most EV_LOG_RATE a second so a storm of drops cannot
+ * flood the log (the lines held back are counted too).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <bpf/libbpf.h>
+#include "agent_int.h"
+#include "log.h"
+#include "status.h"
+
+#define EV_LOG_RATE 10.0 /* lines per second */
+#define EV_LOG_BURST 50.0 /* lines at once */
+
+const char *const wp_event_names[WP_EV_MAX] = {
+	[WP_EV_COLD_START] = "cold_start",
+	[WP_EV_FIRST_PACKET_DROP] = "first_packet_drop",
+	[WP_EV_SYN_RETRANSMIT] = "syn_retransmit",
+	[WP_EV_COLD_UNANSWERED] = "cold_start_unanswered",
+};
+
+static bool log_allowed(struct agent *a, __u64 now)
+{
+	a->ev_tokens += (now - a->ev_refill_ns) / 1e9 * EV_LOG_RATE;
+	if (a->ev_tokens > EV_LOG_BURST)
+		a->ev_tokens = EV_LOG_BURST;
+	a->ev_refill_ns = now;
+	if (a->ev_tokens < 1) {
+		a->ev_log_suppressed++;
+		return false;
+	}
+	a->ev_tokens -= 1;
+	return true;
+}
+
+static void addr16_format(const __u8 *addr, char *buf, size_t len)
+{
+	static const __u8 mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
+	if (!memcmp(addr, mapped, 12))
+		inet_ntop(AF_INET, addr + 12, buf, len);
+	else
+		inet_ntop(AF_INET6, addr, buf, len);
+}
+
+static const char *proto_name(__u8 proto)
+{
+	switch (proto) {
+	case 6:
+		return "tcp";
+	case 17:
+		return "udp";
+	case 1:
+		return "icmp";
+	case 58:
+		return "icmpv6";
+	default:
+		return "ip";
+	}
+}
+
+static int on_event(void *ctx, void *data, size_t len)
+{
+	const struct wp_event *e = data;
+	struct agent *a = ctx;
+	char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN];
+	const char *peer = "?";
+	json_t *f;
+	int idx;
+
+	if (len < sizeof(*e) || e->type >= WP_EV_MAX || !e->type) {
+		a->ev_malformed++;
+		return 0;
+	}
+	a->ev_total[e->type]++;
+	if (!log_allowed(a, wp_now_ns()))
+		return 0;
+	idx = e->peer_id < WP_MAX_PEERS ? a->id_to_rt[e->peer_id] : -1;
+	if (idx >= 0)
+		peer = a->rt[idx].name;
+	addr16_format(e->saddr, src, sizeof(src));
+	addr16_format(e->daddr, dst, sizeof(dst));
+	f = json_pack("{s:s, s:s, s:s, s:s, s:i, s:s, s:i, s:s, s:i, s:f}", "event",
+		      wp_event_names[e->type], "peer", peer, "proto", proto_name(e->l4proto), "src",
+		      src, "sport", e->sport, "dst", dst, "dport", e->dport, "direction",
+		      e->dir == WP_DIR_TX ? "tx" : "rx", "syn_count", e->syn_count,
+		      e->type == WP_EV_COLD_START ? "idle_seconds" : "since_first_syn_seconds",
+		      e->value_ns / 1e9);
+	switch (e->type) {
+	case WP_EV_COLD_START:
+		log_fields(LOG_INFO, f,
+			   "cold start: peer %s, first packet (%s %s %s:%u -> %s:%u) "
+			   "after %.1f s idle",
+			   peer, e->dir == WP_DIR_TX ? "tx" : "rx", proto_name(e->l4proto), src,
+			   e->sport, dst, e->dport, e->value_ns / 1e9);
+		break;
+	case WP_EV_FIRST_PACKET_DROP:
+		log_fields(LOG_WARN, f,
+			   "first-packet drop: peer %s, tcp %s:%u -> %s:%u, SYN sent %u "
+			   "times, %.3f s after the first: the path was cold",
+			   peer, src, e->sport, dst, e->dport, e->syn_count, e->value_ns / 1e9);
+		break;
+	default:
+		log_fields(LOG_INFO, f,
+			   "SYN retransmit on a warm path: peer %s, tcp %s:%u -> %s:%u, "
+			   "SYN sent %u times",
+			   peer, src, e->sport, dst, e->dport, e->syn_count);
+		break;
+	}
+	return 0;
+}
+
+int events_open(struct agent *a, char *err, size_t errlen)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = EV_TAG(EV_RING, 0) };
+
+	a->ev_tokens = EV_LOG_BURST;
+	a->ev_refill_ns = wp_now_ns();
+	a->rb = ring_buffer__new(wp_loader_map_fd(&a->ld, "events"), on_event, a, NULL);
+	if (!a->rb) {
+		snprintf(err, errlen, "events ring buffer: %s", strerror(errno));
+		return -errno;
+	}
+	if (epoll_ctl(a->epfd, EPOLL_CTL_ADD, ring_buffer__epoll_fd(a->rb), &ev))
+		return -errno;
+	return 0;
+}
+
+void events_poll(struct agent *a)
+{
+	ring_buffer__consume(a->rb);
+}
+
+void events_close(struct agent *a)
+{
+	ring_buffer__free(a->rb);
+	a->rb = NULL;
+}
+
+/*
+ * A cold start still unanswered --probe-timeout after its packet: counted once
+ * per cold start (the datapath keeps cold_since_ns until the answer comes).
+ */
+void events_check_unanswered(struct agent *a, __u64 now)
+{
+	__u64 timeout = (__u64)a->cfg->probe_timeout_ms * 1000000ull;
+
+	for (int i = 0; i < a->nrt; i++) {
+		struct peer_rt *rt = &a->rt[i];
+		__u64 since = rt->bpf.cold_since_ns;
+		json_t *f;
+
+		if (!since || since == rt->cold_reported_ns || now < since || now - since < timeout)
+			continue;
+		rt->cold_reported_ns = since;
+		rt->cold_unanswered++;
+		a->ev_total[WP_EV_COLD_UNANSWERED]++;
+		if (!log_allowed(a, now))
+			continue;
+		f = json_pack("{s:s, s:s, s:f}", "event", wp_event_names[WP_EV_COLD_UNANSWERED],
+			      "peer", rt->name, "waited_seconds", (now - since) / 1e9);
+		log_fields(LOG_WARN, f,
+			   "cold start unanswered: peer %s sent nothing back within %d ms",
+			   rt->name, a->cfg->probe_timeout_ms);
+	}
+}
