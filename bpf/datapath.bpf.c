@@ -58,6 +58,30 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } wg_endpoints SEC(".maps");
 
+/*
+ * Per-CPU direct-mapped cache in front of the prefixes trie (an LPM lookup is
+ * the single most expensive step of the hot path). Entries carry the
+ * generation they were filled under; user space bumps prefix_gen after every
+ * change to `prefixes`, which invalidates them all at once. Not pinned: each
+ * loaded program starts cold.
+ */
+#define WP_PEER_CACHE_SLOTS 256
+
+struct peer_cache_slot {
+	__u64 addr[2];
+	__u32 id_plus1; /* 0: no prefix matched (negative entry) */
+	__u32 gen_plus1; /* prefix_gen + 1 when filled; 0: empty */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, WP_PEER_CACHE_SLOTS);
+	__type(key, __u32);
+	__type(value, struct peer_cache_slot);
+} peer_cache SEC(".maps");
+
+__u32 prefix_gen = 0;
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, WP_RINGBUF_BYTES);
@@ -178,6 +202,36 @@ static __always_inline int parse_packet(struct hdr_cursor *c, void *end, int eth
 		pi->l4_ok = l4_ok;
 	}
 	return parse_l4(c, end, proto, pi);
+}
+
+/* peer_of_addr() through the per-CPU cache; *peer_id is 0 when nothing matched. */
+static __always_inline struct peer_state *peer_lookup_cached(const struct addr_key *a,
+							     __u32 *peer_id)
+{
+	const __u64 *w = (const __u64 *)a->addr;
+	__u32 gen = prefix_gen + 1, id_plus1, slot;
+	struct prefix_key key = { .prefixlen = 128 };
+	struct peer_cache_slot *s;
+	struct prefix_val *pv;
+	__u64 h = w[0] ^ w[1];
+
+	slot = (__u32)(((h ^ (h >> 32)) * 0x9E3779B1u) >> 24) & (WP_PEER_CACHE_SLOTS - 1);
+	s = bpf_map_lookup_elem(&peer_cache, &slot);
+	if (s && s->gen_plus1 == gen && s->addr[0] == w[0] && s->addr[1] == w[1]) {
+		id_plus1 = s->id_plus1;
+	} else {
+		__builtin_memcpy(key.addr, a->addr, 16);
+		pv = bpf_map_lookup_elem(&prefixes, &key);
+		id_plus1 = pv ? pv->peer_id + 1 : 0;
+		if (s) {
+			s->addr[0] = w[0];
+			s->addr[1] = w[1];
+			s->id_plus1 = id_plus1;
+			s->gen_plus1 = gen;
+		}
+	}
+	*peer_id = id_plus1 ? id_plus1 - 1 : 0;
+	return id_plus1 ? bpf_map_lookup_elem(&peers, peer_id) : NULL;
 }
 
 static __always_inline void account_unmatched(struct addr_key *addr, __u32 ifindex, int dir,
@@ -422,7 +476,7 @@ static __always_inline int handle_skb(struct __sk_buff *skb, int dir)
 	/* Coarse clock: idle times are seconds; SYN and cold paths read the precise one. */
 	now = bpf_ktime_get_coarse_ns();
 	peer_addr = dir == WP_DIR_TX ? &pi.daddr : &pi.saddr;
-	ps = peer_of_addr(peer_addr->addr, &peer_id);
+	ps = peer_lookup_cached(peer_addr, &peer_id);
 	if (!ps) {
 		if (peer_id < WP_MAX_PEERS) {
 			stat_inc(WP_STAT_UNMATCHED);

@@ -76,6 +76,8 @@ static int sync_peers(struct wp_loader *ld, struct wp_peer_set *set)
 
 	ret = peers_sync_maps(wp_loader_map_fd(ld, "peers"), wp_loader_map_fd(ld, "prefixes"), set,
 			      err, sizeof(err));
+	/* even a failed sync may have changed some prefixes */
+	wp_loader_prefixes_changed(ld);
 	if (ret)
 		log_error("%s", err);
 	return ret;

@@ -478,6 +478,11 @@ void wp_loader_detach_all(struct wp_loader *ld)
 	ld->nattach = 0;
 }
 
+void wp_loader_prefixes_changed(struct wp_loader *ld)
+{
+	__atomic_add_fetch(&ld->skel->bss->prefix_gen, 1, __ATOMIC_RELEASE);
+}
+
 void wp_loader_destroy(struct wp_loader *ld)
 {
 	datapath_bpf__destroy(ld->skel);

@@ -59,6 +59,8 @@ void wp_loader_prune_stale(struct wp_loader *ld);
 /* Detach everything this run attached; maps stay pinned. */
 void wp_loader_detach_all(struct wp_loader *ld);
 void wp_loader_destroy(struct wp_loader *ld);
+/* After any change to the prefixes map: invalidate the datapath's per-CPU peer cache. */
+void wp_loader_prefixes_changed(struct wp_loader *ld);
 int wp_loader_map_fd(struct wp_loader *ld, const char *name);
 
 /* `warmpath cleanup`: detach our programs and remove our pins, nothing else. */

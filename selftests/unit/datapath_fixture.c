@@ -93,6 +93,12 @@ int dp_del_iface(struct dp_fixture *f, __u32 ifindex)
 	return bpf_map_update_elem(f->if_flags_fd, &ifindex, &zero, BPF_ANY) ? -errno : 0;
 }
 
+/* As the agent does after every change to `prefixes`: invalidate the per-CPU peer cache. */
+void dp_prefixes_changed(struct dp_fixture *f)
+{
+	__atomic_add_fetch(&f->skel->bss->prefix_gen, 1, __ATOMIC_RELEASE);
+}
+
 int dp_add_prefix(struct dp_fixture *f, const char *cidr, __u32 peer_id)
 {
 	struct prefix_val val = { .peer_id = peer_id };
@@ -118,7 +124,10 @@ int dp_add_prefix(struct dp_fixture *f, const char *cidr, __u32 peer_id)
 			return -EINVAL;
 	}
 	key.prefixlen = v4 ? len + 96 : len;
-	return bpf_map_update_elem(f->prefixes_fd, &key, &val, BPF_ANY) ? -errno : 0;
+	if (bpf_map_update_elem(f->prefixes_fd, &key, &val, BPF_ANY))
+		return -errno;
+	dp_prefixes_changed(f);
+	return 0;
 }
 
 int dp_set_peer(struct dp_fixture *f, __u32 peer_id, const char *name)

@@ -47,6 +47,8 @@ int dp_unpin_maps(struct bpf_object *obj);
 
 int dp_set_iface(struct dp_fixture *f, __u32 ifindex, __u32 flags);
 int dp_del_iface(struct dp_fixture *f, __u32 ifindex);
+/* Bump the datapath's prefix generation (dp_add_prefix does it; call after deleting). */
+void dp_prefixes_changed(struct dp_fixture *f);
 /* "a.b.c.d/len", "x::y/len" or a bare address (host prefix). */
 int dp_add_prefix(struct dp_fixture *f, const char *cidr, __u32 peer_id);
 /* Create a peer slot: the name and zeroed counters, as the agent does. */

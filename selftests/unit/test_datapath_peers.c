@@ -142,6 +142,7 @@ void test_datapath_prefix_match(void)
 				check_pkt(&f, &p, &e, "after_add");
 			}
 			if (ASSERT_OK(bpf_map_delete_elem(f.prefixes_fd, &key), "del_prefix")) {
+				dp_prefixes_changed(&f);
 				e = expect_unmatched(WP_DIR_TX, "100.64.3.3", ENCAP_NONE);
 				check_pkt(&f, &p, &e, "after_delete");
 			}
