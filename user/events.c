@@ -40,16 +40,6 @@ static bool log_allowed(struct agent *a, __u64 now)
 	return true;
 }
 
-static void addr16_format(const __u8 *addr, char *buf, size_t len)
-{
-	static const __u8 mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
-
-	if (!memcmp(addr, mapped, 12))
-		inet_ntop(AF_INET, addr + 12, buf, len);
-	else
-		inet_ntop(AF_INET6, addr, buf, len);
-}
-
 static const char *proto_name(__u8 proto)
 {
 	switch (proto) {
@@ -85,8 +75,8 @@ static int on_event(void *ctx, void *data, size_t len)
 	idx = e->peer_id < WP_MAX_PEERS ? a->id_to_rt[e->peer_id] : -1;
 	if (idx >= 0)
 		peer = a->rt[idx].name;
-	addr16_format(e->saddr, src, sizeof(src));
-	addr16_format(e->daddr, dst, sizeof(dst));
+	wp_addr16_format(e->saddr, src, sizeof(src));
+	wp_addr16_format(e->daddr, dst, sizeof(dst));
 	f = json_pack("{s:s, s:s, s:s, s:s, s:i, s:s, s:i, s:s, s:i, s:f}", "event",
 		      wp_event_names[e->type], "peer", peer, "proto", proto_name(e->l4proto), "src",
 		      src, "sport", e->sport, "dst", dst, "dport", e->dport, "direction",

@@ -63,7 +63,7 @@ static double age_s(__u64 now, __u64 stamp)
 	return stamp > now ? 0 : (now - stamp) / 1e9;
 }
 
-static void addr_format(const __u8 *a, char *buf, size_t len)
+void wp_addr16_format(const __u8 *a, char *buf, size_t len)
 {
 	static const __u8 mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
 
@@ -160,7 +160,7 @@ json_t *status_json_from_pins(const char *pin_path, char *err, size_t errlen)
 			ak = an;
 			if (bpf_map_lookup_elem(unm_fd, &ak, &us))
 				continue;
-			addr_format(ak.addr, a, sizeof(a));
+			wp_addr16_format(ak.addr, a, sizeof(a));
 			json_array_append_new(
 				arr, json_pack("{s:s, s:I, s:I, s:I, s:I, s:f}", "address", a,
 					       "tx_packets", (json_int_t)us.tx_packets,
