@@ -168,6 +168,58 @@ cleanup:
 	return ret;
 }
 
+static bool wanted_tunnel(const struct wp_config *cfg, const struct link_desc *l)
+{
+	if (cfg->iface_auto)
+		return link_is_tunnel(l);
+	for (int i = 0; i < cfg->niface; i++)
+		if (!strcmp(cfg->ifaces[i], l->name))
+			return true;
+	return false;
+}
+
+/*
+ * Follow interfaces that go away and come back (wg-quick down/up, a CNI
+ * restart): detach from vanished ones, attach to wanted ones that (re)appeared.
+ * Called from the loop every few seconds; failures are logged, never fatal.
+ */
+static void reconcile_interfaces(const struct wp_config *cfg, struct wp_loader *ld)
+{
+	struct link_desc *links = NULL;
+	const struct link_desc *l;
+	char err[512];
+	int n;
+
+	n = links_dump(&links);
+	if (n < 0)
+		return;
+	for (int i = ld->nattach - 1; i >= 0; i--) {
+		l = links_find(links, n, ld->attach[i].ifname);
+		if (l && l->ifindex == ld->attach[i].ifindex)
+			continue;
+		log_warn("interface %s (ifindex %d) went away: detached", ld->attach[i].ifname,
+			 ld->attach[i].ifindex);
+		wp_loader_detach_index(ld, i);
+	}
+	for (int i = 0; i < n; i++) {
+		bool tunnel = wanted_tunnel(cfg, &links[i]);
+		bool underlay = cfg->underlay[0] && !strcmp(cfg->underlay, links[i].name);
+		__u32 flags =
+			(tunnel ? WP_IF_TUNNEL : WP_IF_UNDERLAY) | (links[i].l2 ? WP_IF_L2 : 0);
+
+		if ((!tunnel && !underlay) || already_attached(ld, links[i].ifindex))
+			continue;
+		if (wp_loader_attach(ld, &links[i], flags, err, sizeof(err)))
+			log_warn("interface %s appeared but attaching failed: %s", links[i].name,
+				 err);
+		else
+			log_info("interface %s (ifindex %d) appeared: attached (%s)", links[i].name,
+				 links[i].ifindex,
+				 wp_attach_mode_name(ld->attach[ld->nattach - 1].mode));
+	}
+	free(links);
+}
+
 /* Runtime state for `set`, carrying counters over from the old state by name. */
 static int rt_rebuild(struct agent *a, struct wp_peer_set *set)
 {
@@ -307,11 +359,14 @@ static void agent_reload(struct agent *a)
 	log_info("SIGHUP: peers reloaded: %d peer(s)", a->peers.n);
 }
 
+#define WP_RECONCILE_NS (5ull * 1000000000ull)
+
 static void agent_loop(struct agent *a)
 {
 	struct epoll_event evs[64];
 
 	a->next_tick_ns = wp_now_ns() + a->tick_ns / 10;
+	a->last_reconcile_ns = wp_now_ns();
 	while (!exiting) {
 		__u64 now = wp_now_ns(), wake = a->next_tick_ns;
 		int n, timeout_ms;
@@ -341,6 +396,10 @@ static void agent_loop(struct agent *a)
 				events_poll(a);
 		}
 		prober_expire(a, now);
+		if (now - a->last_reconcile_ns >= WP_RECONCILE_NS) {
+			reconcile_interfaces(a->cfg, &a->ld);
+			a->last_reconcile_ns = now;
+		}
 		if (now >= a->next_tick_ns) {
 			agent_tick(a, now);
 			a->next_tick_ns = next_tick(a, now);

@@ -66,6 +66,7 @@ struct agent {
 	__u64 tick_ns;
 	__u64 next_tick_ns;
 	__u64 earliest_deadline_ns;
+	__u64 last_reconcile_ns;
 	bool ready;
 
 	/* responder */

@@ -448,33 +448,45 @@ void wp_loader_prune_stale(struct wp_loader *ld)
 	closedir(d);
 }
 
-void wp_loader_detach_all(struct wp_loader *ld)
+/* Undo one attachment: our links or filters, its ifaces record and if_flags slot. */
+static void detach_one(struct wp_loader *ld, struct wp_attachment *a)
 {
+	__u32 key = a->ifindex;
 	char path[300];
 
-	for (int i = 0; i < ld->nattach; i++) {
-		struct wp_attachment *a = &ld->attach[i];
-		__u32 key = a->ifindex;
-
-		for (int dir = 0; dir < 2; dir++) {
-			if (a->mode == WP_ATTACH_TCX && a->link_fd[dir] >= 0) {
-				bpf_link_detach(a->link_fd[dir]);
-				close(a->link_fd[dir]);
-				a->link_fd[dir] = -1;
-				link_pin_path(ld, a->ifindex, dir, path, sizeof(path));
-				unlink(path);
-			} else if (a->mode == WP_ATTACH_TC) {
-				detach_tc_if_ours(a->ifindex, dir);
-			}
+	for (int dir = 0; dir < 2; dir++) {
+		if (a->mode == WP_ATTACH_TCX && a->link_fd[dir] >= 0) {
+			bpf_link_detach(a->link_fd[dir]);
+			close(a->link_fd[dir]);
+			a->link_fd[dir] = -1;
+			link_pin_path(ld, a->ifindex, dir, path, sizeof(path));
+			unlink(path);
+		} else if (a->mode == WP_ATTACH_TC) {
+			detach_tc_if_ours(a->ifindex, dir);
 		}
-		if (a->mode == WP_ATTACH_TC && a->created_hook) {
-			LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = a->ifindex,
-				    .attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS);
-			bpf_tc_hook_destroy(&hook);
-		}
-		bpf_map_delete_elem(bpf_map__fd(ld->skel->maps.ifaces), &key);
-		set_if_flags(bpf_map__fd(ld->skel->maps.if_flags), key, 0);
 	}
+	if (a->mode == WP_ATTACH_TC && a->created_hook) {
+		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = a->ifindex,
+			    .attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS);
+		bpf_tc_hook_destroy(&hook);
+	}
+	bpf_map_delete_elem(bpf_map__fd(ld->skel->maps.ifaces), &key);
+	set_if_flags(bpf_map__fd(ld->skel->maps.if_flags), key, 0);
+}
+
+void wp_loader_detach_index(struct wp_loader *ld, int i)
+{
+	if (i < 0 || i >= ld->nattach)
+		return;
+	detach_one(ld, &ld->attach[i]);
+	memmove(&ld->attach[i], &ld->attach[i + 1], (ld->nattach - i - 1) * sizeof(ld->attach[0]));
+	ld->nattach--;
+}
+
+void wp_loader_detach_all(struct wp_loader *ld)
+{
+	for (int i = 0; i < ld->nattach; i++)
+		detach_one(ld, &ld->attach[i]);
 	ld->nattach = 0;
 }
 

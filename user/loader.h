@@ -56,6 +56,8 @@ int wp_loader_attach(struct wp_loader *ld, const struct link_desc *l, __u32 flag
 /* After all attach calls: remove our attachments and ifaces entries from earlier runs
  * on interfaces this run does not watch. */
 void wp_loader_prune_stale(struct wp_loader *ld);
+/* Detach attachment i (e.g. its interface vanished) and close the gap. */
+void wp_loader_detach_index(struct wp_loader *ld, int i);
 /* Detach everything this run attached; maps stay pinned. */
 void wp_loader_detach_all(struct wp_loader *ld);
 void wp_loader_destroy(struct wp_loader *ld);

@@ -13,7 +13,8 @@ extern const char *const wp_stat_names[WP_STAT_MAX];
 
 __u64 wp_now_ns(void);
 /* An address in the datapath's 16-byte form (IPv4-mapped for IPv4) as text. */
-void wp_addr16_format(const __u8 *addr, char *buf, size_t len); /* CLOCK_MONOTONIC, the clock of bpf_ktime_get_ns() */
+void wp_addr16_format(const __u8 *addr, char *buf,
+		      size_t len); /* CLOCK_MONOTONIC, the clock of bpf_ktime_get_ns() */
 
 /* JSON of the pinned maps under pin_path: {"interfaces":[...],"peers":[...],...}. */
 json_t *status_json_from_pins(const char *pin_path, char *err, size_t errlen);

@@ -20,6 +20,14 @@ TEST(datapath_rodata)
 TEST(datapath_truncated)
 TEST(datapath_garbage)
 
+/* bpf/datapath.bpf.c detection (SYN tracking, cold starts, events): test_detect.c */
+TEST(detect_syn)
+TEST(detect_cold_syn)
+TEST(detect_syn_mismatch)
+TEST(detect_rst)
+TEST(detect_truncated)
+TEST(detect_cold)
+
 /* user/: test_agent_logic.c */
 TEST_WEAK(keepalive_decide)
 TEST_WEAK(probe_wire)

@@ -1,0 +1,868 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * The kernel drop tracer from user space (see drops.h). The tracer is an
+ * optional part of the agent: whatever keeps it from loading (no BTF, no
+ * kfree_skb tracepoint, a verifier refusal) leaves a "down" handle whose views
+ * still show the pinned counts and the interfaces' own counters.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <linux/if_link.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+#include "drops.h"
+#include "drops.skel.h"
+#include "log.h"
+#include "warmpath.h"
+
+#define REASON_PREFIX "SKB_DROP_REASON_"
+#define REASON_NAME_LEN 64
+#define IFNAME_LABEL_LEN 64
+#define NL_BUF_LEN 32768
+
+struct reason_ent {
+	__u32 value;
+	char *name;
+};
+
+struct wp_drop_reasons {
+	int n;
+	struct reason_ent *ents; /* sorted by value, one name per value */
+};
+
+struct wp_drops {
+	struct drops_bpf *skel; /* NULL unless the tracer is up */
+	enum wp_drops_variant variant;
+	struct wp_drop_reasons *reasons;
+	int pinned_drops_fd; /* down or read-only: the pins, when there are any */
+	int pinned_ifaces_fd;
+	char error[256]; /* why the tracer is down */
+};
+
+/* --- reason names ------------------------------------------------------------ */
+
+static int reason_cmp(const void *a, const void *b)
+{
+	const struct reason_ent *x = a, *y = b;
+
+	return x->value < y->value ? -1 : x->value > y->value;
+}
+
+/* SKB_DROP_REASON_NO_SOCKET -> no_socket, SKB_CONSUMED -> consumed. */
+static char *reason_label(const char *enumerator)
+{
+	const char *s = enumerator;
+	char *out;
+
+	if (!strncmp(s, REASON_PREFIX, strlen(REASON_PREFIX)))
+		s += strlen(REASON_PREFIX);
+	else if (!strncmp(s, "SKB_", 4))
+		s += 4;
+	out = strdup(s);
+	for (char *p = out; p && *p; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			*p += 'a' - 'A';
+	return out;
+}
+
+/* Members of the enum that name no reason: its bound and its subsystem mask. */
+static bool reason_is_marker(const char *enumerator)
+{
+	return !strcmp(enumerator, REASON_PREFIX "MAX") ||
+	       !strcmp(enumerator, REASON_PREFIX "SUBSYS_MASK");
+}
+
+static int reasons_add(struct wp_drop_reasons *t, int *cap, const char *enumerator, __u64 value)
+{
+	struct reason_ent *tmp;
+
+	if (reason_is_marker(enumerator) || value > 0xffffffffull)
+		return 0;
+	if (t->n == *cap) {
+		*cap = *cap ? *cap * 2 : 128;
+		tmp = realloc(t->ents, *cap * sizeof(*t->ents));
+		if (!tmp)
+			return -ENOMEM;
+		t->ents = tmp;
+	}
+	t->ents[t->n].value = value;
+	t->ents[t->n].name = reason_label(enumerator);
+	if (!t->ents[t->n].name)
+		return -ENOMEM;
+	t->n++;
+	return 0;
+}
+
+static int reasons_fill(struct wp_drop_reasons *t, const struct btf *btf)
+{
+	const struct btf_type *e;
+	int id, cap = 0, ret = 0, out = 0;
+	__u16 vlen;
+
+	id = btf__find_by_name_kind(btf, "skb_drop_reason", BTF_KIND_ENUM);
+	if (id < 0)
+		id = btf__find_by_name_kind(btf, "skb_drop_reason", BTF_KIND_ENUM64);
+	if (id < 0)
+		return 0; /* a kernel from before drop reasons: no names */
+	e = btf__type_by_id(btf, id);
+	vlen = btf_vlen(e);
+	for (int i = 0; i < vlen && !ret; i++) {
+		if (btf_is_enum(e)) {
+			const struct btf_enum *m = btf_enum(e) + i;
+
+			ret = reasons_add(t, &cap, btf__name_by_offset(btf, m->name_off),
+					  (__u32)m->val);
+		} else {
+			const struct btf_enum64 *m = btf_enum64(e) + i;
+
+			ret = reasons_add(t, &cap, btf__name_by_offset(btf, m->name_off),
+					  btf_enum64_value(m));
+		}
+	}
+	if (ret)
+		return ret;
+	/* sorted, and the first name of a value wins (aliases are rare) */
+	qsort(t->ents, t->n, sizeof(*t->ents), reason_cmp);
+	for (int i = 0; i < t->n; i++) {
+		if (out && t->ents[out - 1].value == t->ents[i].value) {
+			free(t->ents[i].name);
+			continue;
+		}
+		t->ents[out++] = t->ents[i];
+	}
+	t->n = out;
+	return 0;
+}
+
+struct wp_drop_reasons *wp_drop_reasons_new(const struct btf *btf)
+{
+	struct wp_drop_reasons *t = calloc(1, sizeof(*t));
+	struct btf *vmlinux = NULL;
+	int ret;
+
+	if (!t)
+		return NULL;
+	if (!btf) {
+		vmlinux = btf__load_vmlinux_btf();
+		if (!vmlinux) {
+			ret = -errno;
+			goto fail;
+		}
+		btf = vmlinux;
+	}
+	ret = reasons_fill(t, btf);
+	btf__free(vmlinux);
+	if (!ret)
+		return t;
+fail:
+	wp_drop_reasons_free(t);
+	errno = -ret;
+	return NULL;
+}
+
+void wp_drop_reasons_free(struct wp_drop_reasons *t)
+{
+	if (!t)
+		return;
+	for (int i = 0; i < t->n; i++)
+		free(t->ents[i].name);
+	free(t->ents);
+	free(t);
+}
+
+int wp_drop_reasons_count(const struct wp_drop_reasons *t)
+{
+	return t ? t->n : 0;
+}
+
+const char *wp_drop_reason_name(const struct wp_drop_reasons *t, __u32 reason, char *buf,
+				size_t len)
+{
+	struct reason_ent key = { .value = reason }, *e = NULL;
+
+	if (t && t->n)
+		e = bsearch(&key, t->ents, t->n, sizeof(*t->ents), reason_cmp);
+	if (e)
+		return e->name;
+	snprintf(buf, len, "unknown_%u", reason);
+	return buf;
+}
+
+int wp_drop_reason_value(const struct wp_drop_reasons *t, const char *name, __u32 *value)
+{
+	for (int i = 0; t && i < t->n; i++) {
+		if (!strcmp(t->ents[i].name, name)) {
+			*value = t->ents[i].value;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+/* --- feature probing ----------------------------------------------------------- */
+
+/* Whether a BTF type (through typedefs and qualifiers) is enum skb_drop_reason. */
+static bool is_reason_enum(const struct btf *btf, __u32 id)
+{
+	const struct btf_type *t = btf__type_by_id(btf, btf__resolve_type(btf, id));
+
+	return t && btf_is_any_enum(t) &&
+	       !strcmp(btf__name_by_offset(btf, t->name_off), "skb_drop_reason");
+}
+
+enum wp_drops_variant wp_drops_probe_variant(const struct btf *btf)
+{
+	enum wp_drops_variant v = WP_DROPS_NONE;
+	const struct btf_type *t;
+	struct btf *vmlinux = NULL;
+	int id;
+
+	if (!btf) {
+		vmlinux = btf__load_vmlinux_btf();
+		if (!vmlinux)
+			return WP_DROPS_NONE;
+		btf = vmlinux;
+	}
+	/* typedef void (*btf_trace_kfree_skb)(void *ctx, struct sk_buff *, void *, ...) */
+	id = btf__find_by_name_kind(btf, "btf_trace_kfree_skb", BTF_KIND_TYPEDEF);
+	if (id < 0)
+		goto out;
+	t = btf__type_by_id(btf, btf__type_by_id(btf, id)->type);
+	if (!t || !btf_is_ptr(t))
+		goto out;
+	t = btf__type_by_id(btf, t->type);
+	if (!t || !btf_is_func_proto(t))
+		goto out;
+	if (btf_vlen(t) >= 4 && is_reason_enum(btf, btf_params(t)[3].type))
+		v = WP_DROPS_REASON;
+	else if (btf_vlen(t) >= 3)
+		v = WP_DROPS_PLAIN;
+out:
+	btf__free(vmlinux);
+	return v;
+}
+
+const char *wp_drops_variant_name(enum wp_drops_variant v)
+{
+	switch (v) {
+	case WP_DROPS_REASON:
+		return "reason";
+	case WP_DROPS_PLAIN:
+		return "plain";
+	default:
+		return "none";
+	}
+}
+
+/* --- open / close ------------------------------------------------------------- */
+
+static struct wp_drops *drops_alloc(void)
+{
+	struct wp_drops *d = calloc(1, sizeof(*d));
+
+	if (d)
+		d->pinned_drops_fd = d->pinned_ifaces_fd = -1;
+	return d;
+}
+
+static void open_pins(struct wp_drops *d, const char *pin_path)
+{
+	char path[512];
+
+	snprintf(path, sizeof(path), "%s/drops", pin_path);
+	d->pinned_drops_fd = bpf_obj_get(path);
+	snprintf(path, sizeof(path), "%s/ifaces", pin_path);
+	d->pinned_ifaces_fd = bpf_obj_get(path);
+}
+
+static __u32 own_netns_ino(void)
+{
+	struct stat st;
+
+	if (stat("/proc/self/ns/net", &st)) {
+		log_debug("drop tracer: /proc/self/ns/net: %s; counting drops of every namespace",
+			  strerror(errno));
+		return 0;
+	}
+	return st.st_ino;
+}
+
+static void load_error(int ret, const char *pin_path, char *err, size_t errlen)
+{
+	if (ret == -EPERM || ret == -EACCES)
+		snprintf(err, errlen,
+			 "loading the kfree_skb program was refused (%s): it needs root, or "
+			 "CAP_BPF with CAP_PERFMON",
+			 strerror(-ret));
+	else if (ret == -EINVAL && pin_path)
+		snprintf(err, errlen,
+			 "loading the drop tracer failed (%s); a `drops` map pinned under %s by "
+			 "another version may have an older layout: 'warmpath cleanup --pin-path "
+			 "%s' removes it",
+			 strerror(-ret), pin_path, pin_path);
+	else
+		snprintf(err, errlen,
+			 "loading the drop tracer failed: %s (run with -vv for the verifier log)",
+			 strerror(-ret));
+}
+
+int wp_drops_open_opts(struct wp_drops **out, const struct wp_drops_opts *o, char *err,
+		       size_t errlen)
+{
+	struct btf *btf = NULL;
+	struct wp_drops *d;
+	struct bpf_map *m;
+	int ret;
+
+	*out = d = drops_alloc();
+	if (!d) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+
+	/* 1. names and the program variant, from the running kernel's BTF */
+	btf = btf__load_vmlinux_btf();
+	if (!btf) {
+		ret = -errno;
+		snprintf(err, errlen,
+			 "cannot read the kernel's BTF (%s): drop reasons need "
+			 "CONFIG_DEBUG_INFO_BTF",
+			 strerror(errno));
+		goto down;
+	}
+	d->reasons = wp_drop_reasons_new(btf);
+	d->variant = wp_drops_probe_variant(btf);
+	btf__free(btf);
+	if (d->variant == WP_DROPS_NONE) {
+		ret = -EOPNOTSUPP;
+		snprintf(err, errlen,
+			 "the kernel's BTF has no kfree_skb tracepoint (btf_trace_kfree_skb)");
+		goto down;
+	}
+	log_debug("drop tracer: kfree_skb %s the drop reason",
+		  d->variant == WP_DROPS_REASON ? "reports" : "does not report");
+
+	/* 2. open next to the datapath's pins, or with private maps */
+	if (o->pin_path) {
+		LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = o->pin_path);
+
+		d->skel = drops_bpf__open_opts(&oo);
+	} else {
+		d->skel = drops_bpf__open();
+	}
+	if (!d->skel) {
+		ret = -errno;
+		snprintf(err, errlen, "cannot open the drop tracer object: %s", strerror(errno));
+		goto down;
+	}
+	if (!o->pin_path) {
+		bpf_object__for_each_map(m, d->skel->obj)
+			bpf_map__set_pin_path(m, NULL);
+	}
+	d->skel->rodata->netns_ino = o->netns_ino ? o->netns_ino : own_netns_ino();
+	bpf_program__set_autoload(d->skel->progs.wp_drop_reason, d->variant == WP_DROPS_REASON);
+	bpf_program__set_autoload(d->skel->progs.wp_drop_plain, d->variant == WP_DROPS_PLAIN);
+
+	/* 3. load (reusing or creating the pins) and attach */
+	ret = drops_bpf__load(d->skel);
+	if (ret) {
+		load_error(ret, o->pin_path, err, errlen);
+		goto down;
+	}
+	ret = drops_bpf__attach(d->skel);
+	if (ret) {
+		snprintf(err, errlen, "attaching to the kfree_skb tracepoint failed: %s",
+			 strerror(-ret));
+		goto down;
+	}
+	return 0;
+down:
+	drops_bpf__destroy(d->skel);
+	d->skel = NULL;
+	if (o->pin_path)
+		open_pins(d, o->pin_path);
+	snprintf(d->error, sizeof(d->error), "%s", err);
+	return ret ? ret : -EINVAL;
+}
+
+int wp_drops_open(struct wp_drops **out, const char *pin_path, char *err, size_t errlen)
+{
+	struct wp_drops_opts o = { .pin_path = pin_path };
+
+	return wp_drops_open_opts(out, &o, err, errlen);
+}
+
+int wp_drops_open_pinned(struct wp_drops **out, const char *pin_path, char *err, size_t errlen)
+{
+	struct wp_drops *d;
+
+	*out = d = drops_alloc();
+	if (!d) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	d->reasons = wp_drop_reasons_new(NULL);
+	d->variant = wp_drops_probe_variant(NULL);
+	snprintf(d->error, sizeof(d->error), "read-only view of %s", pin_path);
+	open_pins(d, pin_path);
+	if (d->pinned_drops_fd < 0 && d->pinned_ifaces_fd < 0) {
+		snprintf(err, errlen, "no drops or ifaces map pinned under %s", pin_path);
+		return -ENOENT;
+	}
+	return 0;
+}
+
+void wp_drops_close(struct wp_drops *d)
+{
+	if (!d)
+		return;
+	drops_bpf__destroy(d->skel);
+	if (d->pinned_drops_fd >= 0)
+		close(d->pinned_drops_fd);
+	if (d->pinned_ifaces_fd >= 0)
+		close(d->pinned_ifaces_fd);
+	wp_drop_reasons_free(d->reasons);
+	free(d);
+}
+
+bool wp_drops_up(const struct wp_drops *d)
+{
+	return d && d->skel;
+}
+
+enum wp_drops_variant wp_drops_variant(const struct wp_drops *d)
+{
+	return d ? d->variant : WP_DROPS_NONE;
+}
+
+const struct wp_drop_reasons *wp_drops_reasons(const struct wp_drops *d)
+{
+	return d ? d->reasons : NULL;
+}
+
+int wp_drops_map_fd(const struct wp_drops *d, const char *name)
+{
+	struct bpf_map *m;
+
+	if (!d)
+		return -1;
+	if (d->skel) {
+		m = bpf_object__find_map_by_name(d->skel->obj, name);
+		return m ? bpf_map__fd(m) : -1;
+	}
+	if (!strcmp(name, "drops"))
+		return d->pinned_drops_fd;
+	if (!strcmp(name, "ifaces"))
+		return d->pinned_ifaces_fd;
+	return -1;
+}
+
+/* The label of a drop_key's reason: its name, or "unreported" for the plain variant. */
+static const char *key_reason(const struct wp_drops *d, __u32 reason, char *buf, size_t len)
+{
+	if (d->variant == WP_DROPS_PLAIN)
+		return WP_DROP_REASON_UNREPORTED;
+	return wp_drop_reason_name(d->reasons, reason, buf, len);
+}
+
+__u64 wp_drops_count(const struct wp_drops *d, __u32 ifindex, const char *reason)
+{
+	int fd = wp_drops_map_fd(d, "drops");
+	struct drop_key key = { .ifindex = ifindex };
+	__u64 count = 0;
+
+	if (fd < 0)
+		return 0;
+	if (d->variant == WP_DROPS_PLAIN) {
+		if (strcmp(reason, WP_DROP_REASON_UNREPORTED))
+			return 0;
+		key.reason = 0;
+	} else if (wp_drop_reason_value(d->reasons, reason, &key.reason)) {
+		return 0;
+	}
+	if (bpf_map_lookup_elem(fd, &key, &count))
+		return 0;
+	return count;
+}
+
+/* --- reading the maps ------------------------------------------------------------ */
+
+struct drop_row {
+	char iface[IFNAME_LABEL_LEN];
+	char reason[REASON_NAME_LEN];
+	__u32 ifindex;
+	__u64 count;
+};
+
+struct iface_row {
+	char iface[IFNAME_LABEL_LEN];
+	__u32 ifindex;
+	struct rtnl_link_stats64 st;
+};
+
+typedef const char *(*ifname_fn)(void *ctx, __u32 ifindex);
+
+/* The label of an ifindex: the caller's name, the ifaces map's, or "if<N>". */
+static void iface_label(struct wp_drops *d, __u32 ifindex, ifname_fn ifname, void *ctx, char *buf,
+			size_t len)
+{
+	const char *name = ifname ? ifname(ctx, ifindex) : NULL;
+	int fd = wp_drops_map_fd(d, "ifaces");
+	struct iface_cfg cfg = {};
+
+	if (name && *name) {
+		snprintf(buf, len, "%s", name);
+		return;
+	}
+	if (fd >= 0 && !bpf_map_lookup_elem(fd, &ifindex, &cfg) && cfg.name[0]) {
+		snprintf(buf, len, "%.*s", (int)sizeof(cfg.name), cfg.name);
+		return;
+	}
+	snprintf(buf, len, "if%u", ifindex);
+}
+
+static int drop_row_cmp(const void *a, const void *b)
+{
+	const struct drop_row *x = a, *y = b;
+	int c = strcmp(x->iface, y->iface);
+
+	return c ? c : strcmp(x->reason, y->reason);
+}
+
+/*
+ * Every (interface, reason) of the drops map, sorted, with the rows of two
+ * ifindexes under one name (an interface re-created) summed: Prometheus must
+ * not see one series twice. Returns the count (rows in *out) or -errno.
+ */
+static int read_drop_rows(struct wp_drops *d, ifname_fn ifname, void *ctx, struct drop_row **out)
+{
+	int fd = wp_drops_map_fd(d, "drops"), n = 0, cap = 0, merged = 0;
+	struct drop_row *rows = NULL, *tmp;
+	struct drop_key key, next;
+	char buf[32];
+	__u64 count;
+
+	*out = NULL;
+	if (fd < 0)
+		return 0;
+	for (int more = !bpf_map_get_next_key(fd, NULL, &next); more;
+	     more = !bpf_map_get_next_key(fd, &key, &next)) {
+		key = next;
+		if (bpf_map_lookup_elem(fd, &key, &count))
+			continue; /* deleted meanwhile */
+		if (n == cap) {
+			cap = cap ? cap * 2 : 32;
+			tmp = realloc(rows, cap * sizeof(*rows));
+			if (!tmp) {
+				free(rows);
+				return -ENOMEM;
+			}
+			rows = tmp;
+		}
+		iface_label(d, key.ifindex, ifname, ctx, rows[n].iface, sizeof(rows[n].iface));
+		snprintf(rows[n].reason, sizeof(rows[n].reason), "%s",
+			 key_reason(d, key.reason, buf, sizeof(buf)));
+		rows[n].ifindex = key.ifindex;
+		rows[n].count = count;
+		n++;
+	}
+	if (n)
+		qsort(rows, n, sizeof(*rows), drop_row_cmp);
+	for (int i = 0; i < n; i++) {
+		if (merged && !drop_row_cmp(&rows[merged - 1], &rows[i])) {
+			rows[merged - 1].count += rows[i].count;
+			continue;
+		}
+		rows[merged++] = rows[i];
+	}
+	*out = rows;
+	return merged;
+}
+
+/*
+ * One link's name and IFLA_STATS64 over rtnetlink. Returns 0, or -errno
+ * (-ENODEV: no such ifindex in this namespace).
+ */
+static int link_stats(int nl, __u32 ifindex, __u32 seq, char *buf, size_t buflen, char *name,
+		      size_t namelen, struct rtnl_link_stats64 *st)
+{
+	struct {
+		struct nlmsghdr nh;
+		struct ifinfomsg ifi;
+	} req = {
+		.nh.nlmsg_len = NLMSG_LENGTH(sizeof(struct ifinfomsg)),
+		.nh.nlmsg_type = RTM_GETLINK,
+		.nh.nlmsg_flags = NLM_F_REQUEST,
+		.nh.nlmsg_seq = seq,
+		.ifi.ifi_family = AF_UNSPEC,
+		.ifi.ifi_index = ifindex,
+	};
+	bool have_stats = false;
+	ssize_t len;
+
+	if (send(nl, &req, req.nh.nlmsg_len, 0) < 0)
+		return -errno;
+	for (;;) {
+		struct nlmsghdr *nh;
+
+		len = recv(nl, buf, buflen, 0);
+		if (len < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		for (nh = (struct nlmsghdr *)buf; NLMSG_OK(nh, len); nh = NLMSG_NEXT(nh, len)) {
+			struct ifinfomsg *ifi = NLMSG_DATA(nh);
+			struct rtattr *a;
+			int alen;
+
+			if (nh->nlmsg_seq != seq)
+				continue; /* a late answer to an earlier request */
+			if (nh->nlmsg_type == NLMSG_ERROR) {
+				struct nlmsgerr *e = NLMSG_DATA(nh);
+
+				return e->error ? e->error : -EPROTO;
+			}
+			if (nh->nlmsg_type != RTM_NEWLINK)
+				continue;
+			alen = nh->nlmsg_len - NLMSG_LENGTH(sizeof(*ifi));
+			name[0] = '\0';
+			for (a = IFLA_RTA(ifi); RTA_OK(a, alen); a = RTA_NEXT(a, alen)) {
+				if (a->rta_type == IFLA_IFNAME) {
+					snprintf(name, namelen, "%.*s", (int)RTA_PAYLOAD(a),
+						 (char *)RTA_DATA(a));
+				} else if (a->rta_type == IFLA_STATS64 &&
+					   RTA_PAYLOAD(a) >= sizeof(*st)) {
+					/* 4-byte aligned attribute: copy, never cast */
+					memcpy(st, RTA_DATA(a), sizeof(*st));
+					have_stats = true;
+				}
+			}
+			return have_stats ? 0 : -ENODATA;
+		}
+	}
+}
+
+static int iface_row_cmp(const void *a, const void *b)
+{
+	const struct iface_row *x = a, *y = b;
+
+	return strcmp(x->iface, y->iface);
+}
+
+/*
+ * The kernel's counters of every interface in the ifaces map, sorted by name.
+ * An ifindex whose name in this namespace differs from the recorded one is
+ * skipped: the pins are global, the ifindexes are not (`warmpath status` may
+ * run in another namespace than the agent).
+ */
+static int read_iface_rows(struct wp_drops *d, ifname_fn ifname, void *ctx, struct iface_row **out)
+{
+	struct timeval timeout = { .tv_sec = 1 };
+	int fd = wp_drops_map_fd(d, "ifaces"), n = 0, nl = -1;
+	char kname[IFNAME_LABEL_LEN], *buf = NULL;
+	struct iface_row *rows = NULL;
+	__u32 key, next, seq = 1;
+
+	*out = NULL;
+	if (fd < 0)
+		return 0;
+	rows = calloc(WP_MAX_IFACES, sizeof(*rows));
+	buf = malloc(NL_BUF_LEN);
+	if (!rows || !buf) {
+		n = -ENOMEM;
+		goto cleanup;
+	}
+	nl = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	if (nl < 0) {
+		n = -errno;
+		goto cleanup;
+	}
+	/* never hang a scrape on a netlink socket that does not answer */
+	setsockopt(nl, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+	for (int more = !bpf_map_get_next_key(fd, NULL, &next); more && n < WP_MAX_IFACES;
+	     more = !bpf_map_get_next_key(fd, &key, &next)) {
+		struct iface_cfg cfg = {};
+
+		key = next;
+		if (bpf_map_lookup_elem(fd, &key, &cfg))
+			continue;
+		if (link_stats(nl, key, seq++, buf, NL_BUF_LEN, kname, sizeof(kname), &rows[n].st))
+			continue;
+		if (strncmp(kname, cfg.name, sizeof(cfg.name))) {
+			log_debug("ifindex %u is %s here, not %.*s: its counters are not shown",
+				  key, kname, (int)sizeof(cfg.name), cfg.name);
+			continue;
+		}
+		iface_label(d, key, ifname, ctx, rows[n].iface, sizeof(rows[n].iface));
+		rows[n].ifindex = key;
+		n++;
+	}
+	if (n)
+		qsort(rows, n, sizeof(*rows), iface_row_cmp);
+cleanup:
+	if (nl >= 0)
+		close(nl);
+	free(buf);
+	if (n < 0)
+		free(rows);
+	else
+		*out = rows;
+	return n;
+}
+
+/* --- views ------------------------------------------------------------------------ */
+
+static __u64 bss_read(const __u64 *v)
+{
+	return __atomic_load_n(v, __ATOMIC_RELAXED);
+}
+
+static void emit_iface_counter(struct prom_buf *b, const char *name, const char *help,
+			       const struct iface_row *rows, int n, size_t off)
+{
+	prom_family(b, name, PROM_COUNTER, help);
+	for (int i = 0; i < n; i++) {
+		const char *l[] = { "interface", rows[i].iface, NULL };
+
+		prom_sample_u64(b, name, l, *(const __u64 *)((const char *)&rows[i].st + off));
+	}
+}
+
+int wp_drops_emit_metrics(struct wp_drops *d, struct prom_buf *b, ifname_fn ifname, void *ctx)
+{
+	const char *dn = "warmpath_kernel_drops_total",
+		   *an = "warmpath_kernel_drop_attribution_total";
+	struct drop_row *drows = NULL;
+	struct iface_row *irows = NULL;
+	int nd = 0, ni = 0;
+
+	prom_family(b, "warmpath_kernel_drop_tracer_up", PROM_GAUGE,
+		    "1 while the kfree_skb drop tracer is attached (0: no kernel drop counting, "
+		    "see the agent's log)");
+	prom_sample(b, "warmpath_kernel_drop_tracer_up", NULL, wp_drops_up(d));
+	if (!d)
+		return prom_buf_error(b);
+
+	nd = read_drop_rows(d, ifname, ctx, &drows);
+	prom_family(b, dn, PROM_COUNTER,
+		    "Packets the kernel dropped (kfree_skb) on a watched interface, by drop reason "
+		    "(names from the running kernel's enum skb_drop_reason)");
+	for (int i = 0; i < nd; i++) {
+		const char *l[] = { "interface", drows[i].iface, "reason", drows[i].reason, NULL };
+
+		prom_sample_u64(b, dn, l, drows[i].count);
+	}
+	free(drows);
+
+	if (d->skel) {
+		const struct drops_bpf__bss *s = d->skel->bss;
+		static const char *const results[] = { "peer", "no_peer", "non_ip",
+						       "decode_error" };
+		const __u64 *vals[] = { &s->drops_attributed, &s->drops_unattributed,
+					&s->drops_non_ip, &s->decode_errors };
+
+		prom_family(b, an, PROM_COUNTER,
+			    "Counted kernel drops by attribution to a peer: peer, no_peer (IP "
+			    "addresses of no peer), non_ip, decode_error (IP header unreadable)");
+		for (size_t i = 0; i < sizeof(results) / sizeof(results[0]); i++) {
+			const char *l[] = { "result", results[i], NULL };
+
+			prom_sample_u64(b, an, l, bss_read(vals[i]));
+		}
+		prom_family(b, "warmpath_kernel_drop_map_full_total", PROM_COUNTER,
+			    "Kernel drops not counted by reason because the drops map was full");
+		prom_sample_u64(b, "warmpath_kernel_drop_map_full_total", NULL,
+				bss_read(&s->map_full));
+	}
+
+	ni = read_iface_rows(d, ifname, ctx, &irows);
+	emit_iface_counter(b, "warmpath_interface_rx_dropped_total",
+			   "The watched interface's own rx_dropped counter (IFLA_STATS64)", irows,
+			   ni, offsetof(struct rtnl_link_stats64, rx_dropped));
+	emit_iface_counter(b, "warmpath_interface_tx_dropped_total",
+			   "The watched interface's own tx_dropped counter (IFLA_STATS64)", irows,
+			   ni, offsetof(struct rtnl_link_stats64, tx_dropped));
+	emit_iface_counter(b, "warmpath_interface_rx_errors_total",
+			   "The watched interface's own rx_errors counter (IFLA_STATS64)", irows,
+			   ni, offsetof(struct rtnl_link_stats64, rx_errors));
+	emit_iface_counter(b, "warmpath_interface_tx_errors_total",
+			   "The watched interface's own tx_errors counter (IFLA_STATS64)", irows,
+			   ni, offsetof(struct rtnl_link_stats64, tx_errors));
+	free(irows);
+	return prom_buf_error(b);
+}
+
+json_t *wp_drops_json(struct wp_drops *d)
+{
+	json_t *root = json_object(), *tracer = json_object(), *arr;
+	struct drop_row *drows = NULL;
+	struct iface_row *irows = NULL;
+	int nd, ni;
+
+	if (!root || !tracer) {
+		json_decref(root);
+		json_decref(tracer);
+		return NULL;
+	}
+	json_object_set_new(tracer, "up", json_boolean(wp_drops_up(d)));
+	json_object_set_new(tracer, "variant",
+			    json_string(wp_drops_variant_name(wp_drops_variant(d))));
+	json_object_set_new(tracer, "error",
+			    d && !d->skel ? json_string(d->error) :
+			    d		  ? json_null() :
+					    json_string("not started"));
+	json_object_set_new(root, "tracer", tracer);
+	if (!d)
+		return root;
+
+	arr = json_array();
+	nd = read_drop_rows(d, NULL, NULL, &drows);
+	for (int i = 0; i < nd; i++)
+		json_array_append_new(
+			arr, json_pack("{s:s, s:I, s:s, s:I}", "interface", drows[i].iface,
+				       "ifindex", (json_int_t)drows[i].ifindex, "reason",
+				       drows[i].reason, "count", (json_int_t)drows[i].count));
+	free(drows);
+	json_object_set_new(root, "drops", arr);
+
+	arr = json_array();
+	ni = read_iface_rows(d, NULL, NULL, &irows);
+	for (int i = 0; i < ni; i++) {
+		const struct rtnl_link_stats64 *st = &irows[i].st;
+
+		json_array_append_new(arr, json_pack("{s:s, s:I, s:I, s:I, s:I, s:I}", "interface",
+						     irows[i].iface, "ifindex",
+						     (json_int_t)irows[i].ifindex, "rx_dropped",
+						     (json_int_t)st->rx_dropped, "tx_dropped",
+						     (json_int_t)st->tx_dropped, "rx_errors",
+						     (json_int_t)st->rx_errors, "tx_errors",
+						     (json_int_t)st->tx_errors));
+	}
+	free(irows);
+	json_object_set_new(root, "interfaces", arr);
+
+	if (d->skel) {
+		const struct drops_bpf__bss *s = d->skel->bss;
+
+		json_object_set_new(
+			root, "counters",
+			json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "counted",
+				  (json_int_t)bss_read(&s->drops_counted), "attributed",
+				  (json_int_t)bss_read(&s->drops_attributed), "unattributed",
+				  (json_int_t)bss_read(&s->drops_unattributed), "non_ip",
+				  (json_int_t)bss_read(&s->drops_non_ip), "decode_errors",
+				  (json_int_t)bss_read(&s->decode_errors), "map_full",
+				  (json_int_t)bss_read(&s->map_full)));
+	}
+	return root;
+}
