@@ -41,7 +41,7 @@ else
 	msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-.PHONY: all deps vmlinux test unit-test netns-test bench demo clean format check-format
+.PHONY: all deps vmlinux bpf-arm64 test unit-test netns-test bench demo clean format check-format
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -65,6 +65,14 @@ vmlinux: | $(OUTPUT)/.deps-ok
 	$(call msg,GEN,vmlinux/$(ARCH)/vmlinux.h)
 	$(Q)mkdir -p vmlinux/$(ARCH)
 	$(Q)$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > vmlinux/$(ARCH)/vmlinux.h
+
+# CO-RE objects for another architecture's vmlinux.h: a compile check (make bpf-arm64).
+bpf-arm64: | $(OUTPUT)/.deps-ok
+	$(call msg,BPF,arm64 compile check)
+	$(Q)mkdir -p $(OUTPUT)/arm64
+	$(Q)for f in $(BPF_SRCS); do \
+		$(CLANG) $(subst __TARGET_ARCH_$(ARCH),__TARGET_ARCH_arm64,$(subst vmlinux/$(ARCH),vmlinux/arm64,$(BPF_CFLAGS))) \
+			-c $$f -o $(OUTPUT)/arm64/$$(basename $$f .c).o || exit 1; done
 
 $(OUTPUT)/%.tmp.bpf.o: bpf/%.bpf.c | $(OUTPUT) $(OUTPUT)/.deps-ok
 	$(call msg,BPF,$@)
