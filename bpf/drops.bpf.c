@@ -55,6 +55,18 @@ __u64 drops_non_ip = 0; /* not IPv4/IPv6 (ARP, ...): no attribution tried */
 __u64 decode_errors = 0; /* IP header not readable, unset or inconsistent */
 __u64 map_full = 0; /* a new (ifindex, reason) found the drops map full */
 
+/*
+ * The enumerators of enum skb_drop_reason this program compares against,
+ * declared here rather than taken from vmlinux.h: the vmlinux.h of another
+ * kernel may lack them (6.1's has no SKB_CONSUMED). CO-RE matches type and
+ * enumerator names without their ___ suffix, so at load time these relocate
+ * to the running kernel's values; the numbers below are placeholders only.
+ */
+enum skb_drop_reason___wp {
+	SKB_NOT_DROPPED_YET___wp = 0,
+	SKB_CONSUMED___wp = 1,
+};
+
 /* skb->network_header before anything set it (skb_network_header_was_set()). */
 #define WP_NH_UNSET ((__u16)~0U)
 
@@ -167,11 +179,11 @@ int BPF_PROG(wp_drop_reason, struct sk_buff *skb, void *location, enum skb_drop_
 	 * The _exists guards relocate to 0 on kernels without the value, and the
 	 * verifier removes the comparison as dead code.
 	 */
-	if (bpf_core_enum_value_exists(enum skb_drop_reason, SKB_NOT_DROPPED_YET) &&
-	    reason == bpf_core_enum_value(enum skb_drop_reason, SKB_NOT_DROPPED_YET))
+	if (bpf_core_enum_value_exists(enum skb_drop_reason___wp, SKB_NOT_DROPPED_YET___wp) &&
+	    reason == bpf_core_enum_value(enum skb_drop_reason___wp, SKB_NOT_DROPPED_YET___wp))
 		return 0;
-	if (bpf_core_enum_value_exists(enum skb_drop_reason, SKB_CONSUMED) &&
-	    reason == bpf_core_enum_value(enum skb_drop_reason, SKB_CONSUMED))
+	if (bpf_core_enum_value_exists(enum skb_drop_reason___wp, SKB_CONSUMED___wp) &&
+	    reason == bpf_core_enum_value(enum skb_drop_reason___wp, SKB_CONSUMED___wp))
 		return 0;
 	return count_drop(skb, reason);
 }

@@ -493,6 +493,15 @@ int cmd_run(int argc, char **argv)
 		ret = 1;
 		goto out;
 	}
+	/* optional: without it the agent runs on, exporting warmpath_kernel_drop_tracer_up 0 */
+	if (wp_drops_open(&a.drops, cfg.pin_path, err, sizeof(err)))
+		log_warn("kernel drop tracer not loaded: %s; continuing without kernel drop counts",
+			 err);
+	else
+		log_info("kernel drop tracer attached to kfree_skb (drop reasons %s)",
+			 wp_drops_variant(a.drops) == WP_DROPS_REASON ?
+				 "from the kernel's BTF" :
+				 "not reported by this kernel");
 	sa.sa_handler = on_signal;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
@@ -531,6 +540,7 @@ detach:
 	wp_http_stop(a.http_probe);
 	prober_close(&a);
 	events_close(&a);
+	wp_drops_close(a.drops);
 	wp_loader_detach_all(&a.ld);
 	wp_loader_destroy(&a.ld);
 out:

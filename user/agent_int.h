@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <linux/types.h>
 #include "config.h"
+#include "drops.h"
 #include "keepalive.h"
 #include "loader.h"
 #include "peers.h"
@@ -89,6 +90,7 @@ struct agent {
 	__u64 ev_refill_ns;
 	struct wp_http *http_metrics;
 	struct wp_http *http_probe;
+	struct wp_drops *drops; /* kfree_skb tracer; NULL or down: no drop counting */
 };
 
 /* prober.c */

@@ -340,7 +340,7 @@ int wp_drops_open_opts(struct wp_drops **out, const struct wp_drops_opts *o, cha
 		goto down;
 	}
 	d->reasons = wp_drop_reasons_new(btf);
-	d->variant = wp_drops_probe_variant(btf);
+	d->variant = o->variant ? o->variant : wp_drops_probe_variant(btf);
 	btf__free(btf);
 	if (d->variant == WP_DROPS_NONE) {
 		ret = -EOPNOTSUPP;

@@ -49,6 +49,8 @@ struct wp_drops_opts {
 	const char *pin_path;
 	/* count drops in this network namespace (nsfs inode); 0: the caller's */
 	__u32 netns_ino;
+	/* WP_DROPS_NONE: the variant the kernel's BTF calls for; else this one (tests) */
+	enum wp_drops_variant variant;
 };
 
 /*

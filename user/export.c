@@ -64,6 +64,7 @@ static void row_add(struct row *r, const struct peer_rt *rt, const struct peer_h
 	r->s.cold_starts += s->cold_starts;
 	r->s.first_packet_drops += s->first_packet_drops;
 	r->s.syn_retransmits += s->syn_retransmits;
+	r->s.kernel_drops += s->kernel_drops;
 	r->sent += rt->probes_sent;
 	r->failed += rt->probes_failed;
 	r->answered += rt->probes_answered;
@@ -234,6 +235,17 @@ static void emit_datapath(struct agent *a, struct prom_buf *b)
 	}
 }
 
+/* Interface names for the drop metrics: what this run attached (caller holds the lock). */
+static const char *agent_ifname(void *ctx, __u32 ifindex)
+{
+	struct agent *a = ctx;
+
+	for (int i = 0; i < a->ld.nattach; i++)
+		if ((__u32)a->ld.attach[i].ifindex == ifindex)
+			return a->ld.attach[i].ifname;
+	return NULL; /* the name recorded in the ifaces map, else if<N> */
+}
+
 int agent_emit_metrics(void *ctx, struct prom_buf *b)
 {
 	static const char *const drop_names[RESP_MAX] = { "malformed", "unknown_source",
@@ -256,6 +268,7 @@ int agent_emit_metrics(void *ctx, struct prom_buf *b)
 	prom_sample(b, "warmpath_peers", NULL, a->nrt);
 	emit_peers(b, rows, n);
 	emit_datapath(a, b);
+	wp_drops_emit_metrics(a->drops, b, agent_ifname, a);
 
 	prom_family(b, "warmpath_probe_responder_answered_total", PROM_COUNTER,
 		    "Probe requests from peers answered");
@@ -336,6 +349,7 @@ char *agent_peers_json(void *ctx)
 			    json_real(a->cfg->keepalive_interval));
 	pthread_mutex_unlock(&a->lock);
 	json_object_set_new(root, "peers", arr);
+	json_object_set_new(root, "kernel_drops", wp_drops_json(a->drops));
 	text = json_dumps(root, JSON_INDENT(2));
 	json_decref(root);
 	return text;

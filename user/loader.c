@@ -564,6 +564,13 @@ int wp_cleanup(const char *pin_path, bool verbose)
 		}
 	}
 	datapath_bpf__destroy(skel);
+	/* the drop tracer's own map (bpf/drops.bpf.c); the rest it shares with the datapath */
+	snprintf(path, sizeof(path), "%s/drops", pin_path);
+	if (!unlink(path)) {
+		removed++;
+		if (verbose)
+			printf("removed map %s\n", path);
+	}
 	if (rmdir(pin_path) && errno != ENOENT && verbose)
 		printf("kept %s: %s\n", pin_path, strerror(errno));
 	return removed;

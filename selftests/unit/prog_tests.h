@@ -40,3 +40,19 @@ TEST_WEAK(prom_hist)
 TEST_WEAK(prom_promtool)
 TEST_WEAK(prom_http)
 TEST_WEAK(prom_http_concurrent)
+
+/* bpf/drops.bpf.c, user/drops.c: test_drops.c */
+TEST(drops_reason_names)
+TEST(drops_variant)
+TEST(drops_kfree_skb)
+TEST(drops_kfree_skb_plain)
+
+/* bpf/wireguard.bpf.h, user/wireguard.c: test_wireguard.c */
+TEST(wireguard_handshakes)
+TEST(wireguard_truncated)
+TEST(wireguard_uapi)
+TEST(wireguard_metrics)
+
+/* user/kube.c: test_kube.c (a fake API server over TLS in the test) */
+TEST(kube_node)
+TEST(kube_discovery)
