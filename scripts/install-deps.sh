@@ -31,6 +31,8 @@ deps=(
 	"iperf3:iperf3"
 	"jq:jq"
 	"ncat:ncat"
+	"openssl:openssl"
+	"python3-yaml:file:/usr/lib/python3/dist-packages/yaml/__init__.py"
 )
 
 have() {

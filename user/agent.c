@@ -343,20 +343,97 @@ static __u64 next_tick(struct agent *a, __u64 now)
 	return now + (__u64)(a->tick_ns * jitter);
 }
 
+/*
+ * Install the static peers (--peer, --peers-file) and the discovered ones
+ * together. A discovered node whose name or probe address a static peer has is
+ * left out; prefixes a static peer claims are dropped from discovered ones.
+ */
+static int agent_install_peers(struct agent *a)
+{
+	struct wp_peer_set set = {};
+	char err[256];
+	int skipped;
+
+	if (kube_merge_peers(&set, &a->static_peers, err, sizeof(err)) < 0 ||
+	    (skipped = kube_merge_peers(&set, &a->kube_peers, err, sizeof(err))) < 0) {
+		log_error("peers: %s", err);
+		peer_set_free(&set);
+		return -1;
+	}
+	if (skipped)
+		log_warn("kubernetes: %d node(s) not made peers: their name or address is a "
+			 "--peer / --peers-file peer's (-v names them)",
+			 skipped);
+	if (agent_set_peers(a, &set)) {
+		peer_set_free(&set);
+		return -1;
+	}
+	return 0;
+}
+
 static void agent_reload(struct agent *a)
 {
-	struct wp_peer_set fresh;
+	struct wp_peer_set fresh, old;
 
 	if (build_peer_set(a->cfg, &fresh)) {
 		log_warn("SIGHUP: peers unchanged (%d peers kept)", a->peers.n);
 		return;
 	}
-	if (agent_set_peers(a, &fresh)) {
+	old = a->static_peers;
+	a->static_peers = fresh;
+	if (agent_install_peers(a)) {
+		a->static_peers = old;
 		peer_set_free(&fresh);
 		log_warn("SIGHUP: peers unchanged (%d peers kept)", a->peers.n);
 		return;
 	}
+	peer_set_free(&old);
 	log_info("SIGHUP: peers reloaded: %d peer(s)", a->peers.n);
+}
+
+/* The discovery thread says the nodes changed: take them and install. */
+static void agent_kube_update(struct agent *a)
+{
+	int n = kube_take_peers(a->kube, &a->kube_peers);
+
+	if (n < 0) {
+		log_warn("kubernetes: %s: peers unchanged", strerror(-n));
+		return;
+	}
+	if (agent_install_peers(a))
+		log_warn("kubernetes: peers unchanged (%d peers kept)", a->peers.n);
+	else
+		log_info("kubernetes: %d node(s) discovered, %d peer(s) installed", n, a->peers.n);
+}
+
+static int kube_open(struct agent *a)
+{
+	const struct wp_config *cfg = a->cfg;
+	struct wp_kube_opts o = {
+		.api_url = cfg->kube_api[0] ? cfg->kube_api : NULL,
+		.node_name = cfg->node_name,
+	};
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = EV_TAG(EV_KUBE, 0) };
+	char err[512];
+
+	/* "" in the config: the default (NULL); the words none / system: "" */
+	if (cfg->kube_token_file[0])
+		o.token_file = strcmp(cfg->kube_token_file, "none") ? cfg->kube_token_file : "";
+	if (cfg->kube_ca_file[0])
+		o.ca_file = strcmp(cfg->kube_ca_file, "system") ? cfg->kube_ca_file : "";
+	if (cfg->kube_annotations[0])
+		o.address_annotations =
+			strcmp(cfg->kube_annotations, "none") ? cfg->kube_annotations : "";
+	a->kube = kube_start(&o, err, sizeof(err));
+	if (!a->kube) {
+		log_error("--kubernetes: %s", err);
+		return -1;
+	}
+	if (epoll_ctl(a->epfd, EPOLL_CTL_ADD, kube_notify_fd(a->kube), &ev)) {
+		log_error("--kubernetes: epoll: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
 }
 
 #define WP_RECONCILE_NS (5ull * 1000000000ull)
@@ -369,6 +446,7 @@ static void agent_loop(struct agent *a)
 	a->last_reconcile_ns = wp_now_ns();
 	while (!exiting) {
 		__u64 now = wp_now_ns(), wake = a->next_tick_ns;
+		bool kube_changed = false;
 		int n, timeout_ms;
 
 		if (a->earliest_deadline_ns && a->earliest_deadline_ns < wake)
@@ -394,6 +472,8 @@ static void agent_loop(struct agent *a)
 				prober_on_http(a, idx, evs[i].events, now);
 			else if (kind == EV_RING)
 				events_poll(a);
+			else if (kind == EV_KUBE)
+				kube_changed = true;
 		}
 		prober_expire(a, now);
 		if (now - a->last_reconcile_ns >= WP_RECONCILE_NS) {
@@ -409,6 +489,9 @@ static void agent_loop(struct agent *a)
 			reload = 0;
 			agent_reload(a);
 		}
+		/* after the unlock: installing peers takes the lock itself */
+		if (kube_changed)
+			agent_kube_update(a);
 	}
 }
 
@@ -466,9 +549,6 @@ int cmd_run(int argc, char **argv)
 	a.started_ns = wp_now_ns();
 	a.tick_ns = (__u64)(cfg.tick_interval * 1e9);
 
-	if (cfg.kubernetes)
-		log_warn("--kubernetes: discovery from the Kubernetes API is not built yet; "
-			 "using --peer / --peers-file only");
 	if (build_peer_set(&cfg, &peers)) {
 		ret = 2;
 		goto out;
@@ -512,7 +592,12 @@ int cmd_run(int argc, char **argv)
 	if (attach_interfaces(&cfg, &a.ld) < 0)
 		goto detach;
 	wp_loader_prune_stale(&a.ld);
-	if (agent_set_peers(&a, &peers))
+	a.static_peers = peers;
+	memset(&peers, 0, sizeof(peers));
+	if (agent_install_peers(&a))
+		goto detach;
+	/* discovery runs in its own thread; the loop takes its changes from an eventfd */
+	if (cfg.kubernetes && kube_open(&a))
 		goto detach;
 	if (events_open(&a, err, sizeof(err))) {
 		log_error("%s", err);
@@ -538,6 +623,8 @@ int cmd_run(int argc, char **argv)
 detach:
 	wp_http_stop(a.http_metrics);
 	wp_http_stop(a.http_probe);
+	kube_stop(a.kube); /* after the HTTP server: /metrics reads its counters */
+	a.kube = NULL;
 	prober_close(&a);
 	events_close(&a);
 	wp_drops_close(a.drops);
@@ -550,6 +637,8 @@ out:
 	free(a.bpf_buf);
 	free(a.id_to_rt);
 	peer_set_free(&a.peers);
+	peer_set_free(&a.static_peers);
+	peer_set_free(&a.kube_peers);
 	peer_set_free(&peers);
 	config_free(&cfg);
 	return ret;

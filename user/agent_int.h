@@ -10,13 +10,14 @@
 #include "config.h"
 #include "drops.h"
 #include "keepalive.h"
+#include "kube.h"
 #include "loader.h"
 #include "peers.h"
 #include "prom.h"
 #include "warmpath.h"
 
 /* epoll tags: kind in the high half of epoll_data.u64, peer index in the low half */
-enum { EV_UDP = 1, EV_ICMP4, EV_ICMP6, EV_HTTP, EV_RING };
+enum { EV_UDP = 1, EV_ICMP4, EV_ICMP6, EV_HTTP, EV_RING, EV_KUBE };
 #define EV_TAG(kind, idx) (((__u64)(kind) << 32) | (__u32)(idx))
 
 enum resp_drop { RESP_MALFORMED = 0, RESP_UNKNOWN_SOURCE, RESP_RATE_LIMITED, RESP_MAX };
@@ -90,6 +91,10 @@ struct agent {
 	__u64 ev_refill_ns;
 	struct wp_http *http_metrics;
 	struct wp_http *http_probe;
+	/* discovery: --peer / --peers-file, and what --kubernetes found */
+	struct wp_peer_set static_peers;
+	struct wp_peer_set kube_peers;
+	struct wp_kube *kube; /* NULL without --kubernetes */
 	struct wp_drops *drops; /* kfree_skb tracer; NULL or down: no drop counting */
 };
 

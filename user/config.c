@@ -16,6 +16,10 @@ enum {
 	OPT_PEER,
 	OPT_PEERS_FILE,
 	OPT_KUBERNETES,
+	OPT_KUBE_API,
+	OPT_KUBE_TOKEN_FILE,
+	OPT_KUBE_CA_FILE,
+	OPT_KUBE_ANNOTATIONS,
 	OPT_NODE_NAME,
 	OPT_KEEPALIVE,
 	OPT_COLD,
@@ -40,6 +44,10 @@ static const struct option run_options[] = {
 	{ "peer", required_argument, NULL, OPT_PEER },
 	{ "peers-file", required_argument, NULL, OPT_PEERS_FILE },
 	{ "kubernetes", no_argument, NULL, OPT_KUBERNETES },
+	{ "kube-api", required_argument, NULL, OPT_KUBE_API },
+	{ "kube-token-file", required_argument, NULL, OPT_KUBE_TOKEN_FILE },
+	{ "kube-ca-file", required_argument, NULL, OPT_KUBE_CA_FILE },
+	{ "kube-address-annotations", required_argument, NULL, OPT_KUBE_ANNOTATIONS },
 	{ "node-name", required_argument, NULL, OPT_NODE_NAME },
 	{ "keepalive-interval", required_argument, NULL, OPT_KEEPALIVE },
 	{ "cold-threshold", required_argument, NULL, OPT_COLD },
@@ -84,7 +92,18 @@ void config_print_run_help(FILE *f)
 		"                              that node (node IP, pod CIDR)\n"
 		"  --peers-file FILE           one peer a line: NAME ADDR [PREFIX...]; '#' comments;\n"
 		"                              reloaded on SIGHUP\n"
-		"  --kubernetes                discover peers from the Kubernetes API\n"
+		"  --kubernetes                discover peers from the Kubernetes API (nodes)\n"
+		"  --kube-api URL              API server (default: in-cluster, from\n"
+		"                              KUBERNETES_SERVICE_HOST/_PORT)\n"
+		"  --kube-token-file FILE      bearer token, read again for every request\n"
+		"                              (default: the service account's; 'none': no token)\n"
+		"  --kube-ca-file FILE         CA of the API server (default: the service\n"
+		"                              account's; 'system': the system's CA store)\n"
+		"  --kube-address-annotations KEY[,KEY...]\n"
+		"                              node annotations holding the probe address, the\n"
+		"                              first one set wins, else the InternalIP (default:\n"
+		"                              Calico's IPIP, VXLAN, WireGuard tunnel addresses;\n"
+		"                              'none': InternalIP only)\n"
 		"  --node-name NAME            this node's name, skipped among peers\n"
 		"                              (default: $NODE_NAME, else the hostname)\n"
 		"\n"
@@ -242,6 +261,19 @@ static int apply(struct wp_config *cfg, int opt, const char *arg)
 	case OPT_KUBERNETES:
 		cfg->kubernetes = !arg || !strcmp(arg, "1") || !strcasecmp(arg, "true");
 		return 0;
+	case OPT_KUBE_API:
+		if (strncmp(arg, "https://", 8) && strncmp(arg, "http://", 7))
+			return bad("--kube-api", arg, "want https://HOST[:PORT]");
+		return copy_str("--kube-api", arg, cfg->kube_api, sizeof(cfg->kube_api));
+	case OPT_KUBE_TOKEN_FILE:
+		return copy_str("--kube-token-file", arg, cfg->kube_token_file,
+				sizeof(cfg->kube_token_file));
+	case OPT_KUBE_CA_FILE:
+		return copy_str("--kube-ca-file", arg, cfg->kube_ca_file,
+				sizeof(cfg->kube_ca_file));
+	case OPT_KUBE_ANNOTATIONS:
+		return copy_str("--kube-address-annotations", arg, cfg->kube_annotations,
+				sizeof(cfg->kube_annotations));
 	case OPT_NODE_NAME:
 		return copy_str("--node-name", arg, cfg->node_name, sizeof(cfg->node_name));
 	case OPT_KEEPALIVE:

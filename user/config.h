@@ -23,6 +23,10 @@ struct wp_config {
 	struct wp_peer_set cli_peers; /* from --peer */
 	char peers_file[256];
 	bool kubernetes;
+	char kube_api[256]; /* "" : in-cluster (KUBERNETES_SERVICE_HOST/_PORT) */
+	char kube_token_file[256]; /* "" : the service account's; "none": no token */
+	char kube_ca_file[256]; /* "" : the service account's; "system": the system store */
+	char kube_annotations[512]; /* "" : the Calico defaults; "none": InternalIP only */
 	char node_name[WP_PEER_NAME_LEN];
 	double keepalive_interval; /* seconds */
 	double cold_threshold; /* seconds */

@@ -302,6 +302,8 @@ int agent_emit_metrics(void *ctx, struct prom_buf *b)
 	prom_sample(b, "warmpath_tick_last_cpu_seconds", NULL, a->tick_cpu_ns_last / 1e9);
 	prom_family(b, "warmpath_ready", PROM_GAUGE, "1 once attached and peers are known");
 	prom_sample(b, "warmpath_ready", NULL, a->ready);
+	if (a->kube) /* set before the HTTP server starts, stopped after it stops */
+		kube_emit_metrics(a->kube, b);
 	pthread_mutex_unlock(&a->lock);
 	free(rows);
 	return prom_buf_error(b);
@@ -367,6 +369,15 @@ bool agent_ready(void *ctx, char *why, size_t len)
 	else if (!a->nrt) {
 		ready = false;
 		snprintf(why, len, "no peers known");
+	}
+	if (ready && a->kube) {
+		struct wp_kube_stats st;
+
+		kube_get_stats(a->kube, &st);
+		if (!st.synced) {
+			ready = false;
+			snprintf(why, len, "kubernetes: no node list yet");
+		}
 	}
 	pthread_mutex_unlock(&a->lock);
 	return ready;

@@ -266,22 +266,37 @@ void peer_set_free(struct wp_peer_set *set)
 	memset(set, 0, sizeof(*set));
 }
 
+struct slot_ref {
+	const char *name;
+	__u32 id;
+};
+
+static int slot_ref_cmp(const void *a, const void *b)
+{
+	return strncmp(((const struct slot_ref *)a)->name, ((const struct slot_ref *)b)->name,
+		       WP_PEER_NAME_LEN);
+}
+
 int peers_sync_maps(int peers_fd, int prefixes_fd, struct wp_peer_set *set, char *err,
 		    size_t errlen)
 {
 	struct peer_state *slots;
 	struct prefix_key key, next, *stale = NULL;
 	struct prefix_val val;
-	bool *wanted;
-	int ret = 0, nstale = 0, cap = 0;
+	struct slot_ref *by_name = NULL;
+	int ret = 0, nstale = 0, cap = 0, nnamed = 0, *owner;
 	__u32 id, free_id = 0;
+	bool *wanted;
 
 	slots = calloc(WP_MAX_PEERS, sizeof(*slots));
 	wanted = calloc(WP_MAX_PEERS, sizeof(*wanted));
-	if (!slots || !wanted) {
+	owner = malloc(WP_MAX_PEERS * sizeof(*owner));
+	if (!slots || !wanted || !owner) {
 		ret = -ENOMEM;
 		goto cleanup;
 	}
+	for (id = 0; id < WP_MAX_PEERS; id++)
+		owner[id] = -1; /* slot -> index in set */
 	for (id = 0; id < WP_MAX_PEERS; id++) {
 		if (bpf_map_lookup_elem(peers_fd, &id, &slots[id])) {
 			ret = -errno;
@@ -290,14 +305,22 @@ int peers_sync_maps(int peers_fd, int prefixes_fd, struct wp_peer_set *set, char
 		}
 	}
 
-	/* 1. slots: keep by name, allocate the rest */
+	/* 1. slots: keep by name (binary search over the named slots), allocate the rest */
+	by_name = calloc(WP_MAX_PEERS, sizeof(*by_name));
+	if (!by_name) {
+		ret = -ENOMEM;
+		goto cleanup;
+	}
+	for (id = 0; id < WP_MAX_PEERS; id++)
+		if (slots[id].name[0])
+			by_name[nnamed++] = (struct slot_ref){ slots[id].name, id };
+	qsort(by_name, nnamed, sizeof(*by_name), slot_ref_cmp);
 	for (int i = 0; i < set->n; i++) {
 		struct wp_peer *p = &set->peers[i];
+		struct slot_ref want = { p->name, 0 }, *hit;
 
-		for (id = 0; id < WP_MAX_PEERS; id++)
-			if (slots[id].name[0] &&
-			    !strncmp(slots[id].name, p->name, WP_PEER_NAME_LEN))
-				break;
+		hit = bsearch(&want, by_name, nnamed, sizeof(*by_name), slot_ref_cmp);
+		id = hit ? hit->id : WP_MAX_PEERS;
 		if (id == WP_MAX_PEERS || wanted[id]) {
 			while (free_id < WP_MAX_PEERS &&
 			       (slots[free_id].name[0] || wanted[free_id]))
@@ -317,6 +340,7 @@ int peers_sync_maps(int peers_fd, int prefixes_fd, struct wp_peer_set *set, char
 			}
 		}
 		wanted[id] = true;
+		owner[id] = i;
 		p->id = id;
 	}
 
@@ -340,12 +364,13 @@ int peers_sync_maps(int peers_fd, int prefixes_fd, struct wp_peer_set *set, char
 		key = next;
 		if (bpf_map_lookup_elem(prefixes_fd, &key, &val))
 			continue;
-		for (int i = 0; i < set->n && !keep; i++) {
-			if (set->peers[i].id != val.peer_id)
-				continue;
-			for (int j = 0; j < set->peers[i].nprefixes && !keep; j++)
-				keep = set->peers[i].prefixes[j].len == key.prefixlen &&
-				       !memcmp(set->peers[i].prefixes[j].addr, key.addr, 16);
+		/* only the owner of the slot can want this prefix: check its few prefixes */
+		if (val.peer_id < WP_MAX_PEERS && owner[val.peer_id] >= 0) {
+			const struct wp_peer *p = &set->peers[owner[val.peer_id]];
+
+			for (int j = 0; j < p->nprefixes && !keep; j++)
+				keep = p->prefixes[j].len == key.prefixlen &&
+				       !memcmp(p->prefixes[j].addr, key.addr, 16);
 		}
 		if (keep)
 			continue;
@@ -376,5 +401,7 @@ cleanup:
 	free(stale);
 	free(slots);
 	free(wanted);
+	free(owner);
+	free(by_name);
 	return ret;
 }
