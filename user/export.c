@@ -16,6 +16,7 @@
 #include "agent_int.h"
 #include "http.h"
 #include "status.h"
+#include "wireguard.h"
 
 /* One exported peer row: a peer, or the sum of the peers above the cap. */
 struct row {
@@ -246,6 +247,30 @@ static const char *agent_ifname(void *ctx, __u32 ifindex)
 	return NULL; /* the name recorded in the ifaces map, else if<N> */
 }
 
+/* wg_names.peer_name: the name of the peer in a map slot (caller holds a->lock). */
+static const char *wg_peer_name(void *ctx, __u32 peer_id)
+{
+	struct agent *a = ctx;
+	int i = peer_id < WP_MAX_PEERS ? a->id_to_rt[peer_id] : -1;
+
+	return i >= 0 && i < a->nrt ? a->rt[i].name : NULL;
+}
+
+/* wireguard-go peer lists, read outside the lock (a UAPI query may take up to 1 s). */
+static int wg_devices(struct agent *a, struct wg_device **devs)
+{
+	int n = wg_uapi_get_ifaces(wp_loader_map_fd(&a->ld, "ifaces"), devs);
+
+	return n > 0 ? n : 0;
+}
+
+static void wg_names_of(struct agent *a, struct wg_names *nm)
+{
+	nm->peer_name = wg_peer_name;
+	nm->ctx = a;
+	nm->prefixes_fd = wp_loader_map_fd(&a->ld, "prefixes");
+}
+
 int agent_emit_metrics(void *ctx, struct prom_buf *b)
 {
 	static const char *const drop_names[RESP_MAX] = { "malformed", "unknown_source",
@@ -253,13 +278,16 @@ int agent_emit_metrics(void *ctx, struct prom_buf *b)
 	struct agent *a = ctx;
 	const char *ver[] = { "version", WARMPATH_VERSION, NULL };
 	struct row *rows = NULL;
-	int n;
+	struct wg_device *wgdevs = NULL;
+	struct wg_names wgn;
+	int n, nwg = wg_devices(a, &wgdevs);
 
 	pthread_mutex_lock(&a->lock);
 	agent_read_peer_states(a);
 	n = build_rows(a, &rows);
 	if (n < 0) {
 		pthread_mutex_unlock(&a->lock);
+		wg_devices_free(wgdevs, nwg);
 		return n;
 	}
 	prom_family(b, "warmpath_build_info", PROM_GAUGE, "warmpath build, value 1");
@@ -268,6 +296,8 @@ int agent_emit_metrics(void *ctx, struct prom_buf *b)
 	prom_sample(b, "warmpath_peers", NULL, a->nrt);
 	emit_peers(b, rows, n);
 	emit_datapath(a, b);
+	wg_names_of(a, &wgn);
+	wg_emit_metrics_all(wp_loader_map_fd(&a->ld, "wg_endpoints"), &wgn, wgdevs, nwg, b);
 	wp_drops_emit_metrics(a->drops, b, agent_ifname, a);
 
 	prom_family(b, "warmpath_probe_responder_answered_total", PROM_COUNTER,
@@ -306,6 +336,7 @@ int agent_emit_metrics(void *ctx, struct prom_buf *b)
 		kube_emit_metrics(a->kube, b);
 	pthread_mutex_unlock(&a->lock);
 	free(rows);
+	wg_devices_free(wgdevs, nwg);
 	return prom_buf_error(b);
 }
 
@@ -314,6 +345,9 @@ char *agent_peers_json(void *ctx)
 	struct agent *a = ctx;
 	json_t *root = json_object(), *arr = json_array();
 	__u64 now = wp_now_ns();
+	struct wg_device *wgdevs = NULL;
+	int nwg = wg_devices(a, &wgdevs);
+	struct wg_names wgn;
 	char *text;
 
 	pthread_mutex_lock(&a->lock);
@@ -349,7 +383,12 @@ char *agent_peers_json(void *ctx)
 	json_object_set_new(root, "probe", json_string(wp_probe_name(a->cfg->probe)));
 	json_object_set_new(root, "keepalive_interval_seconds",
 			    json_real(a->cfg->keepalive_interval));
+	wg_names_of(a, &wgn);
+	json_object_set_new(
+		root, "wireguard",
+		wg_status_json(wp_loader_map_fd(&a->ld, "wg_endpoints"), &wgn, wgdevs, nwg));
 	pthread_mutex_unlock(&a->lock);
+	wg_devices_free(wgdevs, nwg);
 	json_object_set_new(root, "peers", arr);
 	json_object_set_new(root, "kernel_drops", wp_drops_json(a->drops));
 	text = json_dumps(root, JSON_INDENT(2));

@@ -11,6 +11,7 @@
 #include <bpf/libbpf.h>
 #include "loader.h"
 #include "status.h"
+#include "wireguard.h"
 #include "warmpath.h"
 
 __u64 wp_now_ns(void)
@@ -171,6 +172,13 @@ json_t *status_json_from_pins(const char *pin_path, char *err, size_t errlen)
 		}
 	}
 	json_object_set_new(root, "unmatched", arr);
+	{
+		char wgerr[256];
+		json_t *wg = wg_status_json_from_pins(pin_path, wgerr, sizeof(wgerr));
+
+		if (wg) /* NULL: maps pinned by a warmpath without wg_endpoints */
+			json_object_set_new(root, "wireguard", wg);
+	}
 cleanup:
 	free(percpu);
 	if (peers_fd >= 0)
@@ -238,6 +246,7 @@ static void print_table(json_t *root)
 	arr = json_object_get(root, "unmatched");
 	if (json_array_size(arr))
 		printf("\n%zu address(es) matched no peer (see --json)\n", json_array_size(arr));
+	wg_status_print(json_object_get(root, "wireguard"), stdout);
 }
 
 static void status_usage(FILE *f)
