@@ -309,7 +309,9 @@ static __noinline void track_cold(struct peer_state *ps, const struct pkt_info *
 	struct peer_hists *h;
 
 	if (last && now > last && now - last >= cold_threshold_ns) {
-		precise = (bpf_ktime_get_ns() & ~1ull) | dir;
+		/* low bits: direction of the cold packet, and whether it was TCP */
+		precise = (bpf_ktime_get_ns() & ~3ull) | dir |
+			  (pi->l4proto == IPPROTO_TCP ? WP_COLD_TCP : 0);
 		if (__sync_val_compare_and_swap(&ps->cold_since_ns, since, precise) == since) {
 			__sync_fetch_and_add(&ps->cold_starts, 1);
 			emit_event(WP_EV_COLD_START, pi, 0, now - last);

@@ -98,13 +98,15 @@ struct peer_state {
 	__u64 first_packet_drops;
 	__u64 syn_retransmits;
 	/*
-	 * Non-zero while the peer is cold: when the cold packet went (ns, its low
-	 * bit the direction of that packet, WP_DIR_*); cleared by the first packet
-	 * the other way (the answer).
+	 * Non-zero while the peer is cold: when the cold packet went (ns; bit 0
+	 * the direction of that packet, WP_DIR_*; bit 1 WP_COLD_TCP when it was
+	 * TCP); cleared by the first packet the other way (the answer).
 	 */
 	__u64 cold_since_ns;
 	__u64 kernel_drops; /* kfree_skb on a watched interface, attributed to this peer */
 };
+
+#define WP_COLD_TCP 0x2 /* peer_state.cold_since_ns: the cold packet was TCP */
 
 struct wp_hist {
 	__u64 slots[WP_HIST_SLOTS];

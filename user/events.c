@@ -137,6 +137,9 @@ void events_close(struct agent *a)
 /*
  * A cold start still unanswered --probe-timeout after its packet: counted once
  * per cold start (the datapath keeps cold_since_ns until the answer comes).
+ * Only non-TCP ones (UDP, ICMP, ...): a TCP cold start that goes unanswered
+ * shows as first-packet drops, and its SYN retransmit timer (1 s) would race
+ * the timeout.
  */
 void events_check_unanswered(struct agent *a, __u64 now)
 {
@@ -147,7 +150,9 @@ void events_check_unanswered(struct agent *a, __u64 now)
 		__u64 since = rt->bpf.cold_since_ns;
 		json_t *f;
 
-		if (!since || since == rt->cold_reported_ns || now < since || now - since < timeout)
+		/* TCP cold starts have their own evidence: first-packet drops */
+		if (!since || (since & WP_COLD_TCP) || since == rt->cold_reported_ns ||
+		    now < since || now - since < timeout)
 			continue;
 		rt->cold_reported_ns = since;
 		rt->cold_unanswered++;
