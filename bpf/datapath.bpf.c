@@ -353,6 +353,9 @@ static __noinline void track_syn(struct peer_state *ps, const struct pkt_info *p
 		now = bpf_ktime_get_ns();
 		stat_inc(WP_STAT_SYN);
 		f = bpf_map_lookup_elem(&flows, &key);
+		/* the same transmission seen again on the next device of the stack */
+		if (f && f->syn_seq == pi->tcp_seq && f->ifindex != pi->ifindex)
+			return;
 		if (f && f->syn_seq == pi->tcp_seq && !f->answered) {
 			__u32 n = __sync_fetch_and_add(&f->syn_count, 1) + 1;
 
@@ -373,6 +376,7 @@ static __noinline void track_syn(struct peer_state *ps, const struct pkt_info *p
 		init.peer_id = peer_id;
 		init.syn_count = 1;
 		init.cold = ps->cold_since_ns != 0;
+		init.ifindex = pi->ifindex;
 		bpf_map_update_elem(&flows, &key, &init, BPF_ANY);
 		return;
 	}

@@ -141,6 +141,13 @@ struct flow_state {
 	__u8 cold; /* the peer was cold when the SYN first left */
 	__u8 answered; /* SYN-ACK seen */
 	__u16 pad;
+	/*
+	 * The interface that saw the SYN first. A SYN crosses every watched
+	 * device on its way (the VXLAN device, then the WireGuard device that
+	 * carries it): only sightings on this one count transmissions.
+	 */
+	__u32 ifindex;
+	__u32 pad2;
 };
 
 /* Events through the `events` ring buffer. */

@@ -782,6 +782,52 @@ void test_detect_syn(void)
 	det_close(&d);
 }
 
+/*
+ * A SYN crosses every watched device on its way out (the VXLAN device, then
+ * the WireGuard device carrying it): the second sighting of one transmission
+ * is not a retransmission. ifindex 1 (lo) stands for the first device, the
+ * second is another interface of this namespace configured the same way.
+ */
+static void stacked_devices(struct det *d, const struct conn *c, __u32 second_ifindex)
+{
+	struct dp_run_result run;
+	struct peer_state ps;
+	__u64 retx = 0, fpd = 0;
+	struct pkt p;
+	const __u32 order[] = { DP_TEST_IFINDEX, second_ifindex, DP_TEST_IFINDEX, second_ifindex };
+
+	if (!det_reset(d) ||
+	    !ASSERT_OK(dp_set_iface(&d->f, second_ifindex, WP_IF_L2 | WP_IF_TUNNEL), "iface2") ||
+	    !ASSERT_GE(build_tcp(&p, c, WP_DIR_TX, TCP_FLAG_SYN, SYN_SEQ, 0), 0, "build_syn"))
+		return;
+	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+		dp_run(d->f.egress_fd, p.data, p.len, order[i], 1, &run);
+		ASSERT_EQ(run.err, 0, "run");
+		ASSERT_EQ(run.retval, -1, "retval");
+	}
+	for (int i = 0; i < NR_DET_PEERS; i++) {
+		if (!ASSERT_OK(dp_read_peer(&d->f, det_peers[i], &ps), "read_peer"))
+			return;
+		retx += ps.syn_retransmits;
+		fpd += ps.first_packet_drops;
+	}
+	/* two transmissions, each seen on two devices: one retransmission */
+	ASSERT_EQ(retx, 1, "stacked.syn_retransmits");
+	ASSERT_EQ(fpd, 0, "stacked.first_packet_drops");
+	dp_del_iface(&d->f, second_ifindex);
+}
+
+void test_detect_stacked_devices(void)
+{
+	struct det d;
+
+	if (!det_open(&d, COLD_NS))
+		return;
+	if (test__start_subtest("vxlan_over_wg"))
+		stacked_devices(&d, &conns[0], 2);
+	det_close(&d);
+}
+
 void test_detect_cold_syn(void)
 {
 	size_t i;
