@@ -41,7 +41,7 @@ else
 	msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-.PHONY: all deps vmlinux bpf-arm64 test unit-test netns-test bench demo clean format check-format
+.PHONY: all deps vmlinux bpf-arm64 test unit-test netns-test bench bench-lab demo clean format check-format
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -114,6 +114,9 @@ bench: warmpath $(OUTPUT)/test_progs
 
 demo: warmpath
 	$(Q)selftests/lab/demo.sh
+
+bench-lab: warmpath
+	$(Q)selftests/lab/bench.sh
 
 CLANG_FORMAT_FILES = $(shell git ls-files '*.c' '*.h' | grep -v '^vmlinux/')
 format:

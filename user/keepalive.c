@@ -6,7 +6,8 @@ enum ka_action keepalive_decide(enum wp_mode mode, struct ka_state *st, __u64 no
 				__u64 slack_ns)
 {
 	__u64 last = last_tx_ns > last_rx_ns ? last_tx_ns : last_rx_ns;
-	bool due = now_ns >= st->next_due_ns;
+	/* the same half-tick slack for "due": a keep-alive falls due at the tick nearest it */
+	bool due = now_ns + slack_ns >= st->next_due_ns;
 	__u64 threshold = interval_ns > slack_ns ? interval_ns - slack_ns : 0;
 	bool idle = !last || (last <= now_ns && now_ns - last >= threshold);
 
