@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -342,7 +343,7 @@ int prom_family(struct prom_buf *b, const char *name, enum prom_type type, const
 	return err;
 }
 
-/* name[suffix]{labels[,extra_key="extra_val"]} value\n */
+/* name[suffix]{labels[,extra_key="extra_val"]} value\n (appends only: no printf per sample) */
 static int write_sample(struct prom_buf *b, const char *name, const char *suffix,
 			const char *const *labels, const char *extra_key, const char *extra_val,
 			const char *value)
@@ -356,26 +357,55 @@ static int write_sample(struct prom_buf *b, const char *name, const char *suffix
 	if (!valid_metric_name(name) || !valid_labels(labels, extra_key))
 		return set_err(b, -EINVAL);
 
-	err = prom_printf(b, "%s%s", name, suffix);
+	err = append_str(b, name);
+	if (!err)
+		err = append_str(b, suffix);
 	for (i = 0; !err && labels && labels[i]; i += 2) {
-		err = prom_printf(b, "%s%s=\"", first ? "{" : ",", labels[i]);
+		err = append_str(b, first ? "{" : ",");
+		if (!err)
+			err = append_str(b, labels[i]);
+		if (!err)
+			err = prom_append(b, "=\"", 2);
 		if (!err)
 			err = append_escaped(b, labels[i + 1], true);
 		if (!err)
-			err = append_str(b, "\"");
+			err = prom_append(b, "\"", 1);
 		first = false;
 	}
 	if (!err && extra_key) {
-		err = prom_printf(b, "%s%s=\"", first ? "{" : ",", extra_key);
+		err = append_str(b, first ? "{" : ",");
+		if (!err)
+			err = append_str(b, extra_key);
+		if (!err)
+			err = prom_append(b, "=\"", 2);
 		if (!err)
 			err = append_escaped(b, extra_val, true);
 		if (!err)
-			err = append_str(b, "\"");
+			err = prom_append(b, "\"", 1);
 		first = false;
 	}
 	if (!err)
-		err = prom_printf(b, "%s %s\n", first ? "" : "}", value);
+		err = append_str(b, first ? " " : "} ");
+	if (!err)
+		err = append_str(b, value);
+	if (!err)
+		err = prom_append(b, "\n", 1);
 	return err;
+}
+
+/* Decimal u64 without snprintf. */
+static void u64_text(char *out, uint64_t v)
+{
+	char tmp[24];
+	int n = 0;
+
+	do {
+		tmp[n++] = '0' + v % 10;
+		v /= 10;
+	} while (v);
+	while (n)
+		*out++ = tmp[--n];
+	*out = '\0';
 }
 
 int prom_sample(struct prom_buf *b, const char *name, const char *const *labels, double value)
@@ -390,7 +420,7 @@ int prom_sample_u64(struct prom_buf *b, const char *name, const char *const *lab
 {
 	char text[32];
 
-	snprintf(text, sizeof(text), "%" PRIu64, value);
+	u64_text(text, value);
 	return write_sample(b, name, "", labels, NULL, NULL, text);
 }
 
@@ -422,6 +452,16 @@ void prom_hist_merge(struct prom_hist *dst, const struct prom_hist *src)
 	dst->sum += src->sum;
 }
 
+/* The le="..." texts of the bounds, formatted once. */
+static char hist_le[PROM_HIST_NR_BOUNDS][32];
+static pthread_once_t hist_le_once = PTHREAD_ONCE_INIT;
+
+static void hist_le_init(void)
+{
+	for (size_t i = 0; i < PROM_HIST_NR_BOUNDS; i++)
+		prom_format_double(hist_le[i], sizeof(hist_le[i]), prom_hist_bounds[i]);
+}
+
 int prom_hist_emit(struct prom_buf *b, const char *name, const char *const *labels,
 		   const struct prom_hist *h)
 {
@@ -435,15 +475,15 @@ int prom_hist_emit(struct prom_buf *b, const char *name, const char *const *labe
 	if (!valid_labels(labels, "le"))
 		return set_err(b, -EINVAL);
 
+	pthread_once(&hist_le_once, hist_le_init);
 	for (i = 0; !err && i < PROM_HIST_NR_BOUNDS; i++) {
 		cum += h->counts[i];
-		prom_format_double(le, sizeof(le), prom_hist_bounds[i]);
-		snprintf(value, sizeof(value), "%" PRIu64, cum);
-		err = write_sample(b, name, "_bucket", labels, "le", le, value);
+		u64_text(value, cum);
+		err = write_sample(b, name, "_bucket", labels, "le", hist_le[i], value);
 	}
 	/* +Inf and _count are the same total, so the buckets can never exceed it */
 	cum += h->counts[PROM_HIST_NR_BOUNDS];
-	snprintf(value, sizeof(value), "%" PRIu64, cum);
+	u64_text(value, cum);
 	if (!err)
 		err = write_sample(b, name, "_bucket", labels, "le", "+Inf", value);
 	if (!err) {
