@@ -111,6 +111,7 @@ unit-test: $(OUTPUT)/test_progs
 
 bench: warmpath $(OUTPUT)/test_progs
 	$(Q)$(OUTPUT)/test_progs --bench
+	$(Q)bench/agent_bench.sh
 
 demo: warmpath
 	$(Q)selftests/lab/demo.sh

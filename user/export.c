@@ -185,15 +185,18 @@ static void emit_peers(struct prom_buf *b, const struct row *rows, int n)
 	for (int i = 0; i < n; i++) {
 		const char *l[] = { PEER_LABEL(&rows[i]), NULL };
 
-		prom_hist_emit(b, "warmpath_syn_rtt_seconds", l, &rows[i].syn_rtt);
+		/* most peers never have a sample: their empty buckets would dominate the scrape */
+		if (rows[i].syn_rtt.count)
+			prom_hist_emit(b, "warmpath_syn_rtt_seconds", l, &rows[i].syn_rtt);
 	}
 	prom_family(b, "warmpath_cold_start_recovery_seconds", PROM_HISTOGRAM,
 		    "Time from a cold start's first packet to the peer's first answer");
 	for (int i = 0; i < n; i++) {
 		const char *l[] = { PEER_LABEL(&rows[i]), NULL };
 
-		prom_hist_emit(b, "warmpath_cold_start_recovery_seconds", l,
-			       &rows[i].cold_recovery);
+		if (rows[i].cold_recovery.count)
+			prom_hist_emit(b, "warmpath_cold_start_recovery_seconds", l,
+				       &rows[i].cold_recovery);
 	}
 	prom_family(b, "warmpath_probe_rtt_seconds", PROM_HISTOGRAM,
 		    "Round trip time of answered keep-alive probes");
