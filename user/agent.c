@@ -176,15 +176,31 @@ static __u64 thread_cpu_ns(void)
 static void agent_tick(struct agent *a, __u64 now)
 {
 	__u64 interval = (__u64)(a->cfg->keepalive_interval * 1e9), cpu0 = thread_cpu_ns();
+	__u64 per_interval = a->tick_ns && interval > a->tick_ns ? interval / a->tick_ns : 1;
+	/*
+	 * At most twice a tick's fair share of probes: peers that fall idle
+	 * together (all of them at start) are spread over the interval instead of
+	 * going out in one burst that holds the loop (and the RTT of the replies).
+	 * The next tick carries on where this one stopped.
+	 */
+	int budget = 2 * (int)((a->nrt + per_interval - 1) / per_interval) + 16, sent = 0;
+	int start = a->nrt ? a->tick_next_peer % a->nrt : 0;
 
 	agent_read_peer_states(a);
-	for (int i = 0; i < a->nrt; i++) {
+	a->tick_next_peer = start;
+	for (int k = 0; k < a->nrt; k++) {
+		int i = (start + k) % a->nrt;
 		struct peer_rt *rt = &a->rt[i];
 
+		if (sent == budget) {
+			a->tick_next_peer = i;
+			break;
+		}
 		switch (keepalive_decide(a->cfg->mode, &rt->ka, now, rt->bpf.last_tx_ns,
 					 rt->bpf.last_rx_ns, interval, a->tick_ns / 2)) {
 		case KA_PROBE:
 			prober_send(a, i, now);
+			sent++;
 			break;
 		case KA_SUPPRESS:
 			rt->suppressed++;

@@ -78,6 +78,7 @@ struct agent {
 	__u64 resp_refill_ns;
 	/* self */
 	__u64 ticks;
+	int tick_next_peer; /* where a tick that ran out of probe budget stopped */
 	__u64 tick_cpu_ns_total;
 	__u64 tick_cpu_ns_last;
 	__u64 probe_send_errors;
