@@ -30,6 +30,7 @@ deps=(
 	"prometheus:promtool"
 	"iperf3:iperf3"
 	"jq:jq"
+	"curl:curl"
 	"ncat:ncat"
 	"openssl:openssl"
 	"python3-yaml:file:/usr/lib/python3/dist-packages/yaml/__init__.py"
