@@ -48,6 +48,8 @@ int dp_fixture_open(struct dp_fixture *f, const struct dp_options *opts)
 		opts && opts->vxlan_port_a ? opts->vxlan_port_a : WP_VXLAN_PORT_IANA;
 	f->skel->rodata->vxlan_port_b =
 		opts && opts->vxlan_port_b ? opts->vxlan_port_b : WP_VXLAN_PORT_LINUX;
+	if (opts && opts->cold_threshold_ns)
+		f->skel->rodata->cold_threshold_ns = opts->cold_threshold_ns;
 
 	err = datapath_bpf__load(f->skel);
 	if (err)

@@ -36,6 +36,7 @@ struct dp_options {
 	__u16 probe_port;
 	__u16 vxlan_port_a;
 	__u16 vxlan_port_b;
+	__u64 cold_threshold_ns; /* 0: the program's default */
 };
 
 /* Open, unpin, set rodata, load. Returns 0 or a negative errno. */

@@ -86,32 +86,12 @@ static void det_close(struct det *d)
 /* As dp_fixture_open(), plus the cold threshold; then the two peers above. */
 static bool det_open(struct det *d, __u64 cold_ns)
 {
+	struct dp_options opts = { .cold_threshold_ns = cold_ns };
 	struct dp_fixture *f = &d->f;
-	int err;
 
 	memset(d, 0, sizeof(*d));
-	f->ncpus = libbpf_num_possible_cpus();
-	if (!ASSERT_GT(f->ncpus, 0, "num_possible_cpus"))
+	if (!ASSERT_OK(dp_fixture_open(f, &opts), "dp_fixture_open"))
 		return false;
-	f->skel = datapath_bpf__open();
-	if (!ASSERT_OK_PTR(f->skel, "datapath_bpf__open"))
-		return false;
-	err = dp_unpin_maps(f->skel->obj);
-	if (!ASSERT_OK(err, "unpin_maps"))
-		goto fail;
-	f->skel->rodata->cold_threshold_ns = cold_ns;
-	err = datapath_bpf__load(f->skel);
-	if (!ASSERT_OK(err, "datapath_bpf__load"))
-		goto fail;
-
-	f->ifaces_fd = bpf_map__fd(f->skel->maps.ifaces);
-	f->if_flags_fd = bpf_map__fd(f->skel->maps.if_flags);
-	f->prefixes_fd = bpf_map__fd(f->skel->maps.prefixes);
-	f->peers_fd = bpf_map__fd(f->skel->maps.peers);
-	f->unmatched_fd = bpf_map__fd(f->skel->maps.unmatched);
-	f->stats_fd = bpf_map__fd(f->skel->maps.stats);
-	f->egress_fd = bpf_program__fd(f->skel->progs.wp_tc_egress);
-	f->ingress_fd = bpf_program__fd(f->skel->progs.wp_tc_ingress);
 	d->flows_fd = bpf_map__fd(f->skel->maps.flows);
 	d->hists_fd = bpf_map__fd(f->skel->maps.peer_hists);
 
