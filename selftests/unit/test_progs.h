@@ -111,5 +111,7 @@ static inline const char *test__op_str(const char *op)
 
 /* Benchmark entry point (bench.c), run by `test_progs --bench`. */
 int bench_main(void);
+/* The drop tracer's cost per kernel drop (bench_drops.c), part of bench_main(). */
+int bench_drops(void);
 
 #endif /* __WARMPATH_TEST_PROGS_H */
