@@ -77,9 +77,10 @@ enum skb_drop_reason___wp {
  */
 static __always_inline int drop_addrs(struct sk_buff *skb, __u8 *saddr, __u8 *daddr)
 {
-	__be16 proto = BPF_CORE_READ(skb, protocol);
-	unsigned char *head = BPF_CORE_READ(skb, head);
-	__u16 nh = BPF_CORE_READ(skb, network_header);
+	/* tp_btf: skb is a BTF pointer, fields are read directly (CO-RE relocated) */
+	__be16 proto = skb->protocol;
+	unsigned char *head = skb->head;
+	__u16 nh = skb->network_header;
 	struct ipv6hdr ip6h;
 	struct iphdr iph;
 
@@ -136,7 +137,7 @@ static __always_inline bool watched_dev(struct net_device *dev, __u32 ifindex)
 		return false;
 	/* kernels without CONFIG_NET_NS have one namespace and no nd_net.net */
 	if (netns_ino && bpf_core_field_exists(dev->nd_net.net) &&
-	    BPF_CORE_READ(dev, nd_net.net, ns.inum) != netns_ino)
+	    dev->nd_net.net->ns.inum != netns_ino)
 		return false;
 	return true;
 }
@@ -147,10 +148,11 @@ static __always_inline int count_drop(struct sk_buff *skb, __u32 reason)
 	struct net_device *dev;
 	__u64 *count, zero = 0;
 
-	dev = BPF_CORE_READ(skb, dev);
+	/* direct BTF loads, not bpf_probe_read: this runs for every freed skb */
+	dev = skb->dev;
 	if (!dev)
 		return 0;
-	key.ifindex = BPF_CORE_READ(dev, ifindex);
+	key.ifindex = dev->ifindex;
 	if (!watched_dev(dev, key.ifindex))
 		return 0;
 	key.reason = reason;
