@@ -88,6 +88,7 @@ static int sync_peers(struct wp_loader *ld, struct wp_peer_set *set)
 static int rt_rebuild(struct agent *a, struct wp_peer_set *set)
 {
 	struct peer_rt *rt = calloc(set->n ? set->n : 1, sizeof(*rt));
+	bool carried = false;
 
 	if (!rt)
 		return -ENOMEM;
@@ -100,7 +101,17 @@ static int rt_rebuild(struct agent *a, struct wp_peer_set *set)
 				continue;
 			rt[i] = a->rt[j]; /* counters, histogram, keep-alive schedule */
 			rt[i].http_fd = -1;
-			rt[i].ka.inflight = false;
+			/*
+			 * A UDP or ICMP probe in flight stays in flight: its answer is
+			 * matched by address and sequence, or it times out. An HTTP
+			 * exchange is cut by the reload (its socket closes): failed.
+			 */
+			if (a->rt[j].http_fd >= 0) {
+				rt[i].ka.inflight = false;
+				rt[i].probes_failed++;
+			}
+			if (rt[i].ka.inflight)
+				carried = true;
 			break;
 		}
 		snprintf(rt[i].name, sizeof(rt[i].name), "%s", p->name);
@@ -113,7 +124,8 @@ static int rt_rebuild(struct agent *a, struct wp_peer_set *set)
 	a->rt = rt;
 	a->nrt = set->n;
 	a->generation++;
-	a->earliest_deadline_ns = 0;
+	/* 1: the next loop scans the carried-over probes and finds the earliest deadline */
+	a->earliest_deadline_ns = carried ? 1 : 0;
 	for (int i = 0; i < WP_MAX_PEERS; i++)
 		a->id_to_rt[i] = -1;
 	for (int i = 0; i < a->nrt; i++)

@@ -197,9 +197,15 @@ static void on_reply(struct agent *a, const struct wp_probe_msg *m,
 {
 	__u32 cookie = ntohl(m->cookie), idx = cookie & 0xffff;
 	struct peer_rt *rt;
+	int by_addr;
 
-	if (cookie >> 16 != (a->generation & 0xffff) || idx >= (__u32)a->nrt)
-		return; /* for a peer set we no longer have */
+	if (cookie >> 16 != (a->generation & 0xffff) || idx >= (__u32)a->nrt) {
+		/* sent before a peer reload: the peer's index changed, find it by address */
+		by_addr = agent_peer_by_addr(a, src);
+		if (by_addr < 0)
+			return;
+		idx = by_addr;
+	}
 	rt = &a->rt[idx];
 	if (!rt->ka.inflight || a->cfg->probe != WP_PROBE_UDP || ntohl(m->seq) != rt->seq)
 		return; /* late (already timed out) or duplicated */
