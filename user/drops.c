@@ -11,23 +11,20 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <linux/if_link.h>
-#include <linux/netlink.h>
-#include <linux/rtnetlink.h>
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include "drops.h"
 #include "drops.skel.h"
+#include "links.h"
 #include "log.h"
 #include "warmpath.h"
 
 #define REASON_NAME_LEN 64
 #define IFNAME_LABEL_LEN 64
-#define NL_BUF_LEN 32768
 
 struct wp_drops {
 	struct drops_bpf *skel; /* NULL unless the tracer is up */
@@ -363,70 +360,6 @@ static int read_drop_rows(struct wp_drops *d, ifname_fn ifname, void *ctx, struc
 	return merged;
 }
 
-/*
- * One link's name and IFLA_STATS64 over rtnetlink. Returns 0, or -errno
- * (-ENODEV: no such ifindex in this namespace).
- */
-static int link_stats(int nl, __u32 ifindex, __u32 seq, char *buf, size_t buflen, char *name,
-		      size_t namelen, struct rtnl_link_stats64 *st)
-{
-	struct {
-		struct nlmsghdr nh;
-		struct ifinfomsg ifi;
-	} req = {
-		.nh.nlmsg_len = NLMSG_LENGTH(sizeof(struct ifinfomsg)),
-		.nh.nlmsg_type = RTM_GETLINK,
-		.nh.nlmsg_flags = NLM_F_REQUEST,
-		.nh.nlmsg_seq = seq,
-		.ifi.ifi_family = AF_UNSPEC,
-		.ifi.ifi_index = ifindex,
-	};
-	bool have_stats = false;
-	ssize_t len;
-
-	if (send(nl, &req, req.nh.nlmsg_len, 0) < 0)
-		return -errno;
-	for (;;) {
-		struct nlmsghdr *nh;
-
-		len = recv(nl, buf, buflen, 0);
-		if (len < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		for (nh = (struct nlmsghdr *)buf; NLMSG_OK(nh, len); nh = NLMSG_NEXT(nh, len)) {
-			struct ifinfomsg *ifi = NLMSG_DATA(nh);
-			struct rtattr *a;
-			int alen;
-
-			if (nh->nlmsg_seq != seq)
-				continue; /* a late answer to an earlier request */
-			if (nh->nlmsg_type == NLMSG_ERROR) {
-				struct nlmsgerr *e = NLMSG_DATA(nh);
-
-				return e->error ? e->error : -EPROTO;
-			}
-			if (nh->nlmsg_type != RTM_NEWLINK)
-				continue;
-			alen = nh->nlmsg_len - NLMSG_LENGTH(sizeof(*ifi));
-			name[0] = '\0';
-			for (a = IFLA_RTA(ifi); RTA_OK(a, alen); a = RTA_NEXT(a, alen)) {
-				if (a->rta_type == IFLA_IFNAME) {
-					snprintf(name, namelen, "%.*s", (int)RTA_PAYLOAD(a),
-						 (char *)RTA_DATA(a));
-				} else if (a->rta_type == IFLA_STATS64 &&
-					   RTA_PAYLOAD(a) >= sizeof(*st)) {
-					/* 4-byte aligned attribute: copy, never cast */
-					memcpy(st, RTA_DATA(a), sizeof(*st));
-					have_stats = true;
-				}
-			}
-			return have_stats ? 0 : -ENODATA;
-		}
-	}
-}
-
 static int iface_row_cmp(const void *a, const void *b)
 {
 	const struct iface_row *x = a, *y = b;
@@ -442,28 +375,23 @@ static int iface_row_cmp(const void *a, const void *b)
  */
 static int read_iface_rows(struct wp_drops *d, ifname_fn ifname, void *ctx, struct iface_row **out)
 {
-	struct timeval timeout = { .tv_sec = 1 };
-	int fd = wp_drops_map_fd(d, "ifaces"), n = 0, nl = -1;
-	char kname[IFNAME_LABEL_LEN], *buf = NULL;
+	int fd = wp_drops_map_fd(d, "ifaces"), n = 0, nlinks;
+	struct link_desc *links = NULL;
 	struct iface_row *rows = NULL;
-	__u32 key, next, seq = 1;
+	const struct link_desc *l;
+	__u32 key, next;
 
 	*out = NULL;
 	if (fd < 0)
 		return 0;
 	rows = calloc(WP_MAX_IFACES, sizeof(*rows));
-	buf = malloc(NL_BUF_LEN);
-	if (!rows || !buf) {
-		n = -ENOMEM;
-		goto cleanup;
+	if (!rows)
+		return -ENOMEM;
+	nlinks = links_dump(&links);
+	if (nlinks < 0) {
+		free(rows);
+		return nlinks;
 	}
-	nl = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
-	if (nl < 0) {
-		n = -errno;
-		goto cleanup;
-	}
-	/* never hang a scrape on a netlink socket that does not answer */
-	setsockopt(nl, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
 	for (int more = !bpf_map_get_next_key(fd, NULL, &next); more && n < WP_MAX_IFACES;
 	     more = !bpf_map_get_next_key(fd, &key, &next)) {
 		struct iface_cfg cfg = {};
@@ -471,27 +399,23 @@ static int read_iface_rows(struct wp_drops *d, ifname_fn ifname, void *ctx, stru
 		key = next;
 		if (bpf_map_lookup_elem(fd, &key, &cfg))
 			continue;
-		if (link_stats(nl, key, seq++, buf, NL_BUF_LEN, kname, sizeof(kname), &rows[n].st))
+		l = links_find_index(links, nlinks, key);
+		if (!l || !l->have_stats)
 			continue;
-		if (strncmp(kname, cfg.name, sizeof(cfg.name))) {
+		if (strncmp(l->name, cfg.name, sizeof(cfg.name))) {
 			log_debug("ifindex %u is %s here, not %.*s: its counters are not shown",
-				  key, kname, (int)sizeof(cfg.name), cfg.name);
+				  key, l->name, (int)sizeof(cfg.name), cfg.name);
 			continue;
 		}
+		rows[n].st = l->stats;
 		iface_label(d, key, ifname, ctx, rows[n].iface, sizeof(rows[n].iface));
 		rows[n].ifindex = key;
 		n++;
 	}
 	if (n)
 		qsort(rows, n, sizeof(*rows), iface_row_cmp);
-cleanup:
-	if (nl >= 0)
-		close(nl);
-	free(buf);
-	if (n < 0)
-		free(rows);
-	else
-		*out = rows;
+	free(links);
+	*out = rows;
 	return n;
 }
 

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/stat.h>
 #include <linux/if_arp.h>
 #include <linux/netlink.h>
@@ -60,6 +61,10 @@ static int parse_link(struct nlmsghdr *nh, struct link_desc *l)
 			l->name[sizeof(l->name) - 1] = '\0';
 		} else if (a->rta_type == IFLA_LINKINFO) {
 			parse_linkinfo(a, l);
+		} else if (a->rta_type == IFLA_STATS64 && RTA_PAYLOAD(a) >= sizeof(l->stats)) {
+			/* 4-byte aligned attribute: copy, never cast */
+			memcpy(&l->stats, RTA_DATA(a), sizeof(l->stats));
+			l->have_stats = true;
 		}
 	}
 	if (ifi->ifi_type == ARPHRD_NONE && !l->kind[0]) {
@@ -85,6 +90,7 @@ int links_dump(struct link_desc **out)
 		.nh.nlmsg_seq = 1,
 		.ifi.ifi_family = AF_UNSPEC,
 	};
+	struct timeval timeout = { .tv_sec = 1 };
 	struct link_desc *links = NULL, *tmp;
 	int fd, n = 0, cap = 0, err = 0;
 	char buf[32768];
@@ -93,6 +99,8 @@ int links_dump(struct link_desc **out)
 	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
 	if (fd < 0)
 		return -errno;
+	/* never hang the caller (a scrape, the loop) on a socket that does not answer */
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
 	if (send(fd, &req, req.nh.nlmsg_len, 0) < 0) {
 		err = -errno;
 		goto cleanup;
@@ -141,6 +149,14 @@ cleanup:
 	}
 	*out = links;
 	return n;
+}
+
+const struct link_desc *links_find_index(const struct link_desc *links, int n, int ifindex)
+{
+	for (int i = 0; i < n; i++)
+		if (links[i].ifindex == ifindex)
+			return &links[i];
+	return NULL;
 }
 
 const struct link_desc *links_find(const struct link_desc *links, int n, const char *name)

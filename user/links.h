@@ -4,6 +4,7 @@
 #define __WARMPATH_LINKS_H
 
 #include <stdbool.h>
+#include <linux/if_link.h>
 #define LINK_NAME_LEN 16
 
 struct link_desc {
@@ -13,10 +14,14 @@ struct link_desc {
 	unsigned short hw_type; /* ARPHRD_* */
 	bool l2; /* frames carry an Ethernet header */
 	bool wireguard_go; /* a tun device with a wireguard-go UAPI socket */
+	bool have_stats; /* stats below came with the dump (IFLA_STATS64) */
+	struct rtnl_link_stats64 stats;
 };
 
 /* Dump every link of the current network namespace. Returns the count or -errno. */
 int links_dump(struct link_desc **out);
+/* The link with this ifindex in a dump, or NULL. */
+const struct link_desc *links_find_index(const struct link_desc *links, int n, int ifindex);
 /* The link named `name` in a dump, or NULL. */
 const struct link_desc *links_find(const struct link_desc *links, int n, const char *name);
 /* Whether --interface auto would pick this link: ipip, vxlan, wireguard, wireguard-go tun. */

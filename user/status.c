@@ -192,10 +192,12 @@ cleanup:
 	return root;
 }
 
-static void fmt_age(double s, char *buf, size_t len)
+void wp_format_age(double s, char *buf, size_t len)
 {
 	if (s < 0)
 		snprintf(buf, len, "never");
+	else if (s < 1)
+		snprintf(buf, len, "%.1fms", s * 1e3);
 	else if (s < 100)
 		snprintf(buf, len, "%.1fs", s);
 	else if (s < 6000)
@@ -225,11 +227,12 @@ static void print_table(json_t *root)
 	json_array_foreach(arr, i, o) {
 		char idle[16], ltx[16], lrx[16];
 
-		fmt_age(json_real_value(json_object_get(o, "idle_seconds")), idle, sizeof(idle));
-		fmt_age(json_real_value(json_object_get(o, "last_tx_seconds_ago")), ltx,
-			sizeof(ltx));
-		fmt_age(json_real_value(json_object_get(o, "last_rx_seconds_ago")), lrx,
-			sizeof(lrx));
+		wp_format_age(json_real_value(json_object_get(o, "idle_seconds")), idle,
+			      sizeof(idle));
+		wp_format_age(json_real_value(json_object_get(o, "last_tx_seconds_ago")), ltx,
+			      sizeof(ltx));
+		wp_format_age(json_real_value(json_object_get(o, "last_rx_seconds_ago")), lrx,
+			      sizeof(lrx));
 		printf("%-24s %10lld %10lld %12lld %12lld %8lld %8lld %7s %7s %7s %5lld %5lld\n",
 		       json_string_value(json_object_get(o, "name")),
 		       json_integer_value(json_object_get(o, "tx_packets")),

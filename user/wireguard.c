@@ -634,21 +634,7 @@ json_t *wg_status_json_from_pins(const char *pin_path, char *err, size_t errlen)
 
 static void fmt_secs(const json_t *v, char *buf, size_t len)
 {
-	double s;
-
-	if (!json_is_number(v)) {
-		snprintf(buf, len, "never");
-		return;
-	}
-	s = json_number_value(v);
-	if (s < 1)
-		snprintf(buf, len, "%.1fms", s * 1e3);
-	else if (s < 100)
-		snprintf(buf, len, "%.1fs", s);
-	else if (s < 6000)
-		snprintf(buf, len, "%.0fm", s / 60);
-	else
-		snprintf(buf, len, "%.0fh", s / 3600);
+	wp_format_age(json_is_number(v) ? json_number_value(v) : -1, buf, len);
 }
 
 static long long side_get(const json_t *o, const char *side, const char *field)
