@@ -2,7 +2,9 @@
 #
 # warmpath build, in the libbpf-bootstrap manner:
 #   bpf/*.bpf.c --clang -target bpf--> .output/*.tmp.bpf.o --bpftool gen object-->
-#   .output/*.bpf.o --bpftool gen skeleton--> .output/*.skel.h <-- user/*.c
+#   .output/*.bpf.o --bpftool gen skeleton--> .output/*.skel.h <-- user/**/*.c
+# user/ has one folder per concern (cli, agent, probe, discovery, wireguard,
+# drops, export, datapath, util); every folder is on the include path.
 # Quiet by default; `make V=1` shows every command.
 
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.1.0)
@@ -13,17 +15,20 @@ CC ?= gcc
 ARCH := $(shell uname -m | sed 's/x86_64/x86/' | sed 's/aarch64/arm64/')
 MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
 
+# bpf/: the programs warmpath ships; bench/*.bpf.c: programs only benchmarks load
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
-BPF_OBJS := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.bpf.o,$(BPF_SRCS))
+BENCH_BPF_SRCS := $(wildcard bench/*.bpf.c)
 SKELS := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.skel.h,$(BPF_SRCS))
-USER_SRCS := $(wildcard user/*.c)
+BENCH_SKELS := $(patsubst bench/%.bpf.c,$(OUTPUT)/%.skel.h,$(BENCH_BPF_SRCS))
+USER_DIRS := $(sort $(dir $(wildcard user/*/*.c)))
+USER_SRCS := $(wildcard user/*/*.c)
 USER_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(USER_SRCS))
-# everything but main.c, linked into the test programs too
-LIB_OBJS := $(filter-out $(OUTPUT)/user/main.o,$(USER_OBJS))
-TEST_SRCS := $(wildcard selftests/unit/*.c)
-TEST_OBJS := $(patsubst selftests/unit/%.c,$(OUTPUT)/selftests/%.o,$(TEST_SRCS))
+# everything but the CLI's main.c, linked into the test programs too
+LIB_OBJS := $(filter-out $(OUTPUT)/user/cli/main.o,$(USER_OBJS))
+TEST_SRCS := $(wildcard selftests/unit/*.c) $(filter-out %.bpf.c,$(wildcard bench/*.c))
+TEST_OBJS := $(patsubst %.c,$(OUTPUT)/%.o,$(TEST_SRCS))
 
-INCLUDES := -I$(OUTPUT) -Iheaders -Iuser -Ivmlinux/$(ARCH)
+INCLUDES := -I$(OUTPUT) -Iheaders $(patsubst %/,-I%,$(USER_DIRS)) -Ivmlinux/$(ARCH)
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror $(INCLUDES) \
 	-I/usr/include/$(MULTIARCH)
 CFLAGS ?= -g -O2
@@ -57,7 +62,7 @@ deps:
 	$(Q)scripts/install-deps.sh
 	$(Q)mkdir -p $(OUTPUT) && touch $(OUTPUT)/.deps-ok
 
-$(OUTPUT) $(OUTPUT)/user $(OUTPUT)/selftests:
+$(OUTPUT):
 	$(Q)mkdir -p $@
 
 # vmlinux.h from the running kernel's BTF; checked in, regenerate on purpose only.
@@ -70,11 +75,15 @@ vmlinux: | $(OUTPUT)/.deps-ok
 bpf-arm64: | $(OUTPUT)/.deps-ok
 	$(call msg,BPF,arm64 compile check)
 	$(Q)mkdir -p $(OUTPUT)/arm64
-	$(Q)for f in $(BPF_SRCS); do \
+	$(Q)for f in $(BPF_SRCS) $(BENCH_BPF_SRCS); do \
 		$(CLANG) $(subst __TARGET_ARCH_$(ARCH),__TARGET_ARCH_arm64,$(subst vmlinux/$(ARCH),vmlinux/arm64,$(BPF_CFLAGS))) \
 			-c $$f -o $(OUTPUT)/arm64/$$(basename $$f .c).o || exit 1; done
 
 $(OUTPUT)/%.tmp.bpf.o: bpf/%.bpf.c | $(OUTPUT) $(OUTPUT)/.deps-ok
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -MMD -MP -MT $@ -c $< -o $@
+
+$(OUTPUT)/%.tmp.bpf.o: bench/%.bpf.c | $(OUTPUT) $(OUTPUT)/.deps-ok
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -MMD -MP -MT $@ -c $< -o $@
 
@@ -86,16 +95,26 @@ $(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
 	$(call msg,GEN-SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@
 
-$(OUTPUT)/user/%.o: user/%.c $(SKELS) | $(OUTPUT)/user $(OUTPUT)/.deps-ok
+# Skeletons are order-only: the first build generates them all, and from then
+# on -MMD records which object includes which skeleton, so a changed BPF
+# program rebuilds only the user objects that embed it.
+$(OUTPUT)/user/%.o: user/%.c | $(SKELS) $(OUTPUT)/.deps-ok
 	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
 warmpath: $(USER_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
 
-$(OUTPUT)/selftests/%.o: selftests/unit/%.c $(SKELS) | $(OUTPUT)/selftests $(OUTPUT)/.deps-ok
+$(OUTPUT)/selftests/%.o: selftests/%.c | $(SKELS) $(OUTPUT)/.deps-ok
 	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -Iselftests/unit -c $< -o $@
+
+$(OUTPUT)/bench/%.o: bench/%.c | $(SKELS) $(BENCH_SKELS) $(OUTPUT)/.deps-ok
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -Iselftests/unit -c $< -o $@
 
 $(OUTPUT)/test_progs: $(TEST_OBJS) $(LIB_OBJS)
@@ -114,10 +133,10 @@ bench: warmpath $(OUTPUT)/test_progs
 	$(Q)bench/agent_bench.sh
 
 demo: warmpath
-	$(Q)selftests/lab/demo.sh
+	$(Q)scripts/demo.sh
 
 bench-lab: warmpath
-	$(Q)selftests/lab/bench.sh
+	$(Q)bench/lab_bench.sh
 
 CLANG_FORMAT_FILES = $(shell git ls-files '*.c' '*.h' | grep -v '^vmlinux/')
 format:
@@ -129,6 +148,6 @@ check-format:
 clean:
 	$(call msg,CLEAN)
 	$(Q)rm -rf $(OUTPUT)/*.o $(OUTPUT)/*.skel.h $(OUTPUT)/*.d $(OUTPUT)/user $(OUTPUT)/selftests \
-		$(OUTPUT)/test_progs warmpath
+		$(OUTPUT)/bench $(OUTPUT)/test_progs warmpath
 
--include $(wildcard $(OUTPUT)/*.d $(OUTPUT)/user/*.d $(OUTPUT)/selftests/*.d)
+-include $(shell find $(OUTPUT) -name '*.d' 2>/dev/null)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #
-# End to end, in the lab (selftests/lab/lab.sh, LAB=wpe2e): four nodes, site A
+# End to end, in the lab (scripts/lab.sh, LAB=wpe2e): four nodes, site A
 # (a1, a2) behind a NAT router whose UDP mappings expire after 5 s, site B
 # (b1, b2) public, wireguard-go between every pair, a VXLAN pod overlay, one
 # agent per node, Prometheus scraping them.
@@ -32,8 +32,8 @@
 . "$(dirname "$0")/../lib.sh"
 wp_require_root
 export LAB=wpe2e LAB_INDEX=1
-# shellcheck source=selftests/lab/lab.sh
-. "$(dirname "$0")/../lab/lab.sh"
+# shellcheck source=scripts/lab.sh
+. "$(dirname "$0")/../../scripts/lab.sh"
 lab_require || exit 2
 
 LANES=()

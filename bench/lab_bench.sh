@@ -17,7 +17,7 @@
 
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 if [ "$(id -u)" != 0 ]; then
 	echo "bench-lab: needs root (network namespaces, BPF, WireGuard)" >&2
@@ -27,8 +27,8 @@ scripts/install-deps.sh
 [ -x ./warmpath ] || make -s warmpath
 
 export LAB=wpbench LAB_INDEX=2
-# shellcheck source=selftests/lab/lab.sh
-. selftests/lab/lab.sh
+# shellcheck source=scripts/lab.sh
+. scripts/lab.sh
 command -v iperf3 >/dev/null || { echo "bench-lab: iperf3 missing" >&2; exit 2; }
 
 WINDOW=${BENCH_WINDOW:-30}

@@ -3,7 +3,7 @@
 #
 # sudo make demo [KEEP=1]: the cold-path problem and warmpath's cure, for real.
 #
-# Builds the lab (selftests/lab/lab.sh: 4 nodes, site A behind a NAT whose UDP
+# Builds the lab (scripts/lab.sh: 4 nodes, site A behind a NAT whose UDP
 # mappings expire after 5 s, wireguard-go between every pair, a VXLAN pod
 # overlay on top, one warmpath agent per node, Prometheus), then:
 #   1. agents in --mode observe: every path idle for 8 s, then 5 TCP connections
@@ -18,7 +18,7 @@
 
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 if [ "$(id -u)" != 0 ]; then
 	echo "demo: needs root (network namespaces, BPF, WireGuard): sudo make demo" >&2
@@ -27,8 +27,8 @@ fi
 scripts/install-deps.sh
 [ -x ./warmpath ] || make -s warmpath
 
-# shellcheck source=selftests/lab/lab.sh
-. selftests/lab/lab.sh
+# shellcheck source=scripts/lab.sh
+. scripts/lab.sh
 
 K=${DEMO_CONNECTIONS:-5}
 IDLE=${DEMO_IDLE:-8}
@@ -45,7 +45,7 @@ finish()
 	if [ "$KEEP" = 1 ] && [ -e "$LAB_STATE" ]; then
 		echo
 		echo "KEEP=1: the lab keeps running$([ -n "$(lab_pid agent-b1)" ] && echo " (agents in --mode idle)")."
-		echo "Tear it down with:  sudo $ROOT/selftests/lab/lab.sh down"
+		echo "Tear it down with:  sudo $ROOT/scripts/lab.sh down"
 	else
 		lab_down
 		[ "$rc" = 0 ] || echo "demo: failed (exit $rc); the lab was torn down" >&2

@@ -42,11 +42,11 @@
 # matches; 'lab_up' runs it first when a previous lab was left behind (crash).
 #
 # As a command:
-#   selftests/lab/lab.sh up [MODE]   build the lab, start agents (--mode MODE, default idle)
-#   selftests/lab/lab.sh agents MODE restart the agents in another mode
-#   selftests/lab/lab.sh status      what runs, where to look
-#   selftests/lab/lab.sh down        tear everything down
-# As a library: LAB=name LAB_INDEX=n . selftests/lab/lab.sh; lab_up; ...; lab_down
+#   scripts/lab.sh up [MODE]   build the lab, start agents (--mode MODE, default idle)
+#   scripts/lab.sh agents MODE restart the agents in another mode
+#   scripts/lab.sh status      what runs, where to look
+#   scripts/lab.sh down        tear everything down
+# As a library: LAB=name LAB_INDEX=n . scripts/lab.sh; lab_up; ...; lab_down
 # Environment: LAB, LAB_INDEX (0-3: host veth subnet and Prometheus port),
 # LAB_NAT_TIMEOUT (5), LAB_KEEPALIVE (2), LAB_COLD (= LAB_NAT_TIMEOUT),
 # LAB_AGENT_IFACES (which devices the agents watch: wg,vx (default), wg or vx),
@@ -54,7 +54,7 @@
 
 LAB=${LAB:-wplab}
 LAB_INDEX=${LAB_INDEX:-0}
-LAB_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+LAB_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 WARMPATH=${WARMPATH:-$LAB_ROOT/warmpath}
 LAB_RUN=/run/warmpath-lab
 LAB_STATE=$LAB_RUN/$LAB.state
@@ -816,7 +816,7 @@ lab_where()
 	echo "  status:       $WARMPATH status --pin-path $(lab_pin b1)"
 	echo "  maps:         bpftool map dump pinned $(lab_pin b1)/peers"
 	echo "  a shell:      nsenter --net=/run/netns/$(lab_ns b1) bash"
-	echo "  tear down:    sudo $LAB_ROOT/selftests/lab/lab.sh down$([ "$LAB" != wplab ] && echo " (LAB=$LAB)")"
+	echo "  tear down:    sudo $LAB_ROOT/scripts/lab.sh down$([ "$LAB" != wplab ] && echo " (LAB=$LAB)")"
 }
 
 _lab_main()
