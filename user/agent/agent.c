@@ -16,7 +16,7 @@
 #include "http.h"
 #include "ifwatch.h"
 #include "probe.h"
-#include "status.h"
+#include "util.h"
 #include "links.h"
 #include "loader.h"
 #include "log.h"

@@ -14,7 +14,7 @@
 #include <bpf/libbpf.h>
 #include "agent_int.h"
 #include "log.h"
-#include "status.h"
+#include "util.h"
 
 #define EV_LOG_RATE 10.0 /* lines per second */
 #define EV_LOG_BURST 50.0 /* lines at once */

@@ -11,16 +11,9 @@
 #include <bpf/libbpf.h>
 #include "loader.h"
 #include "status.h"
+#include "util.h"
 #include "wireguard.h"
 #include "warmpath.h"
-
-__u64 wp_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (__u64)ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
 
 const char *const wp_stat_names[WP_STAT_MAX] = {
 	[WP_STAT_PACKETS] = "packets",
@@ -41,39 +34,6 @@ const char *const wp_stat_names[WP_STAT_MAX] = {
 	[WP_STAT_BAD_PEER_ID] = "bad_peer_id",
 };
 
-static int open_pin(const char *pin_path, const char *name, char *err, size_t errlen)
-{
-	char path[512];
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/%s", pin_path, name);
-	fd = bpf_obj_get(path);
-	if (fd < 0)
-		snprintf(err, errlen, "cannot open pinned map %s: %s%s", path, strerror(errno),
-			 errno == ENOENT ? " (has 'warmpath run' ever run with this --pin-path?)" :
-			 errno == EPERM	 ? " (run as root)" :
-					   "");
-	return fd;
-}
-
-/* Seconds since a monotonic stamp, or -1 for never. */
-static double age_s(__u64 now, __u64 stamp)
-{
-	if (!stamp)
-		return -1;
-	return stamp > now ? 0 : (now - stamp) / 1e9;
-}
-
-void wp_addr16_format(const __u8 *a, char *buf, size_t len)
-{
-	static const __u8 mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
-
-	if (!memcmp(a, mapped, 12))
-		inet_ntop(AF_INET, a + 12, buf, len);
-	else
-		inet_ntop(AF_INET6, a, buf, len);
-}
-
 json_t *status_json_from_pins(const char *pin_path, char *err, size_t errlen)
 {
 	int peers_fd = -1, ifaces_fd = -1, stats_fd = -1, unm_fd = -1, ncpu;
@@ -82,12 +42,12 @@ json_t *status_json_from_pins(const char *pin_path, char *err, size_t errlen)
 	struct peer_state ps;
 	__u32 key, next;
 
-	peers_fd = open_pin(pin_path, "peers", err, errlen);
+	peers_fd = wp_open_pin(pin_path, "peers", err, errlen);
 	if (peers_fd < 0)
 		goto cleanup;
-	ifaces_fd = open_pin(pin_path, "ifaces", err, errlen);
-	stats_fd = open_pin(pin_path, "stats", err, errlen);
-	unm_fd = open_pin(pin_path, "unmatched", err, errlen);
+	ifaces_fd = wp_open_pin(pin_path, "ifaces", err, errlen);
+	stats_fd = wp_open_pin(pin_path, "stats", err, errlen);
+	unm_fd = wp_open_pin(pin_path, "unmatched", err, errlen);
 	if (ifaces_fd < 0 || stats_fd < 0 || unm_fd < 0)
 		goto cleanup;
 
@@ -117,7 +77,7 @@ json_t *status_json_from_pins(const char *pin_path, char *err, size_t errlen)
 		if (bpf_map_lookup_elem(peers_fd, &key, &ps) || !ps.name[0])
 			continue;
 		ps.name[WP_PEER_NAME_LEN - 1] = '\0';
-		idle = age_s(now, ps.last_tx_ns > ps.last_rx_ns ? ps.last_tx_ns : ps.last_rx_ns);
+		idle = wp_age_s(now, ps.last_tx_ns > ps.last_rx_ns ? ps.last_tx_ns : ps.last_rx_ns);
 		o = json_pack(
 			"{s:s, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:f, "
 			"s:I, s:I, s:I, s:b}",
@@ -128,9 +88,9 @@ json_t *status_json_from_pins(const char *pin_path, char *err, size_t errlen)
 			(json_int_t)ps.rx_probe_packets, "tx_probe_bytes",
 			(json_int_t)ps.tx_probe_bytes, "rx_probe_bytes",
 			(json_int_t)ps.rx_probe_bytes, "idle_seconds", idle, "last_tx_seconds_ago",
-			age_s(now, ps.last_tx_ns), "last_rx_seconds_ago", age_s(now, ps.last_rx_ns),
-			"cold_starts", (json_int_t)ps.cold_starts, "first_packet_drops",
-			(json_int_t)ps.first_packet_drops, "syn_retransmits",
+			wp_age_s(now, ps.last_tx_ns), "last_rx_seconds_ago",
+			wp_age_s(now, ps.last_rx_ns), "cold_starts", (json_int_t)ps.cold_starts,
+			"first_packet_drops", (json_int_t)ps.first_packet_drops, "syn_retransmits",
 			(json_int_t)ps.syn_retransmits, "cold", ps.cold_since_ns != 0);
 		json_array_append_new(arr, o);
 	}
@@ -168,7 +128,7 @@ json_t *status_json_from_pins(const char *pin_path, char *err, size_t errlen)
 					       "rx_packets", (json_int_t)us.rx_packets, "tx_bytes",
 					       (json_int_t)us.tx_bytes, "rx_bytes",
 					       (json_int_t)us.rx_bytes, "last_seen_seconds_ago",
-					       age_s(now, us.last_seen_ns)));
+					       wp_age_s(now, us.last_seen_ns)));
 		}
 	}
 	json_object_set_new(root, "unmatched", arr);
@@ -190,20 +150,6 @@ cleanup:
 	if (unm_fd >= 0)
 		close(unm_fd);
 	return root;
-}
-
-void wp_format_age(double s, char *buf, size_t len)
-{
-	if (s < 0)
-		snprintf(buf, len, "never");
-	else if (s < 1)
-		snprintf(buf, len, "%.1fms", s * 1e3);
-	else if (s < 100)
-		snprintf(buf, len, "%.1fs", s);
-	else if (s < 6000)
-		snprintf(buf, len, "%.0fm", s / 60);
-	else
-		snprintf(buf, len, "%.0fh", s / 3600);
 }
 
 static void print_table(json_t *root)

@@ -19,7 +19,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <bpf/bpf.h>
-#include "status.h"
+#include "util.h"
 #include "wg_uapi.h"
 
 #define WG_UAPI_REQUEST "get=1\n\n"

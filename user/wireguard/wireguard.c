@@ -12,7 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
-#include "status.h"
+#include "util.h"
 #include "wireguard.h"
 static const char *const side_names[2] = { [WP_DIR_TX] = "initiated", [WP_DIR_RX] = "received" };
 
@@ -587,14 +587,6 @@ static const char *pinned_peer_name(void *ctx, __u32 peer_id)
 	return pn->buf;
 }
 
-static int open_pin(const char *pin_path, const char *name)
-{
-	char path[512];
-
-	snprintf(path, sizeof(path), "%s/%s", pin_path, name);
-	return bpf_obj_get(path);
-}
-
 json_t *wg_status_json_from_pins(const char *pin_path, char *err, size_t errlen)
 {
 	struct pinned_names pn = { .peers_fd = -1 };
@@ -603,15 +595,15 @@ json_t *wg_status_json_from_pins(const char *pin_path, char *err, size_t errlen)
 	int wg_fd, ifaces_fd, ndevs = 0;
 	json_t *root;
 
-	wg_fd = open_pin(pin_path, "wg_endpoints");
+	wg_fd = wp_open_pin(pin_path, "wg_endpoints", NULL, 0);
 	if (wg_fd < 0) {
 		snprintf(err, errlen, "cannot open pinned map %s/wg_endpoints: %s", pin_path,
 			 strerror(errno));
 		return NULL;
 	}
-	pn.peers_fd = open_pin(pin_path, "peers");
-	nm.prefixes_fd = open_pin(pin_path, "prefixes");
-	ifaces_fd = open_pin(pin_path, "ifaces");
+	pn.peers_fd = wp_open_pin(pin_path, "peers", NULL, 0);
+	nm.prefixes_fd = wp_open_pin(pin_path, "prefixes", NULL, 0);
+	ifaces_fd = wp_open_pin(pin_path, "ifaces", NULL, 0);
 	if (ifaces_fd >= 0) {
 		ndevs = wg_uapi_get_ifaces(ifaces_fd, &devs);
 		if (ndevs < 0)

@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Small helpers every room uses: the monotonic clock the datapath stamps with,
+ * ages and addresses as text, and opening a pinned object. No dependency on
+ * any other room of user/.
+ */
+#ifndef __WARMPATH_UTIL_H
+#define __WARMPATH_UTIL_H
+
+#include <stddef.h>
+#include <linux/types.h>
+
+/* CLOCK_MONOTONIC in ns, the clock of bpf_ktime_get_ns(). */
+__u64 wp_now_ns(void);
+/* Seconds since a monotonic stamp, or -1 for never (stamp 0). */
+double wp_age_s(__u64 now, __u64 stamp);
+/* Seconds as a short age for tables: "never" (s < 0), 12.3ms, 4.5s, 7m, 3h. */
+void wp_format_age(double s, char *buf, size_t len);
+/* An address in the datapath's 16-byte form (IPv4-mapped for IPv4) as text. */
+void wp_addr16_format(const __u8 *addr, char *buf, size_t len);
+/*
+ * Opens pin_path/name (a pinned map, program or link). On failure returns -1
+ * with errno set and, when err is not NULL, a message naming the path and the
+ * likely cause.
+ */
+int wp_open_pin(const char *pin_path, const char *name, char *err, size_t errlen);
+
+#endif /* __WARMPATH_UTIL_H */
