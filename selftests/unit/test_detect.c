@@ -36,6 +36,7 @@
 #include "datapath_check.h"
 #include "status.h"
 #include "test_progs.h"
+#include "util.h"
 
 /* Idle gap of a cold start in these tests, and how long a test idles to make one. */
 #define COLD_NS (100 * 1000000ull)
@@ -251,14 +252,11 @@ struct det_snap {
 
 static int count_flows(struct det *d)
 {
-	struct flow_key key, next, *prev = NULL;
+	struct flow_key key;
 	int n = 0;
 
-	while (!bpf_map_get_next_key(d->flows_fd, prev, &next)) {
-		key = next;
-		prev = &key;
-		n++;
-	}
+	WP_MAP_FOR_EACH_KEY(d->flows_fd, &key)
+	n++;
 	return n;
 }
 

@@ -21,14 +21,18 @@
 
 /* Every map-derived key, listed by hand: a key dropped from the schema fails here. */
 static const char *const map_keys[] = {
-	"tx_packets",	      "rx_packets",	     "tx_bytes",	    "rx_bytes",
-	"tx_probe_packets",   "rx_probe_packets",    "tx_probe_bytes",	    "rx_probe_bytes",
-	"last_tx_seconds_ago", "last_rx_seconds_ago", "idle_seconds",	    "cold_starts",
-	"first_packet_drops", "syn_retransmits",     "cold",		    "kernel_drops",
+	"tx_packets",	       "rx_packets",	      "tx_bytes",	"rx_bytes",
+	"tx_probe_packets",    "rx_probe_packets",    "tx_probe_bytes", "rx_probe_bytes",
+	"last_tx_seconds_ago", "last_rx_seconds_ago", "idle_seconds",	"cold_starts",
+	"first_packet_drops",  "syn_retransmits",     "cold",		"kernel_drops",
 };
 static const char *const agent_only_keys[] = {
-	"address",	   "probes_sent",	    "probes_failed",
-	"probes_answered", "keepalives_suppressed", "last_probe_rtt_seconds",
+	"address",
+	"probes_sent",
+	"probes_failed",
+	"probes_answered",
+	"keepalives_suppressed",
+	"last_probe_rtt_seconds",
 	"cold_starts_unanswered",
 };
 
@@ -143,7 +147,8 @@ void test_peer_views(void)
 		o = json_object();
 		wp_peer_state_json(o, &ps, S(100));
 		ASSERT_TRUE(json_is_null(json_object_get(o, "idle_seconds")), "idle null");
-		ASSERT_TRUE(json_is_null(json_object_get(o, "last_rx_seconds_ago")), "last_rx null");
+		ASSERT_TRUE(json_is_null(json_object_get(o, "last_rx_seconds_ago")),
+			    "last_rx null");
 		ASSERT_TRUE(json_is_false(json_object_get(o, "cold")), "not cold");
 		json_decref(o);
 	}
@@ -217,15 +222,22 @@ void test_peer_table(void)
 			prom_buf_init(&b);
 			peer_rows_emit_metrics(rows, &b);
 			ASSERT_OK(prom_buf_error(&b), "emit");
-			ASSERT_TRUE(b.data && strstr(b.data, "warmpath_cold_starts_total{peer=\"a\"} 10\n"),
-				    "a's own row");
-			ASSERT_TRUE(b.data &&
-					    strstr(b.data, "warmpath_cold_starts_total{peer=\"_other\"} 23\n"),
-				    "b and c summed into _other");
 			ASSERT_TRUE(b.data && strstr(b.data,
-						     "warmpath_peer_kernel_drops_total{peer=\"_other\"} 2\n"),
-				    "schema metric kernel_drops");
-			ASSERT_TRUE(b.data && strstr(b.data, "# TYPE warmpath_syn_retransmits_total counter"),
+						     "warmpath_cold_starts_total{peer=\"a\"} 10\n"),
+				    "a's own row");
+			ASSERT_TRUE(
+				b.data &&
+					strstr(b.data,
+					       "warmpath_cold_starts_total{peer=\"_other\"} 23\n"),
+				"b and c summed into _other");
+			ASSERT_TRUE(
+				b.data &&
+					strstr(b.data,
+					       "warmpath_peer_kernel_drops_total{peer=\"_other\"} 2\n"),
+				"schema metric kernel_drops");
+			ASSERT_TRUE(b.data &&
+					    strstr(b.data,
+						   "# TYPE warmpath_syn_retransmits_total counter"),
 				    "schema metric syn_retransmits declared");
 			prom_buf_free(&b);
 			peer_rows_free(rows);
@@ -247,11 +259,12 @@ void test_map_iter(void)
 	if (!ASSERT_GE(fd, 0, "bpf_map_create"))
 		return;
 	WP_MAP_FOR_EACH_KEY(fd, &key)
-		n++;
+	n++;
 	ASSERT_EQ(n, 0, "empty map: no key");
 	for (key = 1; key <= 3; key++)
 		bpf_map_update_elem(fd, &key, &val, BPF_ANY);
-	WP_MAP_FOR_EACH_KEY(fd, &key) {
+	WP_MAP_FOR_EACH_KEY(fd, &key)
+	{
 		n++;
 		sum += key;
 	}
@@ -259,7 +272,7 @@ void test_map_iter(void)
 	ASSERT_EQ(sum, 6, "each once");
 	n = 0;
 	WP_MAP_FOR_EACH_KEY(fd, &big)
-		n++;
+	n++;
 	ASSERT_EQ(n, 0, "a key larger than the iterator takes: refused, not overrun");
 	close(fd);
 }

@@ -58,8 +58,8 @@ struct prober {
 };
 
 /* Opens the sockets and registers them with epfd. On error p is safe to close. */
-int prober_open(struct prober *p, const struct prober_opts *o, struct peer_table *peers,
-		int epfd, int prefixes_fd, char *err, size_t errlen);
+int prober_open(struct prober *p, const struct prober_opts *o, struct peer_table *peers, int epfd,
+		int prefixes_fd, char *err, size_t errlen);
 void prober_close(struct prober *p);
 /*
  * After peer_table_rebuild (old_of from it, old_n the old entry count): moves
