@@ -39,6 +39,7 @@ TEST_WEAK(peer_map_sync)
 TEST(peer_views)
 TEST(peer_table)
 TEST(map_iter)
+TEST(prober_reload)
 
 /* user/prom.c, user/http.c: test_prom.c */
 TEST_WEAK(prom_text)

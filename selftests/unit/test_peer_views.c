@@ -5,6 +5,7 @@
  * helper, the peer table's carry-over on reload, its metrics rows, and the
  * map key iterator.
  */
+#include <fcntl.h>
 #include <math.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -13,6 +14,7 @@
 #include "peer_json.h"
 #include "peer_schema.h"
 #include "peer_table.h"
+#include "prober.h"
 #include "status.h"
 #include "test_progs.h"
 #include "util.h"
@@ -275,4 +277,63 @@ void test_map_iter(void)
 	n++;
 	ASSERT_EQ(n, 0, "a key larger than the iterator takes: refused, not overrun");
 	close(fd);
+}
+
+/* A peer reload moves each kept peer's probe in flight; an HTTP one is cut and fails. */
+void test_prober_reload(void)
+{
+	struct wp_peer_set set = {};
+	struct prober p = { .epfd = -1, .udp_fd = -1, .icmp_fd = { -1, -1 } };
+	struct peer_table t;
+	struct prom_buf b;
+	int old_of[3], pfd[2];
+
+	if (!ASSERT_OK(peer_table_init(&t, -1, -1), "init"))
+		return;
+	set_add(&set, "a=10.0.0.1", 1);
+	set_add(&set, "b=10.0.0.2", 2);
+	set_add(&set, "c=10.0.0.3", 3);
+	ASSERT_OK(peer_table_rebuild(&t, &set, old_of), "first");
+	p.peers = &t;
+	p.slots = prober_slots_new(t.n);
+	if (!ASSERT_TRUE(p.slots, "slots") || !ASSERT_OK(pipe(pfd), "pipe"))
+		goto cleanup;
+	close(pfd[1]);
+	/* a: UDP probe in flight; b: HTTP exchange open; c: idle */
+	t.e[0].ka.inflight = true;
+	p.slots[0].seq = 77;
+	t.e[1].ka.inflight = true;
+	p.slots[1].http_fd = pfd[0];
+	/* reload: c, a, b (a different order), d new */
+	peer_set_free(&set);
+	set_add(&set, "c=10.0.0.3", 3);
+	set_add(&set, "a=10.0.0.1", 1);
+	set_add(&set, "b=10.0.0.2", 2);
+	{
+		struct probe_slot *slots = prober_slots_new(set.n);
+		int old_n = t.n;
+
+		ASSERT_OK(peer_table_rebuild(&t, &set, old_of), "second");
+		prober_peers_changed(&p, slots, old_of, old_n);
+	}
+	ASSERT_EQ(p.generation, 1, "generation bumped: stale cookies found by address");
+	ASSERT_TRUE(t.e[1].ka.inflight, "a's UDP probe still in flight");
+	ASSERT_EQ(p.slots[1].seq, 77, "under a's new index");
+	ASSERT_FALSE(t.e[2].ka.inflight, "b's HTTP exchange cut");
+	ASSERT_EQ(t.e[2].probes_failed, 1, "and counted failed");
+	ASSERT_EQ(p.slots[2].http_fd, -1, "its socket closed");
+	ASSERT_TRUE(fcntl(pfd[0], F_GETFD) < 0, "the fd is closed");
+	ASSERT_EQ(p.earliest_deadline_ns, 1, "the loop rescans the carried probe");
+	p.resp_dropped[RESP_RATE_LIMITED] = 4;
+	prom_buf_init(&b);
+	prober_emit_metrics(&p, &b);
+	ASSERT_TRUE(b.data && strstr(b.data, "warmpath_probe_responder_dropped_total{reason="
+					     "\"rate_limited\"} 4\n"),
+		    "responder drops by reason");
+	prom_buf_free(&b);
+	prober_close(&p);
+cleanup:
+	free(p.slots);
+	peer_set_free(&set);
+	peer_table_free(&t);
 }

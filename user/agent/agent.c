@@ -89,15 +89,17 @@ static int sync_peers(struct wp_loader *ld, struct wp_peer_set *set)
 /* The peer table for `set` (counters carried over by name), and the prober's slots. */
 static int rt_rebuild(struct agent *a, struct wp_peer_set *set)
 {
-	int *old_of = calloc(set->n ? set->n : 1, sizeof(*old_of)), old_n = a->peers.n, ret;
+	int *old_of = calloc(set->n ? set->n : 1, sizeof(*old_of)), old_n = a->peers.n;
+	struct probe_slot *slots = prober_slots_new(set->n);
 
-	if (!old_of)
-		return -ENOMEM;
-	ret = peer_table_rebuild(&a->peers, set, old_of);
-	if (!ret)
-		ret = prober_peers_changed(&a->prober, old_of, old_n);
+	if (!old_of || !slots || peer_table_rebuild(&a->peers, set, old_of)) {
+		free(old_of);
+		free(slots);
+		return -ENOMEM; /* nothing changed */
+	}
+	prober_peers_changed(&a->prober, slots, old_of, old_n);
 	free(old_of);
-	return ret;
+	return 0;
 }
 
 /* Install a new peer set: maps first, then runtime state (under the lock). */

@@ -35,7 +35,7 @@ static int peer_by_addr(const struct prober *p, const struct sockaddr_storage *s
 	return peer_table_index_of_id(p->peers, val.peer_id);
 }
 
-static struct probe_slot *slots_new(int n)
+struct probe_slot *prober_slots_new(int n)
 {
 	struct probe_slot *s = calloc(n ? n : 1, sizeof(*s));
 
@@ -57,7 +57,7 @@ int prober_open(struct prober *p, const struct prober_opts *o, struct peer_table
 	p->epfd = epfd;
 	p->prefixes_fd = prefixes_fd;
 	p->icmp_fd[0] = p->icmp_fd[1] = -1;
-	p->slots = slots_new(peers->n);
+	p->slots = prober_slots_new(peers->n);
 	if (!p->slots) {
 		p->udp_fd = -1;
 		snprintf(err, errlen, "prober: out of memory");
@@ -117,17 +117,15 @@ void prober_close(struct prober *p)
 	}
 }
 
-int prober_peers_changed(struct prober *p, const int *old_of, int old_n)
+void prober_peers_changed(struct prober *p, struct probe_slot *slots, const int *old_of, int old_n)
 {
 	struct peer_table *t = p->peers;
-	struct probe_slot *slots;
 	bool carried = false;
 
-	if (!p->slots) /* not open yet: prober_open sizes the slots */
-		return 0;
-	slots = slots_new(t->n);
-	if (!slots)
-		return -ENOMEM;
+	if (!p->slots) { /* not open yet: prober_open sizes the slots */
+		free(slots);
+		return;
+	}
 	for (int i = 0; i < t->n; i++) {
 		int j = old_of[i];
 
@@ -150,7 +148,6 @@ int prober_peers_changed(struct prober *p, const int *old_of, int old_n)
 	p->generation++;
 	/* 1: the next loop scans the carried-over probes and finds the earliest deadline */
 	p->earliest_deadline_ns = carried ? 1 : 0;
-	return 0;
 }
 
 static void probe_done(struct prober *p, int idx, bool answered, __u64 now)

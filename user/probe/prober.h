@@ -62,12 +62,16 @@ int prober_open(struct prober *p, const struct prober_opts *o, struct peer_table
 		int prefixes_fd, char *err, size_t errlen);
 void prober_close(struct prober *p);
 /*
- * After peer_table_rebuild (old_of from it, old_n the old entry count): moves
- * each kept peer's probe in flight to its new index. A UDP or ICMP probe stays
- * in flight (its answer is matched by address and sequence, or it times out);
- * an HTTP exchange is cut (its socket closes): failed. Returns 0 or -ENOMEM.
+ * A peer reload, in two steps so that it cannot fail half-way: slots for the
+ * new table (NULL: out of memory, nothing changed yet), then, after
+ * peer_table_rebuild (old_of from it, old_n the old entry count),
+ * prober_peers_changed takes them and moves each kept peer's probe in flight
+ * to its new index. A UDP or ICMP probe stays in flight (its answer is matched
+ * by address and sequence, or it times out); an HTTP exchange is cut (its
+ * socket closes): failed.
  */
-int prober_peers_changed(struct prober *p, const int *old_of, int old_n);
+struct probe_slot *prober_slots_new(int n);
+void prober_peers_changed(struct prober *p, struct probe_slot *slots, const int *old_of, int old_n);
 void prober_send(struct prober *p, int idx, __u64 now);
 void prober_on_udp(struct prober *p, __u64 now);
 void prober_on_icmp(struct prober *p, int family, __u64 now);
