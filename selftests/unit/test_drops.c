@@ -40,6 +40,7 @@
 #include "drops.h"
 #include "prom.h"
 #include "netns_worker.h"
+#include "test_helpers.h"
 #include "test_progs.h"
 #include "warmpath.h"
 
@@ -398,31 +399,6 @@ static const char *name_lo(void *ctx, __u32 ifindex)
 	return ifindex == LO_IFINDEX ? "lo" : NULL;
 }
 
-static bool assert_contains(const char *hay, const char *needle, const char *name)
-{
-	return test__assert_report(hay && strstr(hay, needle), __FILE__, __LINE__, name,
-				   "\"%s\" not in:\n%s", needle, hay ? hay : "(null)");
-}
-
-/* promtool's verdict on an exposition (skipped when promtool is missing). */
-static void assert_promtool(const char *text, const char *name)
-{
-	char path[] = "/tmp/wp_drops_metrics.XXXXXX", cmd[128];
-	int fd, rc;
-
-	if (access("/usr/bin/promtool", X_OK))
-		return;
-	fd = mkstemp(path);
-	if (!ASSERT_GE(fd, 0, "mkstemp"))
-		return;
-	(void)!write(fd, text, strlen(text));
-	close(fd);
-	snprintf(cmd, sizeof(cmd), "/usr/bin/promtool check metrics < %s", path);
-	rc = system(cmd);
-	unlink(path);
-	ASSERT_EQ(rc, 0, name);
-}
-
 static void check_metrics(struct wp_drops *d, const char *reason, __u64 want)
 {
 	struct prom_buf b;
@@ -442,7 +418,9 @@ static void check_metrics(struct wp_drops *d, const char *reason, __u64 want)
 	assert_contains(b.data, line, "metric: attributed to a peer");
 	assert_contains(b.data, "# TYPE warmpath_interface_rx_dropped_total counter\n",
 			"metric: interface counters declared");
-	assert_promtool(b.data ? b.data : "", "metric: promtool check metrics");
+	if (!access(PROMTOOL, X_OK)) /* test_prom_promtool fails when it is missing */
+		ASSERT_EQ(promtool_check(b.data ? b.data : "", false), 0,
+			  "metric: promtool check metrics");
 	prom_buf_free(&b);
 
 	/* the JSON view names the interface from the (empty) ifaces map: if1 */
