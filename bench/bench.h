@@ -3,6 +3,7 @@
 #ifndef __WARMPATH_BENCH_H
 #define __WARMPATH_BENCH_H
 
+#include <sched.h>
 #include <linux/types.h>
 #include "datapath_check.h"
 #include "packet_builder.h"
@@ -26,5 +27,11 @@ int bench_measure(int prog_fd, const struct pkt *p, int repeat, __u32 *ns);
  * single-run method's own share can be taken off.
  */
 int bench_syn(struct dp_fixture *f, int empty_fd, long repeat_est_ns);
+
+/*
+ * The established-flow packet on every CPU of online at once, against one
+ * shared peer and a peer per CPU (bench_mcpu.c), beside the one-CPU figure.
+ */
+int bench_mcpu(struct dp_fixture *f, int empty_fd, const cpu_set_t *online);
 
 #endif /* __WARMPATH_BENCH_H */

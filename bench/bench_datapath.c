@@ -12,6 +12,7 @@
  * "SYN and cold paths" below), and the drop tracer's cost per kernel drop
  * (bench_drops.c).
  */
+#include <errno.h>
 #include <math.h>
 #include <sched.h>
 #include <stdio.h>
@@ -133,6 +134,7 @@ int bench_main(void)
 	int dp_fd, empty_fd, cpu, err = -1;
 	struct dp_fixture f = {};
 	struct utsname uts;
+	cpu_set_t online;
 	size_t i, r;
 	__u32 dp, base;
 
@@ -155,6 +157,10 @@ int bench_main(void)
 		}
 	}
 
+	if (sched_getaffinity(0, sizeof(online), &online)) {
+		fprintf(stderr, "bench: sched_getaffinity: %s\n", strerror(errno));
+		goto cleanup;
+	}
 	cpu = pin_to_current_cpu();
 	uname(&uts);
 	printf("warmpath datapath benchmark: wp_tc_egress vs empty tc program, BPF_PROG_TEST_RUN\n");
@@ -194,6 +200,10 @@ int bench_main(void)
 	base = median(classes[0].empty_ns);
 	printf("\nestablished flow: %+d ns over empty (goal <= %d ns)\n", (int)dp - (int)base,
 	       BENCH_GOAL_NS);
+	fflush(stdout);
+
+	if (bench_mcpu(&f, empty_fd, &online))
+		goto cleanup;
 	fflush(stdout);
 
 	err = bench_syn(&f, empty_fd, (long)dp - (long)base);
