@@ -35,6 +35,26 @@ const char *const wp_stat_names[WP_STAT_MAX] = {
 	[WP_STAT_BAD_PEER_ID] = "bad_peer_id",
 };
 
+_Static_assert(WP_STAT_MAX <= 32, "wp_stats_read returns a 32-bit mask");
+
+__u32 wp_stats_read(int stats_fd, __u64 sums[WP_STAT_MAX])
+{
+	int ncpu = libbpf_num_possible_cpus();
+	__u64 *percpu = calloc(ncpu > 0 ? ncpu : 1, sizeof(*percpu));
+	__u32 read = 0;
+
+	for (__u32 key = 0; percpu && key < WP_STAT_MAX; key++) {
+		sums[key] = 0;
+		if (bpf_map_lookup_elem(stats_fd, &key, percpu))
+			continue;
+		for (int c = 0; c < ncpu; c++)
+			sums[key] += percpu[c];
+		read |= 1u << key;
+	}
+	free(percpu);
+	return read;
+}
+
 json_t *status_peer_json(struct peer_state *ps, __u32 id, __u64 now)
 {
 	json_t *o = json_object();
@@ -48,9 +68,11 @@ json_t *status_peer_json(struct peer_state *ps, __u32 id, __u64 now)
 
 json_t *status_json_from_pins(const char *pin_path, char *err, size_t errlen)
 {
-	int peers_fd = -1, ifaces_fd = -1, stats_fd = -1, unm_fd = -1, ncpu;
+	int peers_fd = -1, ifaces_fd = -1, stats_fd = -1, unm_fd = -1;
+	__u64 sums[WP_STAT_MAX];
+	__u32 read;
 	json_t *root = NULL, *arr, *o;
-	__u64 now = wp_now_ns(), *percpu = NULL;
+	__u64 now = wp_now_ns();
 	struct peer_state ps;
 	__u32 key;
 
@@ -89,18 +111,11 @@ json_t *status_json_from_pins(const char *pin_path, char *err, size_t errlen)
 	}
 	json_object_set_new(root, "peers", arr);
 
-	ncpu = libbpf_num_possible_cpus();
-	percpu = calloc(ncpu > 0 ? ncpu : 1, sizeof(*percpu));
 	o = json_object();
-	for (key = 0; percpu && key < WP_STAT_MAX; key++) {
-		__u64 sum = 0;
-
-		if (bpf_map_lookup_elem(stats_fd, &key, percpu))
-			continue;
-		for (int c = 0; c < ncpu; c++)
-			sum += percpu[c];
-		json_object_set_new(o, wp_stat_names[key], json_integer(sum));
-	}
+	read = wp_stats_read(stats_fd, sums);
+	for (key = 0; key < WP_STAT_MAX; key++)
+		if (read & (1u << key))
+			json_object_set_new(o, wp_stat_names[key], json_integer(sums[key]));
 	json_object_set_new(root, "datapath", o);
 
 	arr = json_array();
@@ -132,7 +147,6 @@ json_t *status_json_from_pins(const char *pin_path, char *err, size_t errlen)
 			json_object_set_new(root, "wireguard", wg);
 	}
 cleanup:
-	free(percpu);
 	if (peers_fd >= 0)
 		close(peers_fd);
 	if (ifaces_fd >= 0)

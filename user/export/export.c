@@ -21,22 +21,17 @@
 
 void datapath_emit_metrics(const struct wp_loader *ld, struct prom_buf *b)
 {
-	int fd = bpf_map__fd(ld->skel->maps.stats), ncpu = libbpf_num_possible_cpus();
-	__u64 *vals = calloc(ncpu > 0 ? ncpu : 1, sizeof(*vals));
+	__u64 sums[WP_STAT_MAX];
+	__u32 read = wp_stats_read(bpf_map__fd(ld->skel->maps.stats), sums);
 
 	prom_family(b, "warmpath_datapath_packets_total", PROM_COUNTER,
 		    "Datapath self-accounting by outcome (see headers/warmpath.h enum wp_stat)");
-	for (__u32 k = 0; vals && k < WP_STAT_MAX; k++) {
+	for (__u32 k = 0; k < WP_STAT_MAX; k++) {
 		const char *l[] = { "result", wp_stat_names[k], NULL };
-		__u64 sum = 0;
 
-		if (bpf_map_lookup_elem(fd, &k, vals))
-			continue;
-		for (int c = 0; c < ncpu; c++)
-			sum += vals[c];
-		prom_sample_u64(b, "warmpath_datapath_packets_total", l, sum);
+		if (read & (1u << k))
+			prom_sample_u64(b, "warmpath_datapath_packets_total", l, sums[k]);
 	}
-	free(vals);
 	prom_family(b, "warmpath_bpf_attached", PROM_GAUGE,
 		    "1 for every hook the datapath is attached to");
 	for (int i = 0; i < ld->nattach; i++) {
