@@ -25,15 +25,15 @@ void test_keepalive_decide(void)
 
 	if (test__start_subtest("observe_never_probes")) {
 		memset(&st, 0, sizeof(st));
-		ASSERT_EQ(keepalive_decide(WP_MODE_OBSERVE, &st, S(100), 0, 0, iv, slack), KA_NONE,
-			  "observe");
+		ASSERT_EQ(keepalive_decide(WP_MODE_OBSERVE, &st, S(100), 0, 0, iv, slack, 0),
+			  KA_NONE, "observe");
 	}
 	if (test__start_subtest("idle_never_seen_probes")) {
 		memset(&st, 0, sizeof(st));
-		ASSERT_EQ(keepalive_decide(WP_MODE_IDLE, &st, S(100), 0, 0, iv, slack), KA_PROBE,
+		ASSERT_EQ(keepalive_decide(WP_MODE_IDLE, &st, S(100), 0, 0, iv, slack, 0), KA_PROBE,
 			  "never seen");
 		st.inflight = true;
-		ASSERT_EQ(keepalive_decide(WP_MODE_IDLE, &st, S(200), 0, 0, iv, slack), KA_NONE,
+		ASSERT_EQ(keepalive_decide(WP_MODE_IDLE, &st, S(200), 0, 0, iv, slack, 0), KA_NONE,
 			  "inflight waits");
 	}
 	if (test__start_subtest("idle_busy_pair_suppressed_once_per_interval")) {
@@ -42,7 +42,7 @@ void test_keepalive_decide(void)
 		probes = suppressed = 0;
 		for (int t = 1; t <= 100; t++) {
 			enum ka_action a = keepalive_decide(WP_MODE_IDLE, &st, S(t), S(t) - MS(3),
-							    S(t) - MS(200), iv, slack);
+							    S(t) - MS(200), iv, slack, 0);
 			probes += a == KA_PROBE;
 			suppressed += a == KA_SUPPRESS;
 		}
@@ -57,7 +57,7 @@ void test_keepalive_decide(void)
 		probes = suppressed = 0;
 		for (int t = 1; t <= 100; t++) {
 			enum ka_action a =
-				keepalive_decide(WP_MODE_IDLE, &st, S(t), last, last, iv, slack);
+				keepalive_decide(WP_MODE_IDLE, &st, S(t), last, last, iv, slack, 0);
 
 			if (a == KA_PROBE) {
 				probes++;
@@ -73,8 +73,71 @@ void test_keepalive_decide(void)
 		probes = 0;
 		for (int t = 1; t <= 100; t++)
 			probes += keepalive_decide(WP_MODE_CONSTANT, &st, S(t), S(t), S(t), iv,
-						   slack) == KA_PROBE;
+						   slack, 0) == KA_PROBE;
 		ASSERT_EQ(probes, 10, "constant probes");
+	}
+	if (test__start_subtest("idle_bypassed_probe_once_per_interval")) {
+		/*
+		 * The probes leave by an unwatched device: the maps never move, the pair
+		 * stays idle. Each probe times out after a tick; still one per interval.
+		 */
+		memset(&st, 0, sizeof(st));
+		probes = 0;
+		for (int t = 1; t <= 100; t++) {
+			st.inflight = false; /* the previous probe timed out */
+			probes += keepalive_decide(WP_MODE_IDLE, &st, S(t), 0, 0, iv, slack, 0) ==
+				  KA_PROBE;
+		}
+		ASSERT_EQ(probes, 10, "bypassed probes");
+		memset(&st, 0, sizeof(st));
+		probes = 0;
+		for (int t = 1; t <= 100; t++) {
+			st.inflight = false;
+			probes += keepalive_decide(WP_MODE_IDLE, &st, S(t), S(1), S(1), iv, slack,
+						   0) == KA_PROBE;
+		}
+		ASSERT_EQ(probes, 9, "stale-traffic probes"); /* idle from 11 s on */
+	}
+	if (test__start_subtest("idle_pair_tie_break")) {
+		/*
+		 * Both agents of an idle pair, ticking 1 s +-10 % each: an exchange by
+		 * either refreshes both. The lower name probes at the interval, the
+		 * other defers by 3 s: about one exchange per interval, not ~1.4.
+		 */
+		struct ka_state sa = {}, sb = {};
+		__u64 last = 0, ta = MS(100), tb = MS(600), end = S(1000), defer = S(3);
+		int ea = 0, eb = 0, gap_max = 0;
+
+		srand(7);
+		while (ta < end || tb < end) {
+			bool a_turn = ta <= tb;
+			__u64 now = a_turn ? ta : tb;
+			enum ka_action act =
+				keepalive_decide(WP_MODE_IDLE, a_turn ? &sa : &sb, now, last, last,
+						 iv, slack, a_turn ? 0 : defer);
+
+			if (act == KA_PROBE) {
+				if (last && (int)((now - last) / MS(1)) > gap_max)
+					gap_max = (now - last) / MS(1);
+				last = now + MS(1);
+				*(a_turn ? &ea : &eb) += 1;
+			}
+			*(a_turn ? &ta : &tb) += MS(900) + MS(rand() % 200);
+		}
+		ASSERT_TRUE(ea + eb >= 90 && ea + eb <= 105, "about one exchange per interval");
+		ASSERT_EQ(eb, 0, "the deferring side never probes while the other lives");
+		/* the lower side dies at 1000 s: the other keeps the path warm */
+		eb = 0;
+		for (__u64 t = end; t < end + S(1000); t += S(1)) {
+			if (keepalive_decide(WP_MODE_IDLE, &sb, t, last, last, iv, slack, defer) ==
+			    KA_PROBE) {
+				last = t + MS(1);
+				eb++;
+			}
+		}
+		ASSERT_TRUE(eb >= 70 && eb <= 80, "survivor probes every interval + margin");
+		ASSERT_EQ(keepalive_defer_ns("node-a", "node-b", 5), 0, "lower name probes");
+		ASSERT_EQ(keepalive_defer_ns("node-b", "node-a", 5), 5, "higher name defers");
 	}
 }
 

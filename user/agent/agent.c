@@ -135,6 +135,11 @@ static void agent_tick(struct agent *a, __u64 now)
 	int n = a->peers.n, budget = 2 * (int)((n + per_interval - 1) / per_interval) + 16,
 	    sent = 0;
 	int start = n ? a->tick_next_peer % n : 0;
+	/* tie-break margin: past the other side's tick jitter and probe round trip */
+	__u64 margin = 2 * a->tick_ns + (__u64)a->cfg->probe_timeout_ms * 1000000ull;
+
+	if (margin > interval / 2)
+		margin = interval / 2;
 
 	tick_stats_begin(&a->ticks);
 	peer_table_read_states(&a->peers);
@@ -148,7 +153,8 @@ static void agent_tick(struct agent *a, __u64 now)
 			break;
 		}
 		switch (keepalive_decide(a->cfg->mode, &rt->ka, now, rt->bpf.last_tx_ns,
-					 rt->bpf.last_rx_ns, interval, a->tick_ns / 2)) {
+					 rt->bpf.last_rx_ns, interval, a->tick_ns / 2,
+					 keepalive_defer_ns(a->cfg->node_name, rt->name, margin))) {
 		case KA_PROBE:
 			prober_send(&a->prober, i, now);
 			sent++;
