@@ -35,7 +35,7 @@ CFLAGS ?= -g -O2
 CFLAGS += -Wall -Wextra -Wno-unused-parameter -Werror -Werror=undef \
 	-Wmissing-field-initializers -D_GNU_SOURCE -DWARMPATH_VERSION='"$(VERSION)"' \
 	-MMD -MP $(INCLUDES)
-PKGS := libbpf libelf zlib libmicrohttpd jansson libcurl
+PKGS := libbpf libelf zlib libmicrohttpd jansson libcurl libcrypto
 LDLIBS := $$(pkg-config --libs $(PKGS)) -lpthread -lm
 
 ifeq ($(V),1)

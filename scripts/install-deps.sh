@@ -22,6 +22,7 @@ deps=(
 	"libmicrohttpd-dev:pc:libmicrohttpd"
 	"libjansson-dev:pc:jansson"
 	"libcurl4-openssl-dev:pc:libcurl"
+	"libssl-dev:pc:libcrypto"
 	"iproute2:ip"
 	"iputils-ping:ping"
 	"wireguard-go:wireguard-go"

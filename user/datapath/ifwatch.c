@@ -48,13 +48,13 @@ int attach_interfaces(const struct wp_config *cfg, struct wp_loader *ld)
 				 links[i].wireguard_go ? "wireguard-go" : links[i].kind,
 				 links[i].l2 ? ",l2" : ",l3");
 		}
-		if (!ld->nattach) {
-			log_error(
-				"--interface auto found no ipip, vxlan, wireguard or wireguard-go "
-				"interface in this network namespace; name one with --interface IF");
-			goto cleanup;
-		}
-		log_info("interface auto: chose %s", chosen);
+		if (!ld->nattach)
+			/* a node whose CNI has not made its tunnel yet: wait, not ready */
+			log_warn("--interface auto found no ipip, vxlan, wireguard or wireguard-go "
+				 "interface in this network namespace yet: waiting for one (not "
+				 "ready until then; or name one with --interface IF)");
+		else
+			log_info("interface auto: chose %s", chosen);
 	} else {
 		for (int i = 0; i < cfg->niface; i++) {
 			l = links_find(links, n, cfg->ifaces[i]);
