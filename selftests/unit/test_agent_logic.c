@@ -5,6 +5,7 @@
  * maps created here, never pinned).
  */
 #include <arpa/inet.h>
+#include <endian.h>
 #include <stdlib.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
@@ -143,27 +144,44 @@ void test_keepalive_decide(void)
 
 void test_probe_wire(void)
 {
+	static const __u8 nonce[WP_PROBE_NONCE_LEN] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 };
 	struct wp_probe_msg m, out;
+	struct wp_probe_msg_v1 v1 = {}, v1out;
 	char buf[128];
 
-	probe_msg_build(&m, WP_PROBE_REQUEST, 7, 0x10003, 123456789ull,
-			"a-node-name-longer-than-thirty-two-bytes-for-sure");
-	ASSERT_EQ(sizeof(m), 56, "wire size");
-	ASSERT_EQ(probe_msg_parse(&m, sizeof(m), &out), WP_PROBE_OK, "roundtrip");
-	ASSERT_EQ(ntohl(out.seq), 7, "seq");
-	ASSERT_EQ(ntohl(out.cookie), 0x10003, "cookie");
+	probe_msg_build(&m, WP_PROBE_REQUEST, 7, nonce,
+			"a-node-name-longer-than-thirty-two-bytes-for-sure", NULL);
+	ASSERT_EQ(sizeof(m), 96, "wire size");
+	ASSERT_EQ(sizeof(v1), 56, "v1 wire size");
+	ASSERT_EQ(probe_msg_parse(&m, sizeof(m), NULL, &out, NULL), WP_PROBE_OK, "roundtrip");
+	ASSERT_EQ(out.version, 2, "version 2");
+	ASSERT_EQ(be64toh(out.counter), 7, "counter");
+	ASSERT_OK(memcmp(out.nonce, nonce, sizeof(nonce)), "nonce");
+	ASSERT_EQ(ntohs(out.flags), 0, "no MAC flag without a key");
 	ASSERT_EQ(strlen(out.sender), WP_PROBE_SENDER_LEN - 1, "sender truncated, terminated");
-	ASSERT_EQ(probe_msg_parse(&m, sizeof(m) - 1, &out), WP_PROBE_BAD_LENGTH, "short");
+	ASSERT_EQ(probe_msg_parse(&m, sizeof(m) - 1, NULL, &out, NULL), WP_PROBE_BAD_LENGTH,
+		  "short");
 	memcpy(buf, &m, sizeof(m));
-	ASSERT_EQ(probe_msg_parse(buf, sizeof(m) + 1, &out), WP_PROBE_BAD_LENGTH, "long");
+	ASSERT_EQ(probe_msg_parse(buf, sizeof(m) + 1, NULL, &out, NULL), WP_PROBE_BAD_LENGTH,
+		  "long");
 	buf[0] ^= 0xff;
-	ASSERT_EQ(probe_msg_parse(buf, sizeof(m), &out), WP_PROBE_BAD_MAGIC, "magic");
+	ASSERT_EQ(probe_msg_parse(buf, sizeof(m), NULL, &out, NULL), WP_PROBE_BAD_MAGIC, "magic");
 	memcpy(buf, &m, sizeof(m));
-	buf[4] = 2;
-	ASSERT_EQ(probe_msg_parse(buf, sizeof(m), &out), WP_PROBE_BAD_VERSION, "version");
+	buf[4] = 9;
+	ASSERT_EQ(probe_msg_parse(buf, sizeof(m), NULL, &out, NULL), WP_PROBE_BAD_VERSION,
+		  "version");
 	memcpy(buf, &m, sizeof(m));
 	buf[5] = 9;
-	ASSERT_EQ(probe_msg_parse(buf, sizeof(m), &out), WP_PROBE_BAD_TYPE, "type");
+	ASSERT_EQ(probe_msg_parse(buf, sizeof(m), NULL, &out, NULL), WP_PROBE_BAD_TYPE, "type");
+	/* a v1 request (an agent not yet updated): recognised, answerable without a key */
+	v1.magic = htonl(WP_PROBE_MAGIC);
+	v1.version = 1;
+	v1.type = WP_PROBE_REQUEST;
+	v1.seq = htonl(5);
+	ASSERT_EQ(probe_msg_parse(&v1, sizeof(v1), NULL, &out, &v1out), WP_PROBE_V1, "v1 request");
+	ASSERT_EQ(ntohl(v1out.seq), 5, "v1 seq");
+	ASSERT_EQ(probe_msg_parse(&v1, sizeof(v1) + 1, NULL, &out, &v1out), WP_PROBE_BAD_LENGTH,
+		  "v1 long");
 	ASSERT_EQ(probe_http_status("HTTP/1.1 200 OK\r\n", 17), 200, "http 200");
 	ASSERT_EQ(probe_http_status("HTTP/1.0 503 x", 14), 503, "http 503");
 	ASSERT_EQ(probe_http_status("HTTP/1.1 2", 10), -1, "http partial");

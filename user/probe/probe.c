@@ -54,7 +54,8 @@ int probe_key_load(const char *path, struct wp_probe_key *key, char *err, size_t
 		snprintf(err, errlen,
 			 "--probe-key-file %s: the key must be %d to %d bytes (e.g. 'head -c 32 "
 			 "/dev/urandom | base64'), got %s",
-			 path, WP_PROBE_KEY_MIN, WP_PROBE_KEY_MAX, n < WP_PROBE_KEY_MIN ? "fewer" : "more");
+			 path, WP_PROBE_KEY_MIN, WP_PROBE_KEY_MAX,
+			 n < WP_PROBE_KEY_MIN ? "fewer" : "more");
 		return -EINVAL;
 	}
 	memcpy(key->key, buf, n);

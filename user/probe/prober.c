@@ -226,7 +226,6 @@ void prober_send(struct prober *p, int idx, __u64 now)
 	struct wp_probe_msg m;
 	int ret = 0, fd;
 
-
 	sl->counter = ++p->next_counter;
 	if (probe_random(sl->nonce, sizeof(sl->nonce)) ||
 	    probe_random(&sl->icmp_id, sizeof(sl->icmp_id)) ||
@@ -524,10 +523,10 @@ void prober_expire(struct prober *p, __u64 now)
 
 void prober_emit_metrics(const struct prober *p, struct prom_buf *b)
 {
-	static const char *const drop_names[RESP_MAX] = {
-		"malformed", "unknown_source", "bad_port",    "unauthenticated",
-		"bad_mac",   "replayed",       "rate_limited"
-	};
+	static const char *const drop_names[RESP_MAX] = { "malformed",	 "unknown_source",
+							  "bad_port",	 "unauthenticated",
+							  "bad_mac",	 "replayed",
+							  "rate_limited" };
 	static const char *const reject_names[REPLY_MAX] = { "unauthenticated", "bad_mac",
 							     "wrong_source", "unmatched" };
 
@@ -544,8 +543,7 @@ void prober_emit_metrics(const struct prober *p, struct prom_buf *b)
 	prom_family(b, "warmpath_probe_responder_v1_answered_total", PROM_COUNTER,
 		    "Of the requests answered: v1 (unauthenticated) requests of agents not yet "
 		    "updated; answered only without --probe-key-file");
-	prom_sample_u64(b, "warmpath_probe_responder_v1_answered_total", NULL,
-			p->resp_v1_answered);
+	prom_sample_u64(b, "warmpath_probe_responder_v1_answered_total", NULL, p->resp_v1_answered);
 	prom_family(b, "warmpath_probe_replies_rejected_total", PROM_COUNTER,
 		    "Replies not taken as the answer to a probe, by reason");
 	for (int r = 0; r < REPLY_MAX; r++) {
@@ -554,8 +552,9 @@ void prober_emit_metrics(const struct prober *p, struct prom_buf *b)
 		prom_sample_u64(b, "warmpath_probe_replies_rejected_total", l,
 				p->reply_rejected[r]);
 	}
-	prom_family(b, "warmpath_probe_authenticated", PROM_GAUGE,
-		    "1 when probes and replies carry a MAC with the cluster key (--probe-key-file)");
+	prom_family(
+		b, "warmpath_probe_authenticated", PROM_GAUGE,
+		"1 when probes and replies carry a MAC with the cluster key (--probe-key-file)");
 	prom_sample(b, "warmpath_probe_authenticated", NULL, p->o.key && p->o.key->len ? 1 : 0);
 	{
 		__u64 bypassed = 0;

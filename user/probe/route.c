@@ -67,8 +67,8 @@ int route_describe(const struct sockaddr_storage *dst, char *out, size_t len)
 		if (rta->rta_type == RTA_PREFSRC && RTA_PAYLOAD(rta) >= (unsigned int)alen)
 			inet_ntop(family, RTA_DATA(rta), src, sizeof(src));
 	}
-	snprintf(out, len, "dev %s%s%s%s%s", ifname, gw[0] ? " via " : "", gw, src[0] ? " src " : "",
-		 src);
+	snprintf(out, len, "dev %s%s%s%s%s", ifname, gw[0] ? " via " : "", gw,
+		 src[0] ? " src " : "", src);
 	ret = 0;
 cleanup:
 	close(fd);
