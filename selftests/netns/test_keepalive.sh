@@ -376,9 +376,9 @@ done
 check_eq "$(stat -c %s "$G/out.control")" 96 "garbage: a real peer's request is answered (96 bytes)"
 check_eq "$(head -c 6 "$G/out.control" | od -An -tx1 | tr -d ' \n')" 57504b410202 \
 	"garbage: the answer is a WPKA reply" # magic W P K A, version 2, type 2
+G0=$WP_TMP/g0.a G1=$WP_TMP/g1.a
 check_eq "$(d "$G0" "$G1" warmpath_probe_responder_dropped_total 'reason="bad_port"')" 1 \
 	"garbage: a request from a peer's address but another port counted as bad_port"
-G0=$WP_TMP/g0.a G1=$WP_TMP/g1.a
 check_eq "$(d "$G0" "$G1" warmpath_probe_responder_dropped_total 'reason="malformed"')" ${#MALFORMED[@]} \
 	"garbage: each malformed datagram counted as malformed"
 check_eq "$(d "$G0" "$G1" warmpath_probe_responder_dropped_total 'reason="unknown_source"')" 2 \

@@ -376,7 +376,10 @@ static void on_request(struct prober *p, void *buf, size_t len, struct wp_probe_
 		memset(r->sender, 0, sizeof(r->sender));
 		memcpy(r->sender, p->o.node_name, strnlen(p->o.node_name, sizeof(r->sender) - 1));
 	} else {
-		probe_msg_build(m, WP_PROBE_REPLY, be64toh(m->counter), m->nonce, p->o.node_name,
+		__u8 nonce[WP_PROBE_NONCE_LEN];
+
+		memcpy(nonce, m->nonce, sizeof(nonce)); /* build clears m first */
+		probe_msg_build(m, WP_PROBE_REPLY, be64toh(m->counter), nonce, p->o.node_name,
 				p->o.key);
 		buf = m;
 	}
