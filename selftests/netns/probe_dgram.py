@@ -11,7 +11,8 @@ probe_dgram.py ask SRC SPORT DST DPORT FILE OUT [--count N] [--rate PPS] [--wait
 probe_dgram.py forge ADDR MODE SECONDS [--key FILE] [--from ADDR]
   a forger at ADDR:9050 answering every v2 request it gets for SECONDS:
   echo (the right reply; MAC with --key, if any), badmac (MAC with another key),
-  nomac (no MAC), port (the right reply from port 9099), addr (from --from ADDR).
+  nomac (no MAC), port (the right reply from port 9099), addr (from --from ADDR);
+  --only ADDR: answer the requests of that address only.
   Prints the number of requests answered.
 """
 import hashlib
@@ -45,7 +46,7 @@ def reply_for(req, key, flags_mac=True):
     return head + (hmac.new(key, head, hashlib.sha256).digest() if key else bytes(32))
 
 
-def forge(addr, mode, seconds, key, src):
+def forge(addr, mode, seconds, key, src, only):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.bind((addr, 9050))
     out = s
@@ -65,7 +66,7 @@ def forge(addr, mode, seconds, key, src):
             req, peer = s.recvfrom(2048)
         except socket.timeout:
             break
-        if len(req) != 96 or req[4] != 2 or req[5] != 1:
+        if len(req) != 96 or req[4] != 2 or req[5] != 1 or (only and peer[0] != only):
             continue
         out.sendto(reply_for(req, None if mode == "nomac" else key), peer)
         n += 1
@@ -126,7 +127,7 @@ def main(a):
             readkey(opts["fresh"]) if "fresh" in opts else None)
     elif pos[0] == "forge":
         forge(pos[1], pos[2], float(pos[3]), readkey(opts["key"]) if "key" in opts else None,
-              opts.get("from"))
+              opts.get("from"), opts.get("only"))
     else:
         sys.exit("usage: see the docstring")
 

@@ -121,7 +121,8 @@ ask()
 # forge MODE SECONDS [OPTS]: the forger at d's probe address answers a's probes to d
 forge()
 {
-	nsx "${NS[d]}" timeout -k 1 20 "$PD" forge "${ADDR[d]}" "$1" "$2" "${@:3}" 2>/dev/null
+	nsx "${NS[d]}" timeout -k 1 20 "$PD" forge "${ADDR[d]}" "$1" "$2" --only "${ADDR[a]}" \
+		"${@:3}" 2>/dev/null
 }
 range()
 {
