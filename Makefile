@@ -9,6 +9,19 @@
 
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.1.0)
 OUTPUT := .output
+# `make test SANITIZE=address,undefined`: user space and the unit tests built
+# with ASan/UBSan into their own directory, so sanitized and normal objects
+# never mix (the BPF objects are rebuilt there too).
+SANITIZE ?=
+ifneq ($(SANITIZE),)
+OUTPUT := .output-san
+BIN := $(OUTPUT)/warmpath
+else
+BIN := warmpath
+endif
+# Any sanitizer report fails the run (exit status 1 or abort, never just a log).
+SAN_ENV := ASAN_OPTIONS=halt_on_error=1:abort_on_error=1:detect_leaks=1:strict_string_checks=1 \
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 CLANG ?= clang
 BPFTOOL ?= bpftool
 CC ?= gcc
@@ -35,6 +48,9 @@ CFLAGS ?= -g -O2
 CFLAGS += -Wall -Wextra -Wno-unused-parameter -Werror -Werror=undef \
 	-Wmissing-field-initializers -D_GNU_SOURCE -DWARMPATH_VERSION='"$(VERSION)"' \
 	-MMD -MP $(INCLUDES)
+ifneq ($(SANITIZE),)
+CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+endif
 PKGS := libbpf libelf zlib libmicrohttpd jansson libcurl
 LDLIBS := $$(pkg-config --libs $(PKGS)) -lpthread -lm
 
@@ -50,7 +66,7 @@ endif
 .DELETE_ON_ERROR:
 .SECONDARY:
 
-all: warmpath
+all: $(BIN)
 
 # Install missing Debian packages once (order-only: never forces a rebuild).
 $(OUTPUT)/.deps-ok: | $(OUTPUT)
@@ -103,7 +119,7 @@ $(OUTPUT)/user/%.o: user/%.c | $(SKELS) $(OUTPUT)/.deps-ok
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
-warmpath: $(USER_OBJS)
+$(BIN): $(USER_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
 
@@ -122,8 +138,16 @@ $(OUTPUT)/test_progs: $(TEST_OBJS) $(LIB_OBJS)
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
 
 # The whole suite: unit (BPF_PROG_TEST_RUN) then netns/device tests, one summary.
+ifneq ($(SANITIZE),)
+# Sanitized: the unit suite (and the datapath fuzz smoke run) under ASan/UBSan.
+# The netns suites can drive the sanitized agent too:
+#   WARMPATH=$(BIN) selftests/run.sh netns
+test: $(BIN) $(OUTPUT)/test_progs
+	$(Q)$(SAN_ENV) $(OUTPUT)/test_progs
+else
 test: warmpath $(OUTPUT)/test_progs
 	$(Q)selftests/run.sh
+endif
 
 unit-test: $(OUTPUT)/test_progs
 	$(Q)$(OUTPUT)/test_progs
