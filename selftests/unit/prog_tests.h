@@ -42,6 +42,9 @@ TEST_WEAK(prom_promtool)
 TEST_WEAK(prom_http)
 TEST_WEAK(prom_http_concurrent)
 
+/* user/util/log.c: test_log.c */
+TEST(log_escape)
+
 /* bpf/drops.bpf.c, user/drops.c: test_drops.c */
 TEST(drops_reason_names)
 TEST(drops_variant)
