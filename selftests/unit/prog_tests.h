@@ -42,6 +42,9 @@ TEST_WEAK(prom_promtool)
 TEST_WEAK(prom_http)
 TEST_WEAK(prom_http_concurrent)
 
+/* user/discovery/peers.c input limits: test_peer_limits.c */
+TEST(peer_prefix_limits)
+
 /* user/util/log.c: test_log.c */
 TEST(log_escape)
 

@@ -14,7 +14,7 @@
 #include "log.h"
 #include "test_progs.h"
 
-#define ASSERT_STREQ(got, want, name)                                                     \
+#define ASSERT_STREQ(got, want, name)                                               \
 	test__assert_report(strcmp((got), (want)) == 0, __FILE__, __LINE__, (name), \
 			    "got=\"%s\" want=\"%s\"", (got), (want))
 
@@ -60,7 +60,10 @@ static void log_bad_utf8(void)
 	/* "café" with its last character cut after the first byte */
 	log_info("node %s joined", "caf\xc3");
 	/* a lone continuation byte, an overlong '/', a surrogate, and a newline */
-	log_warn("peer %s", "a\x80" "b\xc0\xaf" "c\xed\xa0\x80" "d\ne");
+	log_warn("peer %s", "a\x80"
+			    "b\xc0\xaf"
+			    "c\xed\xa0\x80"
+			    "d\ne");
 	log_setup(false, 0);
 }
 
@@ -155,8 +158,9 @@ void test_log_escape(void)
 		out = capture_stderr(log_text_controls, path, sizeof(path));
 		if (ASSERT_OK_PTR(out, "capture")) {
 			ASSERT_EQ(count_lines(out), 2, "no_forged_line");
-			ASSERT_OK_PTR(strstr(out, "name x\\x0aFAKE error forged\\x1b[31m\\x7f end\n"),
-				      "escaped");
+			ASSERT_OK_PTR(
+				strstr(out, "name x\\x0aFAKE error forged\\x1b[31m\\x7f end\n"),
+				"escaped");
 			ASSERT_OK_PTR(strstr(out, "caf\xc3\xa9 ok\n"), "utf8_kept");
 		}
 		free(out);
