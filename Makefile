@@ -140,8 +140,9 @@ $(OUTPUT)/test_progs: $(TEST_OBJS) $(LIB_OBJS)
 # The whole suite: unit (BPF_PROG_TEST_RUN) then netns/device tests, one summary.
 ifneq ($(SANITIZE),)
 # Sanitized: the unit suite and a datapath mutation run under ASan/UBSan.
-# The netns suites can drive the sanitized agent too:
-#   WARMPATH=$(BIN) selftests/run.sh netns
+# The netns suites can drive the sanitized agent too (they are not run here:
+# they take minutes and need no other build):
+#   ASAN_OPTIONS=detect_leaks=0 WARMPATH=$(BIN) selftests/run.sh veth
 test: $(BIN) $(OUTPUT)/test_progs $(OUTPUT)/fuzz_datapath
 	$(Q)$(SAN_ENV) $(OUTPUT)/test_progs
 	$(Q)$(SAN_ENV) $(OUTPUT)/fuzz_datapath -n $(FUZZ_SMOKE_DATAPATH_RUNS) -o $(OUTPUT)
