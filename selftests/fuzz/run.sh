@@ -5,7 +5,8 @@
 # and the datapath mutation run (.output/fuzz_datapath). Every target first
 # replays its checked-in crash reproducers (selftests/fuzz/crashes/<target>/),
 # then fuzzes SECONDS from its seed corpus (selftests/fuzz/corpus/<target>/).
-# Prints executions and time per target, then "N passed, N failed".
+# Prints executions, time and inputs in the working corpus (new ones only with
+# --smoke) per target, then "N passed, N failed".
 #
 # Usage: selftests/fuzz/run.sh [--smoke] SECONDS DATAPATH_RUNS [TARGET...]
 #   --smoke  what 'make test' runs: new inputs go to a temporary directory;
@@ -115,7 +116,7 @@ for t in "${targets[@]}"; do
 	fi
 	rows+=("$(awk -v t="$t" -v e="${execs:-0}" -v s="$(elapsed "$t0" "$t1")" \
 		-v c="$(find "$corpus" -type f | wc -l)" -v r="$replayed" -v v="$verdict" \
-		'BEGIN { printf "%-12s %10d execs %6.1f s %9d/s  corpus %4d  reproducers %d  %s", \
+		'BEGIN { printf "%-12s %10d execs %6.1f s %9d/s  inputs %4d  reproducers %d  %s", \
 			t, e, s, (s > 0 ? e / s : 0), c, r, v }')")
 done
 
