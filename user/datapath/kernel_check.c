@@ -122,10 +122,11 @@ int wp_check_bpffs(const char *pin_path, int *mounted, char *err, size_t errlen)
 	if (under_bpffs_root(pin_path) && !is_bpffs(WP_BPFFS_ROOT)) {
 		/* like Cilium: a host daemon mounts the bpffs it pins on */
 		if (!mount("bpf", WP_BPFFS_ROOT, "bpf", 0, "mode=0700")) {
-			log_info("mounted a BPF filesystem at " WP_BPFFS_ROOT
-				 " (none was mounted in this mount namespace; under 'ip netns exec', "
-				 "which mounts a fresh /sys, pins made there are not the host's: "
-				 "'nsenter --net=/run/netns/NAME' keeps the host's bpffs)");
+			log_info(
+				"mounted a BPF filesystem at " WP_BPFFS_ROOT
+				" (none was mounted in this mount namespace; under 'ip netns exec', "
+				"which mounts a fresh /sys, pins made there are not the host's: "
+				"'nsenter --net=/run/netns/NAME' keeps the host's bpffs)");
 			*mounted = 1;
 		} else {
 			why = errno == EPERM ? " (mounting it needs CAP_SYS_ADMIN)" : "";

@@ -133,6 +133,7 @@ int wp_loader_load(struct wp_loader *ld, const struct wp_load_opts *o, char *err
 	ld->created_pin_dir = !had_dir;
 	ret = mkdir_p(o->pin_path);
 	snprintf(links_dir, sizeof(links_dir), "%s/links", o->pin_path);
+	ld->created_links_dir = access(links_dir, F_OK) != 0;
 	if (!ret)
 		ret = mkdir_p(links_dir);
 	if (ret) {
@@ -217,7 +218,8 @@ int wp_loader_load(struct wp_loader *ld, const struct wp_load_opts *o, char *err
 	return 0;
 fail_dirs:
 	/* a start that failed leaves no empty directory behind (rmdir spares pins) */
-	rmdir(links_dir);
+	if (ld->created_links_dir)
+		rmdir(links_dir);
 	if (!had_dir)
 		rmdir(o->pin_path);
 	return ret;
@@ -619,7 +621,8 @@ void wp_loader_abandon(struct wp_loader *ld)
 			log_debug("failed start: removed %s", ld->new_pins[i].path);
 	ld->nnew_pins = 0;
 	snprintf(path, sizeof(path), "%s/links", ld->pin_path);
-	rmdir(path);
+	if (ld->created_links_dir)
+		rmdir(path);
 	if (ld->created_pin_dir)
 		rmdir(ld->pin_path);
 }

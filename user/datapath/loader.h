@@ -57,6 +57,7 @@ struct wp_loader {
 	int nnew_pins;
 	struct wp_new_pin new_pins[WP_MAX_NEW_PINS];
 	bool created_pin_dir;
+	bool created_links_dir;
 };
 
 /* Check the environment (root/caps, bpffs, BTF), open, configure, load, pin. */
