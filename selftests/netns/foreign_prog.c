@@ -38,8 +38,9 @@ int main(int argc, char **argv)
 
 	if (argc < 5 || (strcmp(argv[1], "tcx") && strcmp(argv[1], "tc")) ||
 	    (!strcmp(argv[1], "tc") && argc < 6)) {
-		fprintf(stderr, "usage: %s tcx IFINDEX ingress|egress PIN\n"
-				"       %s tc IFINDEX ingress|egress HANDLE PRIO\n",
+		fprintf(stderr,
+			"usage: %s tcx IFINDEX ingress|egress PIN\n"
+			"       %s tc IFINDEX ingress|egress HANDLE PRIO\n",
 			argv[0], argv[0]);
 		return 2;
 	}
