@@ -75,7 +75,17 @@ int wp_check_kernel(char *err, size_t errlen)
 			 "needs a kernel built with CONFIG_DEBUG_INFO_BTF=y");
 		return -ENOTSUP;
 	}
-	/* 1: supported, 0: not, < 0: could not tell (e.g. EPERM): the load will say */
+	/*
+	 * A probe answers 0 when the kernel refuses, whatever the reason: without
+	 * the privilege to load anything, every feature looks missing. Only when
+	 * the oldest map and program types load do the answers mean something;
+	 * otherwise the load itself reports (e.g. "run as root, or with CAP_BPF").
+	 */
+	if (libbpf_probe_bpf_map_type(BPF_MAP_TYPE_ARRAY, NULL) != 1 ||
+	    libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_SCHED_CLS, NULL) != 1) {
+		log_debug("kernel feature probes not possible here: skipped");
+		return 0;
+	}
 	ret = libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, NULL);
 	if (ret == 0) {
 		missing(err, errlen, "BPF ring buffer maps", "5.8");
