@@ -14,6 +14,7 @@
 #include "kernel_check.h"
 #include "loader.h"
 #include "log.h"
+#include "loader_tc.h"
 #include "tc_filters.h"
 
 /* Debian's libbpf 1.1 and UAPI headers predate tcx (kernel 6.6). */
@@ -273,125 +274,6 @@ static int attach_tcx(struct wp_loader *ld, struct wp_attachment *a, int dir, in
 	return 0;
 }
 
-static void tc_record_put(struct wp_loader *ld, int ifindex, const struct wp_tc_record *rec)
-{
-	__u32 key = ifindex;
-
-	if (ld->tc_rec_fd >= 0)
-		bpf_map_update_elem(ld->tc_rec_fd, &key, rec, BPF_ANY);
-}
-
-/*
- * Would our filter fit on (ifindex, dir)? Our handle at our priority held by a
- * program that is not ours, or our priority held by another classifier kind or
- * protocol (the kernel would refuse to add ours): say so, change nothing.
- */
-static int tc_conflict(struct wp_loader *ld, int ifindex, const char *ifname, int dir, char *err,
-		       size_t errlen)
-{
-	struct tc_filter f[WP_TC_MAX_FILTERS];
-	struct wp_tc_record rec;
-	int n;
-
-	tc_record_get(ld->tc_rec_fd, ifindex, &rec);
-	n = tc_filters_dump(ifindex, dir, f, WP_TC_MAX_FILTERS);
-	if (n < 0) {
-		snprintf(err, errlen, "listing the tc %s filters of %s: %s", dir_names[dir], ifname,
-			 strerror(-n));
-		return n;
-	}
-	for (int i = 0; i < n; i++) {
-		if (f[i].priority != WP_TC_PRIORITY)
-			continue;
-		if (strcmp(f[i].kind, "bpf") || f[i].protocol != ETH_P_ALL) {
-			snprintf(err, errlen,
-				 "tc %s priority %u on %s holds a %s filter (protocol 0x%04x); "
-				 "warmpath's bpf filter (all protocols) cannot share that priority",
-				 dir_names[dir], WP_TC_PRIORITY, ifname, f[i].kind, f[i].protocol);
-			return -EBUSY;
-		}
-		if (f[i].handle == WP_TC_HANDLE &&
-		    !tc_filter_is_ours(&f[i], dir, rec.prog_id[dir], ld->tc_tag[dir])) {
-			snprintf(err, errlen,
-				 "tc %s filter handle 0x%x priority %u on %s belongs to another "
-				 "program (id %u%s%s); not replacing it",
-				 dir_names[dir], WP_TC_HANDLE, WP_TC_PRIORITY, ifname, f[i].prog_id,
-				 f[i].name[0] ? ", " : "", f[i].name);
-			return -EBUSY;
-		}
-	}
-	return 0;
-}
-
-int wp_loader_preflight(struct wp_loader *ld, const struct link_desc *l, char *err, size_t errlen)
-{
-	int ret = 0;
-
-	if (ld->attach_pref != WP_ATTACH_PREF_TC)
-		return 0;
-	for (int dir = 0; dir < 2 && !ret; dir++)
-		ret = tc_conflict(ld, l->ifindex, l->name, dir, err, errlen);
-	return ret;
-}
-
-/* Our filter at our handle and priority, replaced in place when it is there. */
-static int attach_tc(struct wp_loader *ld, struct wp_attachment *a, int dir, int prog_fd, char *err,
-		     size_t errlen)
-{
-	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = a->ifindex,
-		    .attach_point = dir == 0 ? BPF_TC_INGRESS : BPF_TC_EGRESS);
-	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = WP_TC_HANDLE, .priority = WP_TC_PRIORITY,
-		    .prog_fd = prog_fd, .flags = BPF_TC_F_REPLACE);
-	struct wp_tc_record rec;
-	int ret;
-
-	ret = tc_conflict(ld, a->ifindex, a->ifname, dir, err, errlen);
-	if (ret)
-		return ret;
-	tc_record_get(ld->tc_rec_fd, a->ifindex, &rec);
-	ret = bpf_tc_hook_create(&hook);
-	if (!ret) {
-		/* recorded at once: a SIGKILL must not make it look foreign */
-		a->created_hook = true;
-		rec.flags |= WP_TC_REC_OWN_CLSACT;
-		tc_record_put(ld, a->ifindex, &rec);
-	} else if (ret != -EEXIST) {
-		snprintf(err, errlen, "creating clsact on %s: %s", a->ifname, strerror(-ret));
-		return ret;
-	}
-	ret = bpf_tc_attach(&hook, &opts);
-	if (ret) {
-		snprintf(err, errlen, "tc attach to %s %s: %s", a->ifname, dir_names[dir],
-			 strerror(-ret));
-		return ret;
-	}
-	a->tc_attached[dir] = true;
-	rec.prog_id[dir] = opts.prog_id;
-	tc_record_put(ld, a->ifindex, &rec);
-	/* an older warmpath's filter at its old priority must not count twice */
-	tc_filters_remove_ours(a->ifindex, dir, &rec, ld->tc_tag[dir], WP_TC_PRIORITY);
-	return 0;
-}
-
-/*
- * Remove our tc filters from both hooks of ifindex (what this or an earlier run
- * attached), then the clsact qdisc if we created it and nothing else is on it.
- */
-static void detach_tc_ours(int rec_fd, const __u8 (*tags)[WP_TC_TAG_LEN], int ifindex)
-{
-	struct wp_tc_record rec;
-	__u32 key = ifindex;
-	bool had;
-
-	had = tc_record_get(rec_fd, ifindex, &rec);
-	for (int dir = 0; dir < 2; dir++)
-		tc_filters_remove_ours(ifindex, dir, &rec, tags ? tags[dir] : NULL, 0);
-	if (tc_clsact_release(ifindex, &rec))
-		log_debug("ifindex %d: removed the clsact qdisc warmpath created", ifindex);
-	if (had)
-		bpf_map_delete_elem(rec_fd, &key);
-}
-
 static void drop_pinned_link(struct wp_loader *ld, int ifindex, int dir)
 {
 	char path[300];
@@ -473,13 +355,13 @@ int wp_loader_attach(struct wp_loader *ld, const struct link_desc *l, __u32 flag
 		/* what an earlier run left in the other mode must not run twice */
 		if (a->mode == WP_ATTACH_TC) {
 			drop_pinned_link(ld, a->ifindex, dir);
-			ret = attach_tc(ld, a, dir, progs[dir], err, errlen);
+			ret = wp_loader_attach_tc(ld, a, dir, progs[dir], err, errlen);
 		}
 		if (ret)
 			goto fail;
 	}
 	if (a->mode == WP_ATTACH_TCX)
-		detach_tc_ours(ld->tc_rec_fd, ld->tc_tag, a->ifindex);
+		wp_tc_detach_ours(ld->tc_rec_fd, ld->tc_tag, a->ifindex);
 	if (cfg.attach_mode != (__u32)a->mode) {
 		cfg.attach_mode = a->mode;
 		bpf_map_update_elem(ifaces_fd, &key, &cfg, BPF_ANY);
@@ -508,7 +390,7 @@ fail:
 		}
 	}
 	if (a->mode == WP_ATTACH_TC)
-		detach_tc_ours(ld->tc_rec_fd, ld->tc_tag, a->ifindex);
+		wp_tc_detach_ours(ld->tc_rec_fd, ld->tc_tag, a->ifindex);
 	bpf_map_delete_elem(ifaces_fd, &key);
 	set_if_flags(if_flags_fd, key, 0);
 	return ret;
@@ -539,7 +421,7 @@ void wp_loader_prune_stale(struct wp_loader *ld)
 			stale[nstale++] = key;
 	}
 	for (int i = 0; i < nstale; i++) {
-		detach_tc_ours(ld->tc_rec_fd, ld->tc_tag, stale[i]);
+		wp_tc_detach_ours(ld->tc_rec_fd, ld->tc_tag, stale[i]);
 		bpf_map_delete_elem(fd, &stale[i]);
 		set_if_flags(bpf_map__fd(ld->skel->maps.if_flags), stale[i], 0);
 		log_info("ifindex %u: removed what an earlier run attached there", stale[i]);
@@ -586,7 +468,7 @@ static void detach_one(struct wp_loader *ld, struct wp_attachment *a)
 	}
 	/* our filters go; the clsact qdisc only if we created it and it is empty now */
 	if (a->mode == WP_ATTACH_TC)
-		detach_tc_ours(ld->tc_rec_fd, ld->tc_tag, a->ifindex);
+		wp_tc_detach_ours(ld->tc_rec_fd, ld->tc_tag, a->ifindex);
 	bpf_map_delete_elem(bpf_map__fd(ld->skel->maps.ifaces), &key);
 	set_if_flags(bpf_map__fd(ld->skel->maps.if_flags), key, 0);
 }
@@ -634,108 +516,4 @@ void wp_loader_destroy(struct wp_loader *ld)
 	if (ld->tc_rec_fd >= 0)
 		close(ld->tc_rec_fd);
 	ld->tc_rec_fd = -1;
-}
-
-/* Keys of a hash map, appended to keys[] without duplicates. */
-static int collect_keys(int fd, __u32 *keys, int n, int max)
-{
-	__u32 key, next;
-
-	for (int more = !bpf_map_get_next_key(fd, NULL, &next); more && n < max;
-	     more = !bpf_map_get_next_key(fd, &key, &next)) {
-		bool seen = false;
-
-		key = next;
-		for (int i = 0; i < n; i++)
-			seen |= keys[i] == key;
-		if (!seen)
-			keys[n++] = key;
-	}
-	return n;
-}
-
-int wp_cleanup(const char *pin_path, bool verbose)
-{
-	char path[600], dir_path[300];
-	struct datapath_bpf *skel;
-	struct bpf_map *m;
-	struct dirent *de;
-	__u32 keys[WP_MAX_IFACES * 5];
-	int fd, rec_fd, nkeys = 0, removed = 0;
-	DIR *d;
-
-	/*
-	 * 1. tc filters of ours (recognised from the filter dump: no CAP_SYS_ADMIN
-	 * needed) on the interfaces the pinned ifaces and tc_filters maps name,
-	 * and the clsact qdiscs we created that are empty then
-	 */
-	snprintf(path, sizeof(path), "%s/ifaces", pin_path);
-	fd = bpf_obj_get(path);
-	if (fd >= 0) {
-		nkeys = collect_keys(fd, keys, nkeys, WP_MAX_IFACES * 5);
-		close(fd);
-	}
-	rec_fd = tc_record_open(pin_path, false);
-	if (rec_fd >= 0)
-		nkeys = collect_keys(rec_fd, keys, nkeys, WP_MAX_IFACES * 5);
-	for (int i = 0; i < nkeys; i++)
-		detach_tc_ours(rec_fd, NULL, keys[i]);
-	if (rec_fd >= 0)
-		close(rec_fd);
-
-	/* 2. our pinned tcx links */
-	snprintf(dir_path, sizeof(dir_path), "%s/links", pin_path);
-	d = opendir(dir_path);
-	if (d) {
-		while ((de = readdir(d))) {
-			if (de->d_name[0] == '.')
-				continue;
-			snprintf(path, sizeof(path), "%s/%s", dir_path, de->d_name);
-			fd = bpf_obj_get(path);
-			if (fd >= 0) {
-				bpf_link_detach(fd);
-				close(fd);
-			}
-			if (!unlink(path)) {
-				removed++;
-				if (verbose)
-					printf("removed link %s\n", path);
-			}
-		}
-		closedir(d);
-		rmdir(dir_path);
-	}
-
-	/* 3. our map pins, by the names the object defines; foreign pins stay */
-	skel = datapath_bpf__open();
-	if (!skel) {
-		fprintf(stderr, "cannot open the BPF object: %s\n", strerror(errno));
-		return -errno;
-	}
-	bpf_object__for_each_map(m, skel->obj) {
-		if (bpf_map__is_internal(m))
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", pin_path, bpf_map__name(m));
-		if (!unlink(path)) {
-			removed++;
-			if (verbose)
-				printf("removed map %s\n", path);
-		}
-	}
-	datapath_bpf__destroy(skel);
-	/*
-	 * the drop tracer's own map (bpf/drops.bpf.c; the rest it shares with the
-	 * datapath) and the record of our tc filters
-	 */
-	for (int i = 0; i < 2; i++) {
-		snprintf(path, sizeof(path), "%s/%s", pin_path, i == 0 ? "drops" : "tc_filters");
-		if (!unlink(path)) {
-			removed++;
-			if (verbose)
-				printf("removed map %s\n", path);
-		}
-	}
-	if (rmdir(pin_path) && errno != ENOENT && verbose)
-		printf("kept %s: %s\n", pin_path, strerror(errno));
-	return removed;
 }
