@@ -206,11 +206,19 @@ run_mode()
 	start "$mode" || fail "$mode again: agent starts"
 	traffic $N
 	check_counts "$mode again"
+	LINK_IDS=
+	[ "$mode" = tcx ] && LINK_IDS=$(for d in ingress egress; do
+		bpftool link show pinned "$PIN/links/if${IFINDEX}_$d" -j | jq -r .id
+	done)
 	stop_pid "$AGENT_PID" KILL
 	C=$(nsx "$NS_A" "$PRIV" cleanup --pin-path "$PIN" -v 2>&1)
 	check_eq "$?" 0 "$mode cleanup with $CAPS: exits 0"
 	check_eq "$(tc_ours)" "0 0" "$mode cleanup: our tc filters removed"
 	check_true "$mode cleanup: pin dir removed" test ! -e "$PIN"
+	for id in $LINK_IDS; do
+		check_true "$mode cleanup: our tcx link $id detached" \
+			bash -c "! bpftool link show id $id >/dev/null 2>&1"
+	done
 	traffic 1
 	if [ "$mode" = tcx ]; then
 		check_true "$mode cleanup: foreign links untouched" links_alive "$mode"
