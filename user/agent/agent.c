@@ -246,8 +246,8 @@ static int agent_install_peers(struct agent *a)
 	char err[256];
 	int skipped;
 
-	if (kube_merge_peers(&set, &a->static_peers, err, sizeof(err)) < 0 ||
-	    (skipped = kube_merge_peers(&set, &a->kube_peers, err, sizeof(err))) < 0) {
+	if (peer_set_merge(&set, &a->static_peers, err, sizeof(err)) < 0 ||
+	    (skipped = peer_set_merge(&set, &a->kube_peers, err, sizeof(err))) < 0) {
 		log_error("peers: %s", err);
 		peer_set_free(&set);
 		return -1;
