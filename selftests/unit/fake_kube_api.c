@@ -425,7 +425,7 @@ int fake_get(struct fake_api *f, const int *field)
  * @ann_key/@ann_val: one address annotation (or NULL); @cidr6: a second podCIDR.
  */
 json_t *make_node(const char *name, const char *rv, const char *ip, const char *ann_key,
-			 const char *ann_val, const char *cidr, const char *cidr6)
+		  const char *ann_val, const char *cidr, const char *cidr6)
 {
 	json_t *ann = json_pack("{s:s, s:s}", "node.alpha.kubernetes.io/ttl", "0",
 				"volumes.kubernetes.io/controller-managed-attach-detach", "true");
@@ -461,7 +461,6 @@ json_t *make_node(const char *name, const char *rv, const char *ip, const char *
 		"containerRuntimeVersion", "containerd://1.7.0");
 }
 
-
 /* The cluster most tests start from: node-a is this node. */
 void fake_three_nodes(struct fake_api *f)
 {
@@ -472,8 +471,6 @@ void fake_three_nodes(struct fake_api *f)
 	json_array_append_new(f->nodes, make_node("node-c", "92", "192.168.1.3", NULL, NULL,
 						  "10.244.2.0/24", NULL));
 }
-
-
 
 char token_path[128], ca_path[128], other_ca_path[128];
 static char api_url[64];
@@ -544,7 +541,6 @@ bool notify_ready(struct wp_kube *k, int ms)
 
 	return poll(&pfd, 1, ms) == 1;
 }
-
 
 int kube_promtool_check(const char *text)
 {

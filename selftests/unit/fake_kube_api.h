@@ -24,7 +24,6 @@
 #define WAIT_MS 5000 /* the longest any condition below may take to come true */
 #define MAX_STEPS 64
 
-
 enum step_kind {
 	STEP_LINE, /* send text + "\n" */
 	STEP_PARTIAL, /* send text, no newline */
@@ -79,7 +78,7 @@ void fake_step(struct fake_api *f, enum step_kind kind, const char *text);
 void fake_event(struct fake_api *f, const char *type, json_t *obj);
 int fake_get(struct fake_api *f, const int *field);
 json_t *make_node(const char *name, const char *rv, const char *ip, const char *ann_key,
-			 const char *ann_val, const char *cidr, const char *cidr6);
+		  const char *ann_val, const char *cidr, const char *cidr6);
 void fake_three_nodes(struct fake_api *f);
 struct wp_kube_opts test_opts(struct fake_api *f);
 struct wp_kube *client_start(const struct wp_kube_opts *o);
@@ -127,7 +126,6 @@ int kube_promtool_check(const char *text);
 		test__assert_report(___g && !strcmp(___g, ___w), __FILE__, __LINE__, name, \
 				    "got=%s want=%s", ___g ? ___g : "(null)", ___w);       \
 	})
-
 
 /* subtests of test_kube_discovery, in test_kube_discovery.c and test_kube_errors.c */
 void kube_case_list_watch(void);

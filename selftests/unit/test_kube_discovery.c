@@ -17,7 +17,6 @@
 #include "log.h"
 #include "prom.h"
 
-
 void kube_case_list_watch(void)
 {
 	struct fake_api *f = fake_start();
@@ -229,7 +228,6 @@ out:
 	fake_free(f);
 }
 
-
 /*
  * A non-JSON watch line delivered whole in one 2-byte chunk ("s\n"): the
  * line points into libcurl's buffer, which is not NUL-terminated there, so
@@ -317,13 +315,18 @@ void test_kube_discovery(void)
 		const char *name;
 		void (*run)(void);
 	} subtests[] = {
-		{ "list_watch", kube_case_list_watch },	{ "relist_gone", kube_case_relist_gone },
-		{ "auth_token", kube_case_auth_token },	{ "bad_json", kube_case_bad_json },
-		{ "truncated", kube_case_truncated },	{ "slow", kube_case_slow },
-		{ "server_dies", kube_case_server_dies }, { "wrong_ca", kube_case_wrong_ca },
+		{ "list_watch", kube_case_list_watch },
+		{ "relist_gone", kube_case_relist_gone },
+		{ "auth_token", kube_case_auth_token },
+		{ "bad_json", kube_case_bad_json },
+		{ "truncated", kube_case_truncated },
+		{ "slow", kube_case_slow },
+		{ "server_dies", kube_case_server_dies },
+		{ "wrong_ca", kube_case_wrong_ca },
 		{ "metrics", kube_case_metrics },
 		{ "watch_line_chunk", kube_case_watch_line_chunk },
-		{ "node_cap", kube_case_node_cap },		{ "start_errors", kube_case_start_errors },
+		{ "node_cap", kube_case_node_cap },
+		{ "start_errors", kube_case_start_errors },
 	};
 
 	int saved_stderr = -1, devnull;
@@ -362,4 +365,3 @@ out:
 		close(saved_stderr);
 	}
 }
-

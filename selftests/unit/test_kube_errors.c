@@ -282,4 +282,3 @@ void kube_case_start_errors(void)
 	unsetenv("KUBERNETES_SERVICE_HOST");
 	ASSERT_TRUE(kube_start(&o, err, sizeof(err)) == NULL, "not_in_cluster");
 }
-

@@ -14,7 +14,6 @@
 #include "log.h"
 #include "prom.h"
 
-
 static void node_peer_cases(void)
 {
 	const char *custom[] = { "example.com/probe", NULL };
@@ -123,4 +122,3 @@ void test_kube_node(void)
 	if (test__start_subtest("merge"))
 		merge_cases();
 }
-

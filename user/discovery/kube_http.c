@@ -86,7 +86,6 @@ int kube_status_error(long code)
 	}
 }
 
-
 static size_t on_header(char *data, size_t size, size_t nmemb, void *ud)
 {
 	struct xfer *x = ud;
@@ -177,8 +176,7 @@ static CURLcode run_transfer(struct wp_kube *k, CURL *easy)
 }
 
 /* See kube_int.h. */
-int kube_get(struct wp_kube *k, const char *url, struct xfer *x, long timeout_ms,
-		    long stall_ms)
+int kube_get(struct wp_kube *k, const char *url, struct xfer *x, long timeout_ms, long stall_ms)
 {
 	char curl_err[CURL_ERROR_SIZE] = "", *token = NULL, *auth = NULL;
 	struct curl_slist *hdrs = NULL, *tmp;
@@ -266,4 +264,3 @@ cleanup:
 	}
 	return ret;
 }
-

@@ -80,8 +80,8 @@ static int watch_line(struct xfer *x, const char *line, size_t len)
 	ev = json_loadb(line, len, 0, &jerr);
 	if (!ev) {
 		/* @line is libcurl's buffer, not NUL-terminated: bounded by its length */
-		log_warn("kubernetes: watch: not JSON (%s): %.*s", jerr.text, (int)(len < 80 ? len : 80),
-			 line);
+		log_warn("kubernetes: watch: not JSON (%s): %.*s", jerr.text,
+			 (int)(len < 80 ? len : 80), line);
 		return KUBE_ERR_BAD_JSON;
 	}
 	ret = watch_event(x->k, ev);
@@ -123,8 +123,6 @@ bool kube_watch_feed(struct xfer *x, const char *data, size_t n)
 	}
 	return true;
 }
-
-
 
 /* One page of a NodeList into @fresh; @cont gets metadata.continue, @rv its resourceVersion. */
 static int list_page(struct wp_kube *k, struct xfer *x, struct node_table *fresh, char *cont,
@@ -366,4 +364,3 @@ void *kube_thread(void *arg)
 	}
 	return NULL;
 }
-

@@ -74,8 +74,7 @@ static const void *name_key(const char *name, char kb[WP_PEER_NAME_LEN])
 	return kb;
 }
 
-int peer_set_merge(struct wp_peer_set *dst, const struct wp_peer_set *src, char *err,
-		   size_t errlen)
+int peer_set_merge(struct wp_peer_set *dst, const struct wp_peer_set *src, char *err, size_t errlen)
 {
 	struct keyset names = {}, pfxs = {};
 	struct prefix_keybuf pk;
@@ -108,8 +107,8 @@ int peer_set_merge(struct wp_peer_set *dst, const struct wp_peer_set *src, char 
 			continue;
 		}
 		if (!keyset_add(&pfxs, prefix_key(&q->prefixes[0], &pk), true)) {
-			log_debug("peer %s: probe address %s belongs to another peer",
-				  q->name, q->addr_str);
+			log_debug("peer %s: probe address %s belongs to another peer", q->name,
+				  q->addr_str);
 			skipped++;
 			continue;
 		}

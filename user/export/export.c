@@ -262,7 +262,7 @@ static const char *wg_peer_name(void *ctx, __u32 peer_id)
 /* wireguard-go peer lists, read outside the lock (a UAPI query may take up to 1 s). */
 static int wg_devices(struct agent *a, struct wg_device **devs)
 {
-	int n = wg_uapi_get_ifaces(wp_loader_map_fd(&a->ld, "ifaces"), devs);
+	int n = wg_devices_from_ifaces(wp_loader_map_fd(&a->ld, "ifaces"), devs);
 
 	return n > 0 ? n : 0;
 }

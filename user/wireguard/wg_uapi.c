@@ -11,6 +11,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <poll.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +19,6 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <bpf/bpf.h>
 #include "util.h"
 #include "wg_uapi.h"
 
@@ -653,6 +653,17 @@ static bool valid_ifname(const char *ifname)
 	       strcmp(ifname, "..");
 }
 
+bool wg_uapi_has_socket(const char *ifname)
+{
+	char path[sizeof(WG_UAPI_DIR) + WP_IFNAME_LEN + 8];
+	struct stat st;
+
+	if (!valid_ifname(ifname))
+		return false;
+	snprintf(path, sizeof(path), "%s/%s.sock", WG_UAPI_DIR, ifname);
+	return !stat(path, &st) && S_ISSOCK(st.st_mode);
+}
+
 int wg_uapi_get(const char *ifname, struct wg_device *dev, char *err, size_t errlen)
 {
 	char path[sizeof(WG_UAPI_DIR) + WP_IFNAME_LEN + 8];
@@ -671,51 +682,4 @@ int wg_uapi_get(const char *ifname, struct wg_device *dev, char *err, size_t err
 	if (ret)
 		snprintf(dev->error, sizeof(dev->error), "%s", err);
 	return ret;
-}
-
-static int cmp_dev(const void *a, const void *b)
-{
-	return strcmp(((const struct wg_device *)a)->ifname, ((const struct wg_device *)b)->ifname);
-}
-
-int wg_uapi_get_ifaces(int ifaces_fd, struct wg_device **devs)
-{
-	struct wg_device *out;
-	__u32 key, next, *prev = NULL;
-	int n = 0, iter = 0;
-
-	*devs = NULL;
-	out = calloc(WP_MAX_IFACES, sizeof(*out));
-	if (!out)
-		return -ENOMEM;
-	while (n < WP_MAX_IFACES && iter++ < 4 * WP_MAX_IFACES &&
-	       !bpf_map_get_next_key(ifaces_fd, prev, &next)) {
-		char path[sizeof(WG_UAPI_DIR) + WP_IFNAME_LEN + 8], err[160];
-		struct iface_cfg ic;
-		struct stat st;
-		bool dup = false;
-
-		key = next;
-		prev = &key;
-		if (bpf_map_lookup_elem(ifaces_fd, &key, &ic))
-			continue;
-		ic.name[WP_IFNAME_LEN - 1] = '\0';
-		if (!valid_ifname(ic.name))
-			continue;
-		snprintf(path, sizeof(path), "%s/%s.sock", WG_UAPI_DIR, ic.name);
-		if (stat(path, &st) || !S_ISSOCK(st.st_mode))
-			continue;
-		for (int i = 0; i < n; i++)
-			dup |= !strcmp(out[i].ifname, ic.name);
-		if (dup)
-			continue;
-		wg_uapi_get(ic.name, &out[n++], err, sizeof(err));
-	}
-	if (!n) {
-		free(out);
-		return 0;
-	}
-	qsort(out, n, sizeof(*out), cmp_dev);
-	*devs = out;
-	return n;
 }

@@ -65,13 +65,8 @@ int wg_uapi_query(const char *sock_path, int timeout_ms, struct wg_device *dev, 
 int wg_uapi_get(const char *ifname, struct wg_device *dev, char *err, size_t errlen);
 void wg_device_free(struct wg_device *dev);
 
-/*
- * Every wireguard-go device among the interfaces of the `ifaces` map (the
- * agent's, or pinned). Interfaces without a UAPI socket are skipped; a device
- * whose query failed is kept with err and error set. Returns the count (and
- * *devs, NULL when 0) or -ENOMEM.
- */
-int wg_uapi_get_ifaces(int ifaces_fd, struct wg_device **devs);
+/* Does ifname have a UAPI socket under WG_UAPI_DIR (a wireguard-go device)? */
+bool wg_uapi_has_socket(const char *ifname);
 void wg_devices_free(struct wg_device *devs, int n);
 
 /* Base64 of a key: WG_KEY_B64_LEN characters and a NUL. */

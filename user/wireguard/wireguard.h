@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * WireGuard in user space: the metrics and JSON built from the datapath's
+ * WireGuard in user space (wg_read.c reads and names, wg_present.c presents):
+ * the metrics and JSON built from the datapath's
  * `wg_endpoints` LRU (handshakes seen on the underlay, bpf/wireguard.bpf.h)
  * joined with the peer list of the wireguard-go UAPI client (wg_uapi.h).
  *
@@ -12,7 +13,7 @@
  *
  * Scrape:
  *	struct wg_device *devs = NULL;
- *	int n = wg_uapi_get_ifaces(ifaces_fd, &devs);    (outside any lock: up to 1 s a device)
+ *	int n = wg_devices_from_ifaces(ifaces_fd, &devs); (outside any lock: up to 1 s a device)
  *	struct wg_names names = { .peer_name = cb, .ctx = a, .prefixes_fd = fd };
  *	wg_emit_metrics_all(wg_endpoints_fd, &names, devs, n, b);
  *	wg_devices_free(devs, n);
@@ -90,6 +91,16 @@ json_t *wg_status_json(int wg_endpoints_fd, const struct wg_names *names,
 json_t *wg_status_json_from_pins(const char *pin_path, char *err, size_t errlen);
 /* The WireGuard section of the `warmpath status` table; prints nothing for an empty one. */
 void wg_status_print(const json_t *wg, FILE *f);
+
+/*
+ * The WireGuard devices among @ifnames (duplicates read once), sorted by
+ * name: wireguard-go ones over their UAPI socket (wg_uapi.h). Interfaces that
+ * are none are skipped; a device whose query failed is kept with err and
+ * error set. Returns the count (and *devs, NULL when 0) or -ENOMEM.
+ */
+int wg_devices_read(const char *const *ifnames, int n, struct wg_device **devs);
+/* wg_devices_read() of the interfaces in the `ifaces` map (the agent's, or pinned). */
+int wg_devices_from_ifaces(int ifaces_fd, struct wg_device **devs);
 
 /* Helpers, exported for the tests. */
 /* "a.b.c.d:port" or "[v6]:port" of an IPv4-mapped address and a host-order port. */
