@@ -108,4 +108,3 @@ void fake_uapi_stop(struct fake_uapi *s)
 	unlink(s->path);
 	rmdir(s->dir);
 }
-

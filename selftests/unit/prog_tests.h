@@ -53,6 +53,7 @@ TEST(wireguard_handshakes)
 TEST(wireguard_truncated)
 TEST(wireguard_uapi)
 TEST(wireguard_metrics)
+TEST(wireguard_netlink)
 
 /* user/discovery/kube*.c, peerset.c: test_kube_*.c (fake_kube_api.c) */
 TEST(kube_node)

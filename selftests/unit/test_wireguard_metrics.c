@@ -391,4 +391,3 @@ void test_wireguard_metrics(void)
 	}
 	dp_fixture_close(&f);
 }
-

@@ -30,7 +30,6 @@
 
 /* ---- test_wireguard_uapi ---- */
 
-
 /* What wireguard-go 0.0.20230223 answers, with a second peer and fwmark added. */
 static const char canned_reply[] = "private_key=" KEY_PRIV "\n"
 				   "listen_port=51999\n"
@@ -305,7 +304,8 @@ static void uapi_client(void)
 	__u64 t0;
 	int ret;
 
-	if (test__start_subtest("client_reply") && fake_uapi_start(&s, FAKE_REPLY, canned_reply, 0)) {
+	if (test__start_subtest("client_reply") &&
+	    fake_uapi_start(&s, FAKE_REPLY, canned_reply, 0)) {
 		ret = wg_uapi_query(s.path, 1000, &d, err, sizeof(err));
 		if (ASSERT_OK(ret, err))
 			check_canned(&d, "client");
@@ -314,7 +314,8 @@ static void uapi_client(void)
 		ASSERT_EQ(strcmp(s.request, "get=1\n\n"), 0, "request");
 	}
 	/* 7-byte pieces: lines and the closing "\n\n" split across reads */
-	if (test__start_subtest("client_chunks") && fake_uapi_start(&s, FAKE_REPLY, canned_reply, 7)) {
+	if (test__start_subtest("client_chunks") &&
+	    fake_uapi_start(&s, FAKE_REPLY, canned_reply, 7)) {
 		ret = wg_uapi_query(s.path, 2000, &d, err, sizeof(err));
 		if (ASSERT_OK(ret, err))
 			check_canned(&d, "chunks");
@@ -336,7 +337,8 @@ static void uapi_client(void)
 		fake_uapi_stop(&s);
 	}
 	/* a slow trickle does not extend the deadline: the timeout is for the whole reply */
-	if (test__start_subtest("client_trickle") && fake_uapi_start(&s, FAKE_REPLY, canned_reply, 1)) {
+	if (test__start_subtest("client_trickle") &&
+	    fake_uapi_start(&s, FAKE_REPLY, canned_reply, 1)) {
 		t0 = dp_now_ns();
 		ret = wg_uapi_query(s.path, 50, &d, err, sizeof(err));
 		ASSERT_EQ(ret, -ETIMEDOUT, err);
@@ -394,4 +396,3 @@ void test_wireguard_uapi(void)
 		uapi_caps();
 	uapi_client();
 }
-

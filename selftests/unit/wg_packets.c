@@ -20,8 +20,6 @@
 
 #include "wg_packets.h"
 
-
-
 size_t wg_type_len(__u8 type)
 {
 	switch (type) {
@@ -132,8 +130,7 @@ struct dp_expect expect_wg(int dir, int stat)
 }
 
 /* Send one message through the program of dir, checking stats, peers and the packet. */
-bool send_wg(struct dp_fixture *f, const struct wg_msg *m, int dir, int stat,
-		    const char *label)
+bool send_wg(struct dp_fixture *f, const struct wg_msg *m, int dir, int stat, const char *label)
 {
 	struct dp_expect e = expect_wg(dir, stat);
 	struct pkt p;
@@ -153,4 +150,3 @@ bool setup_underlay(struct dp_fixture *f)
 	}
 	return true;
 }
-

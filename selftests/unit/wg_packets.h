@@ -50,8 +50,7 @@ int wg_read(struct dp_fixture *f, const char *addr, __u16 port, struct wg_endpoi
 int wg_count(struct dp_fixture *f);
 void wg_clear(struct dp_fixture *f);
 struct dp_expect expect_wg(int dir, int stat);
-bool send_wg(struct dp_fixture *f, const struct wg_msg *m, int dir, int stat,
-		    const char *label);
+bool send_wg(struct dp_fixture *f, const struct wg_msg *m, int dir, int stat, const char *label);
 bool setup_underlay(struct dp_fixture *f);
 
 #endif /* __WARMPATH_WG_PACKETS_H */

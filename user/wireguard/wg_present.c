@@ -132,11 +132,21 @@ static void emit_uapi(const struct wg_names *nm, const struct wg_device *devs, i
 	for (int d = 0; d < ndevs; d++) {
 		const char *l[] = { "interface", devs[d].ifname, NULL };
 
-		prom_sample(b, "warmpath_wireguard_uapi_up", l, devs[d].err ? 0 : 1);
+		if (!devs[d].kernel)
+			prom_sample(b, "warmpath_wireguard_uapi_up", l, devs[d].err ? 0 : 1);
+	}
+	prom_family(b, "warmpath_wireguard_netlink_up", PROM_GAUGE,
+		    "1 when the peer list of a kernel WireGuard interface was read over generic "
+		    "netlink, 0 when that failed");
+	for (int d = 0; d < ndevs; d++) {
+		const char *l[] = { "interface", devs[d].ifname, NULL };
+
+		if (devs[d].kernel)
+			prom_sample(b, "warmpath_wireguard_netlink_up", l, devs[d].err ? 0 : 1);
 	}
 	prom_family(b, lh, PROM_GAUGE,
 		    "Seconds since the last completed handshake of a WireGuard peer, as "
-		    "wireguard-go reports it (+Inf: never)");
+		    "wireguard-go or the kernel reports it (+Inf: never)");
 	for (int d = 0; d < ndevs; d++) {
 		for (int i = 0; i < devs[d].npeers && series < WG_MAX_UAPI_PEER_SERIES; i++) {
 			const struct wg_uapi_peer *p = &devs[d].peers[i];
@@ -152,12 +162,31 @@ static void emit_uapi(const struct wg_names *nm, const struct wg_device *devs, i
 			else
 				snprintf(ep, sizeof(ep), "none");
 			if (!wg_resolve_peer(nm, 0, p->has_endpoint ? p->endpoint_addr : NULL, p,
-					  peer))
+					     peer))
 				snprintf(peer, sizeof(peer), "_unknown");
 			prom_sample(b, lh, l, handshake_age(p, now));
 			series++;
 		}
 	}
+}
+
+static void emit_read_stats(struct prom_buf *b)
+{
+	struct wg_read_stats st;
+
+	wg_read_stats(&st);
+	prom_family(b, "warmpath_wireguard_read_errors_total", PROM_COUNTER,
+		    "WireGuard device reads that failed (malformed reply or dump, timeout, "
+		    "refused), by source: uapi (wireguard-go) or netlink (kernel)");
+	for (int i = 0; i < WG_SOURCE_MAX; i++) {
+		const char *l[] = { "source", wg_source_names[i], NULL };
+
+		prom_sample_u64(b, "warmpath_wireguard_read_errors_total", l, st.read_errors[i]);
+	}
+	prom_family(b, "warmpath_wireguard_endpoint_changes_total", PROM_COUNTER,
+		    "Times a WireGuard peer's endpoint changed between two reads (NAT rebinding, "
+		    "a roaming node)");
+	prom_sample_u64(b, "warmpath_wireguard_endpoint_changes_total", NULL, st.endpoint_changes);
 }
 
 int wg_emit_metrics_all(int wg_endpoints_fd, const struct wg_names *names,
@@ -168,6 +197,7 @@ int wg_emit_metrics_all(int wg_endpoints_fd, const struct wg_names *names,
 	if (ret)
 		return ret;
 	emit_uapi(names, devs, ndevs, b);
+	emit_read_stats(b);
 	return prom_buf_error(b);
 }
 
@@ -251,7 +281,9 @@ json_t *wg_status_json(int wg_endpoints_fd, const struct wg_names *names,
 
 		for (int i = 0; i < devs[d].npeers; i++)
 			json_array_append_new(parr, uapi_peer_json(names, &devs[d].peers[i], rnow));
-		o = json_pack("{s:s, s:i, s:o, s:b, s:o}", "interface", devs[d].ifname,
+		o = json_pack("{s:s, s:s, s:i, s:o, s:b, s:o}", "interface", devs[d].ifname,
+			      "source",
+			      wg_source_names[devs[d].kernel ? WG_SOURCE_NETLINK : WG_SOURCE_UAPI],
 			      "listen_port", (int)devs[d].listen_port, "error",
 			      devs[d].err ? json_string(devs[d].error) : json_null(), "truncated",
 			      devs[d].truncated, "peers", parr);
@@ -336,8 +368,11 @@ void wg_status_print(const json_t *wg, FILE *f)
 	json_array_foreach(devs, i, d) {
 		const json_t *peers = json_object_get(d, "peers");
 		const char *error = json_string_value(json_object_get(d, "error"));
+		const char *src = json_string_value(json_object_get(d, "source"));
 
-		fprintf(f, "\nwireguard-go %s", json_string_value(json_object_get(d, "interface")));
+		fprintf(f, "\n%s %s",
+			src && !strcmp(src, "netlink") ? "kernel WireGuard" : "wireguard-go",
+			json_string_value(json_object_get(d, "interface")));
 		if (error) {
 			fprintf(f, ": %s\n", error);
 			continue;

@@ -8,13 +8,17 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
 #include <bpf/bpf.h>
 #include "util.h"
+#include "log.h"
 #include "wg_int.h"
+#include "wg_netlink.h"
 
 /* ---- formatting ---- */
 
@@ -55,7 +59,7 @@ static bool name_of_addr(const struct wg_names *nm, const __u8 addr[16], char ou
 
 /* See wg_int.h. */
 bool wg_resolve_peer(const struct wg_names *nm, __u32 stored_id, const __u8 *addr,
-			 const struct wg_uapi_peer *up, char out[WP_PEER_NAME_LEN])
+		     const struct wg_uapi_peer *up, char out[WP_PEER_NAME_LEN])
 {
 	if (nm && nm->prefixes_fd >= 0) {
 		if (addr && name_of_addr(nm, addr, out))
@@ -99,7 +103,6 @@ struct wg_entry {
 	struct wg_endpoint_key key;
 	struct wg_endpoint_state st;
 };
-
 
 static int cmp_entry(const void *a, const void *b)
 {
@@ -228,7 +231,7 @@ static int cmp_row_priority(const void *a, const void *b)
 
 /* See wg_int.h. */
 int wg_build_rows(int fd, const struct wg_names *nm, const struct wg_device *devs, int ndevs,
-		      bool keep_idle, int max_rows, struct wg_row **out, __u64 *malformed)
+		  bool keep_idle, int max_rows, struct wg_row **out, __u64 *malformed)
 {
 	struct wg_entry *e = NULL;
 	struct wg_row *rows;
@@ -282,6 +285,98 @@ int wg_build_rows(int fd, const struct wg_names *nm, const struct wg_device *dev
 
 /* ---- devices ---- */
 
+static atomic_ullong read_errors[WG_SOURCE_MAX];
+static atomic_ullong endpoint_changes;
+
+const char *const wg_source_names
+	[WG_SOURCE_MAX] = { [WG_SOURCE_UAPI] = "uapi", [WG_SOURCE_NETLINK] = "netlink" };
+
+void wg_read_stats(struct wg_read_stats *st)
+{
+	for (int i = 0; i < WG_SOURCE_MAX; i++)
+		st->read_errors[i] = atomic_load(&read_errors[i]);
+	st->endpoint_changes = atomic_load(&endpoint_changes);
+}
+
+void wg_read_stats_add_error(enum wg_source src)
+{
+	if (src < WG_SOURCE_MAX)
+		atomic_fetch_add(&read_errors[src], 1);
+}
+
+/*
+ * The last endpoint of each peer (interface, public key) seen by any read
+ * in this process: a change (NAT rebinding, a roaming node) is counted and
+ * logged. Bounded: beyond WG_ENDPOINT_TRACK peers, new ones are not tracked.
+ */
+#define WG_ENDPOINT_TRACK 16384
+
+struct endpoint_seen {
+	char ifname[WP_IFNAME_LEN];
+	__u8 key[WG_KEY_LEN];
+	__u8 addr[16];
+	__u16 port;
+};
+
+static pthread_mutex_t track_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct endpoint_seen *track;
+static int ntrack, captrack;
+
+static int cmp_seen(const void *a, const void *b)
+{
+	const struct endpoint_seen *x = a, *y = b;
+	int c = strcmp(x->ifname, y->ifname);
+
+	return c ? c : memcmp(x->key, y->key, WG_KEY_LEN);
+}
+
+static void endpoint_track(const struct wg_device *dev)
+{
+	pthread_mutex_lock(&track_lock);
+	for (int i = 0; i < dev->npeers; i++) {
+		const struct wg_uapi_peer *p = &dev->peers[i];
+		struct endpoint_seen k = {}, *s;
+
+		if (!p->has_endpoint)
+			continue;
+		snprintf(k.ifname, sizeof(k.ifname), "%s", dev->ifname);
+		memcpy(k.key, p->public_key, WG_KEY_LEN);
+		s = bsearch(&k, track, ntrack, sizeof(*track), cmp_seen);
+		if (s) {
+			char was[INET6_ADDRSTRLEN + 16], now[INET6_ADDRSTRLEN + 16];
+			char b64[WG_KEY_B64_LEN + 1];
+
+			if (!memcmp(s->addr, p->endpoint_addr, 16) && s->port == p->endpoint_port)
+				continue;
+			wg_format_endpoint(s->addr, s->port, was, sizeof(was));
+			wg_format_endpoint(p->endpoint_addr, p->endpoint_port, now, sizeof(now));
+			wg_key_to_base64(p->public_key, b64);
+			log_info("wireguard: %s peer %s: endpoint %s -> %s", dev->ifname, b64, was,
+				 now);
+			atomic_fetch_add(&endpoint_changes, 1);
+			memcpy(s->addr, p->endpoint_addr, 16);
+			s->port = p->endpoint_port;
+			continue;
+		}
+		if (ntrack == WG_ENDPOINT_TRACK)
+			continue;
+		if (ntrack == captrack) {
+			int cap = captrack ? captrack * 2 : 64;
+			struct endpoint_seen *v = realloc(track, cap * sizeof(*v));
+
+			if (!v)
+				continue;
+			track = v;
+			captrack = cap;
+		}
+		memcpy(k.addr, p->endpoint_addr, 16);
+		k.port = p->endpoint_port;
+		track[ntrack++] = k;
+		qsort(track, ntrack, sizeof(*track), cmp_seen);
+	}
+	pthread_mutex_unlock(&track_lock);
+}
+
 static int cmp_dev(const void *a, const void *b)
 {
 	return strcmp(((const struct wg_device *)a)->ifname, ((const struct wg_device *)b)->ifname);
@@ -301,13 +396,31 @@ int wg_devices_read(const char *const *ifnames, int n, struct wg_device **devs)
 	for (int i = 0; i < n; i++) {
 		char err[160];
 		bool dup = false;
+		int ret;
 
 		for (int j = 0; j < m; j++)
 			dup |= !strcmp(out[j].ifname, ifnames[i]);
-		if (dup || !wg_uapi_has_socket(ifnames[i]))
+		if (dup)
 			continue;
-		wg_uapi_get(ifnames[i], &out[m++], err, sizeof(err));
+		if (wg_uapi_has_socket(ifnames[i])) {
+			if (wg_uapi_get(ifnames[i], &out[m++], err, sizeof(err)))
+				atomic_fetch_add(&read_errors[WG_SOURCE_UAPI], 1);
+			continue;
+		}
+		/* kernel WireGuard, or no WireGuard at all */
+		ret = wg_netlink_get(ifnames[i], &out[m], err, sizeof(err));
+		if (ret == -ENOENT || ret == -ENODEV || ret == -EOPNOTSUPP || ret == -EINVAL) {
+			wg_device_free(&out[m]); /* no such family, or not a WireGuard link */
+			continue;
+		}
+		if (ret) {
+			atomic_fetch_add(&read_errors[WG_SOURCE_NETLINK], 1);
+			log_debug("wireguard: %s: %s", ifnames[i], err);
+		}
+		m++;
 	}
+	for (int i = 0; i < m; i++)
+		endpoint_track(&out[i]);
 	if (!m) {
 		free(out);
 		return 0;
@@ -319,7 +432,7 @@ int wg_devices_read(const char *const *ifnames, int n, struct wg_device **devs)
 
 int wg_devices_from_ifaces(int ifaces_fd, struct wg_device **devs)
 {
-	char (*names)[WP_IFNAME_LEN];
+	char(*names)[WP_IFNAME_LEN];
 	const char *ptrs[WP_MAX_IFACES];
 	__u32 key, next, *prev = NULL;
 	int n = 0, iter = 0, ret;
@@ -398,4 +511,3 @@ json_t *wg_status_json_from_pins(const char *pin_path, char *err, size_t errlen)
 	close(wg_fd);
 	return root;
 }
-

@@ -5,8 +5,8 @@
  * WG_UAPI_DIR, the parser of that reply, and base64 keys as `wg show` prints
  * them. The metrics and JSON built on it are wireguard.h.
  *
- * Kernel WireGuard (generic netlink, WG_CMD_GET_DEVICE) is not read: such an
- * interface has no UAPI socket and is skipped like any non-WireGuard one.
+ * struct wg_device and struct wg_uapi_peer are also what the kernel
+ * WireGuard client (wg_netlink.h) fills, so both kinds are presented alike.
  */
 #ifndef __WARMPATH_WG_UAPI_H
 #define __WARMPATH_WG_UAPI_H
@@ -47,6 +47,7 @@ struct wg_device {
 	__u16 listen_port;
 	__u32 fwmark;
 	bool truncated; /* peers or allowed IPs beyond the WG_UAPI_MAX_* caps were dropped */
+	bool kernel; /* read over generic netlink (wg_netlink.h), else over the UAPI socket */
 	int npeers;
 	struct wg_uapi_peer *peers;
 };
