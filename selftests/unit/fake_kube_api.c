@@ -541,18 +541,3 @@ bool notify_ready(struct wp_kube *k, int ms)
 
 	return poll(&pfd, 1, ms) == 1;
 }
-
-int kube_promtool_check(const char *text)
-{
-	FILE *p;
-	int st;
-
-	if (access(PROMTOOL, X_OK))
-		return -1;
-	p = popen(PROMTOOL " check metrics >/dev/null 2>&1", "w");
-	if (!p)
-		return -1;
-	fputs(text, p);
-	st = pclose(p);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}

@@ -18,9 +18,9 @@
 #include <jansson.h>
 #include <microhttpd.h>
 #include "kube.h"
+#include "test_helpers.h"
 #include "test_progs.h"
 
-#define PROMTOOL "/usr/bin/promtool"
 #define WAIT_MS 5000 /* the longest any condition below may take to come true */
 #define MAX_STEPS 64
 
@@ -87,7 +87,6 @@ bool has_prefix(const struct wp_peer *p, const char *text);
 const char *addr_of(struct wp_peer_set *s, const char *name);
 bool notify_ready(struct wp_kube *k, int ms);
 __u64 now_ms(void);
-int kube_promtool_check(const char *text);
 
 /* Poll @cond (a statement expression over `st`) every 10 ms for up to WAIT_MS. */
 #define WAIT_STATS(k, cond)                             \

@@ -27,10 +27,26 @@
 #define FAMILY 0x1c /* any id >= NLMSG_MIN_TYPE; the kernel assigns one at load */
 
 /* attribute numbers of linux/wireguard.h, spelled out: the test checks the layout */
-enum { D_IFINDEX = 1, D_IFNAME = 2, D_PRIVATE_KEY = 3, D_PUBLIC_KEY = 4, D_LISTEN_PORT = 6,
-       D_FWMARK = 7, D_PEERS = 8 };
-enum { P_PUBLIC_KEY = 1, P_PRESHARED_KEY = 2, P_ENDPOINT = 4, P_KEEPALIVE = 5, P_HANDSHAKE = 6,
-       P_RX = 7, P_TX = 8, P_ALLOWEDIPS = 9, P_VERSION = 10 };
+enum {
+	D_IFINDEX = 1,
+	D_IFNAME = 2,
+	D_PRIVATE_KEY = 3,
+	D_PUBLIC_KEY = 4,
+	D_LISTEN_PORT = 6,
+	D_FWMARK = 7,
+	D_PEERS = 8
+};
+enum {
+	P_PUBLIC_KEY = 1,
+	P_PRESHARED_KEY = 2,
+	P_ENDPOINT = 4,
+	P_KEEPALIVE = 5,
+	P_HANDSHAKE = 6,
+	P_RX = 7,
+	P_TX = 8,
+	P_ALLOWEDIPS = 9,
+	P_VERSION = 10
+};
 enum { A_FAMILY = 1, A_IPADDR = 2, A_MASK = 3 };
 
 /* ---- a byte-by-byte dump builder ---- */
@@ -197,7 +213,8 @@ static bool has_allowed(const struct wg_uapi_peer *p, const char *text)
 	if (prefix_parse(text, &want))
 		return false;
 	for (int i = 0; i < p->nallowed_ips; i++)
-		if (p->allowed_ips[i].len == want.len && !memcmp(p->allowed_ips[i].addr, want.addr, 16))
+		if (p->allowed_ips[i].len == want.len &&
+		    !memcmp(p->allowed_ips[i].addr, want.addr, 16))
 			return true;
 	return false;
 }
@@ -356,8 +373,9 @@ static void many_peers(void)
 
 		key_of(key, i + 10);
 		snprintf(a4, sizeof(a4), "10.%d.%d.1", i / 256, i % 256);
-		ok &= !memcmp(dev.peers[i].public_key, key, 32) && dev.peers[i].rx_bytes == (__u64)i &&
-		      dev.peers[i].nallowed_ips == 2 && has_allowed(&dev.peers[i], a4);
+		ok &= !memcmp(dev.peers[i].public_key, key, 32) &&
+		      dev.peers[i].rx_bytes == (__u64)i && dev.peers[i].nallowed_ips == 2 &&
+		      has_allowed(&dev.peers[i], a4);
 	}
 	ASSERT_TRUE(ok, fmt_name("every_peer_exact_(first_bad_%d)", ok ? -1 : i - 1));
 out:
@@ -666,7 +684,8 @@ static void read_error_metric(void)
 		  "counted");
 	prom_buf_init(&b);
 	ASSERT_OK(wg_emit_metrics_all(-1, NULL, NULL, 0, &b), "emit");
-	snprintf(want, sizeof(want), "warmpath_wireguard_read_errors_total{source=\"netlink\"} %llu\n",
+	snprintf(want, sizeof(want),
+		 "warmpath_wireguard_read_errors_total{source=\"netlink\"} %llu\n",
 		 (unsigned long long)after.read_errors[WG_SOURCE_NETLINK]);
 	ASSERT_TRUE(b.data && strstr(b.data, want), "exposed");
 	ASSERT_TRUE(b.data && strstr(b.data, "warmpath_wireguard_endpoint_changes_total "),

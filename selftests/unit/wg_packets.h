@@ -15,7 +15,6 @@
 
 #define WG_PORT WP_WIREGUARD_PORT /* the fixture keeps the default rodata */
 #define UNDERLAY (WP_IF_UNDERLAY | WP_IF_L2)
-#define PROMTOOL "/usr/bin/promtool"
 
 /* Keys of the canned UAPI replies, hex as the UAPI carries them. */
 #define KEY_PRIV "083fa4efff66e016ce387d89c0bf98dc6d081d9725d1f5933c6872108c4a5a71"

@@ -335,8 +335,7 @@ static int parse_peer(struct wg_nl_dump *d, const __u8 *v, size_t n, bool first,
 
 /* ---- messages ---- */
 
-static int parse_device_msg(struct wg_nl_dump *d, const __u8 *v, size_t n, char *err,
-			    size_t errlen)
+static int parse_device_msg(struct wg_nl_dump *d, const __u8 *v, size_t n, char *err, size_t errlen)
 {
 	struct attr_iter it = { v, n };
 	const __u8 *data;
@@ -423,7 +422,8 @@ int wg_nl_dump_feed(struct wg_nl_dump *d, const void *buf, size_t len, char *err
 			if (h.nlmsg_len >= NLMSG_HDRLEN + sizeof(code))
 				memcpy(&code, pos + NLMSG_HDRLEN, sizeof(code));
 			if (code < 0) {
-				snprintf(err, errlen, "WireGuard netlink dump: %s", strerror(-code));
+				snprintf(err, errlen, "WireGuard netlink dump: %s",
+					 strerror(-code));
 				return code;
 			}
 			d->done = true;
