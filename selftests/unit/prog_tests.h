@@ -54,6 +54,7 @@ TEST(wireguard_truncated)
 TEST(wireguard_uapi)
 TEST(wireguard_metrics)
 TEST(wireguard_netlink)
+TEST(wireguard_attrib)
 
 /* user/discovery/kube*.c, peerset.c: test_kube_*.c (fake_kube_api.c) */
 TEST(kube_node)

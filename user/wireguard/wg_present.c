@@ -83,7 +83,7 @@ static void emit_endpoint_metrics(struct prom_buf *b, const struct wg_row *rows,
 	prom_sample_u64(b, "warmpath_wireguard_malformed_total", NULL, malformed);
 }
 
-static int emit_endpoints(int fd, const struct wg_names *nm, const struct wg_device *devs,
+static int emit_endpoints(int fd, const struct wg_namer *nm, const struct wg_device *devs,
 			  int ndevs, struct prom_buf *b)
 {
 	struct wg_row *rows = NULL;
@@ -104,7 +104,8 @@ int wg_emit_metrics(int wg_endpoints_fd, const char *(*peer_name)(void *ctx, __u
 		    void *ctx, struct prom_buf *b)
 {
 	struct wg_names nm = { .peer_name = peer_name, .ctx = ctx, .prefixes_fd = -1 };
-	int ret = emit_endpoints(wg_endpoints_fd, &nm, NULL, 0, b);
+	struct wg_namer nr = { .nm = &nm };
+	int ret = emit_endpoints(wg_endpoints_fd, &nr, NULL, 0, b);
 
 	return ret ? ret : prom_buf_error(b);
 }
@@ -119,7 +120,7 @@ static double handshake_age(const struct wg_uapi_peer *p, double now)
 	return t > now ? 0 : now - t;
 }
 
-static void emit_uapi(const struct wg_names *nm, const struct wg_device *devs, int ndevs,
+static void emit_uapi(const struct wg_namer *nm, const struct wg_device *devs, int ndevs,
 		      struct prom_buf *b)
 {
 	const char *lh = "warmpath_wireguard_peer_last_handshake_seconds";
@@ -192,13 +193,17 @@ static void emit_read_stats(struct prom_buf *b)
 int wg_emit_metrics_all(int wg_endpoints_fd, const struct wg_names *names,
 			const struct wg_device *devs, int ndevs, struct prom_buf *b)
 {
-	int ret = emit_endpoints(wg_endpoints_fd, names, devs, ndevs, b);
+	struct wg_namer nr;
+	int ret = wg_namer_init(&nr, names);
 
-	if (ret)
-		return ret;
-	emit_uapi(names, devs, ndevs, b);
-	emit_read_stats(b);
-	return prom_buf_error(b);
+	if (!ret)
+		ret = emit_endpoints(wg_endpoints_fd, &nr, devs, ndevs, b);
+	if (!ret) {
+		emit_uapi(&nr, devs, ndevs, b);
+		emit_read_stats(b);
+	}
+	wg_namer_free(&nr);
+	return ret ? ret : prom_buf_error(b);
 }
 
 /* ---- JSON ---- */
@@ -233,7 +238,7 @@ static json_t *row_json(const struct wg_row *r, __u64 now)
 		"last_handshake_seconds_ago", json_age_ns(now, r->last_handshake_ns));
 }
 
-static json_t *uapi_peer_json(const struct wg_names *nm, const struct wg_uapi_peer *p, double now)
+static json_t *uapi_peer_json(const struct wg_namer *nm, const struct wg_uapi_peer *p, double now)
 {
 	char key[WG_KEY_B64_LEN + 1], ep[INET6_ADDRSTRLEN + 16], peer[WP_PEER_NAME_LEN];
 	json_t *ips = json_array();
@@ -266,11 +271,12 @@ json_t *wg_status_json(int wg_endpoints_fd, const struct wg_names *names,
 	struct wg_row *rows = NULL;
 	__u64 now = wp_now_ns(), malformed = 0;
 	double rnow = real_s();
+	struct wg_namer nr;
 	int n;
 
-	if (!root || !eps || !darr)
+	if (wg_namer_init(&nr, names) || !root || !eps || !darr)
 		goto nomem;
-	n = wg_build_rows(wg_endpoints_fd, names, devs, ndevs, true, 0, &rows, &malformed);
+	n = wg_build_rows(wg_endpoints_fd, &nr, devs, ndevs, true, 0, &rows, &malformed);
 	if (n < 0)
 		goto nomem;
 	for (int i = 0; i < n; i++)
@@ -280,7 +286,7 @@ json_t *wg_status_json(int wg_endpoints_fd, const struct wg_names *names,
 		json_t *o, *parr = json_array();
 
 		for (int i = 0; i < devs[d].npeers; i++)
-			json_array_append_new(parr, uapi_peer_json(names, &devs[d].peers[i], rnow));
+			json_array_append_new(parr, uapi_peer_json(&nr, &devs[d].peers[i], rnow));
 		o = json_pack("{s:s, s:s, s:i, s:o, s:b, s:o}", "interface", devs[d].ifname,
 			      "source",
 			      wg_source_names[devs[d].kernel ? WG_SOURCE_NETLINK : WG_SOURCE_UAPI],
@@ -292,8 +298,10 @@ json_t *wg_status_json(int wg_endpoints_fd, const struct wg_names *names,
 	json_object_set_new(root, "endpoints", eps);
 	json_object_set_new(root, "devices", darr);
 	json_object_set_new(root, "malformed", json_integer(malformed));
+	wg_namer_free(&nr);
 	return root;
 nomem:
+	wg_namer_free(&nr);
 	json_decref(root);
 	json_decref(eps);
 	json_decref(darr);

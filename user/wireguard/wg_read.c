@@ -58,9 +58,12 @@ static bool name_of_addr(const struct wg_names *nm, const __u8 addr[16], char ou
 }
 
 /* See wg_int.h. */
-bool wg_resolve_peer(const struct wg_names *nm, __u32 stored_id, const __u8 *addr,
+bool wg_resolve_peer(const struct wg_namer *nr, __u32 stored_id, const __u8 *addr,
 		     const struct wg_uapi_peer *up, char out[WP_PEER_NAME_LEN])
 {
+	const struct wg_names *nm = nr ? nr->nm : NULL;
+	__u32 slot;
+
 	if (nm && nm->prefixes_fd >= 0) {
 		if (addr && name_of_addr(nm, addr, out))
 			return true;
@@ -70,7 +73,9 @@ bool wg_resolve_peer(const struct wg_names *nm, __u32 stored_id, const __u8 *add
 		for (int i = 0; up && i < up->nallowed_ips; i++)
 			if (name_of_addr(nm, up->allowed_ips[i].addr, out))
 				return true;
-		return false;
+		/* a peer whose probe address or prefixes lie inside the allowed IPs */
+		return up && wg_prefix_index_match(&nr->ix, up, &slot) &&
+		       name_of_slot(nm, slot, out);
 	}
 	return stored_id && name_of_slot(nm, stored_id - 1, out);
 }
@@ -171,7 +176,7 @@ static void row_add(struct wg_row *r, const struct wg_row *s)
 	prom_hist_merge(&r->rtt, &s->rtt);
 }
 
-static void row_from_entry(struct wg_row *r, const struct wg_entry *e, const struct wg_names *nm,
+static void row_from_entry(struct wg_row *r, const struct wg_entry *e, const struct wg_namer *nm,
 			   const struct wg_device *devs, int ndevs, __u64 now)
 {
 	const struct wg_uapi_peer *up = uapi_peer_at(devs, ndevs, e->key.addr, e->key.port);
@@ -230,7 +235,7 @@ static int cmp_row_priority(const void *a, const void *b)
 }
 
 /* See wg_int.h. */
-int wg_build_rows(int fd, const struct wg_names *nm, const struct wg_device *devs, int ndevs,
+int wg_build_rows(int fd, const struct wg_namer *nm, const struct wg_device *devs, int ndevs,
 		  bool keep_idle, int max_rows, struct wg_row **out, __u64 *malformed)
 {
 	struct wg_entry *e = NULL;
@@ -281,6 +286,20 @@ int wg_build_rows(int fd, const struct wg_names *nm, const struct wg_device *dev
 	}
 	*out = rows;
 	return n;
+}
+
+int wg_namer_init(struct wg_namer *nr, const struct wg_names *nm)
+{
+	memset(nr, 0, sizeof(*nr));
+	nr->nm = nm;
+	if (nm && nm->prefixes_fd >= 0)
+		return wg_prefix_index_from_trie(nm->prefixes_fd, &nr->ix);
+	return 0;
+}
+
+void wg_namer_free(struct wg_namer *nr)
+{
+	wg_prefix_index_free(&nr->ix);
 }
 
 /* ---- devices ---- */
