@@ -23,8 +23,8 @@
 /* node-a 10.244.1.1 (+ its pod CIDR), node-b 10.244.2.1 only, node-c 192.168.1.3 only */
 static void make_set(struct wp_peer_set *set)
 {
-	static const char *const specs[] = { "node-a=10.244.1.1,10.244.1.0/24",
-					     "node-b=10.244.2.1", "node-c=192.168.1.3" };
+	static const char *const specs[] = { "node-a=10.244.1.1,10.244.1.0/24", "node-b=10.244.2.1",
+					     "node-c=192.168.1.3" };
 	char err[128];
 
 	memset(set, 0, sizeof(*set));

@@ -26,7 +26,7 @@ struct wg_prefix_index {
 		__u8 addr[16];
 		__u32 len;
 		__u32 peer; /* slot in `peers` (from the trie) or index in a peer set */
-	} *v;
+	} * v;
 	int n;
 };
 

@@ -11,6 +11,7 @@
 #include <time.h>
 #include "util.h"
 #include "wg_int.h"
+#include "wg_sync.h"
 
 static const char *const side_names[2] = { [WP_DIR_TX] = "initiated", [WP_DIR_RX] = "received" };
 
@@ -201,6 +202,7 @@ int wg_emit_metrics_all(int wg_endpoints_fd, const struct wg_names *names,
 	if (!ret) {
 		emit_uapi(&nr, devs, ndevs, b);
 		emit_read_stats(b);
+		wg_sync_emit_metrics(b);
 	}
 	wg_namer_free(&nr);
 	return ret ? ret : prom_buf_error(b);
@@ -298,6 +300,8 @@ json_t *wg_status_json(int wg_endpoints_fd, const struct wg_names *names,
 	json_object_set_new(root, "endpoints", eps);
 	json_object_set_new(root, "devices", darr);
 	json_object_set_new(root, "malformed", json_integer(malformed));
+	if (wg_sync_active()) /* the agent: which peers WireGuard's keepalive holds warm */
+		json_object_set_new(root, "keepalive_held", wg_sync_held_json());
 	wg_namer_free(&nr);
 	return root;
 nomem:
@@ -390,17 +394,24 @@ void wg_status_print(const json_t *wg, FILE *f)
 			json_array_size(peers));
 		if (!json_array_size(peers))
 			continue;
-		fprintf(f, "%-20s %-44s %-24s %8s\n", "PEER", "PUBLIC_KEY", "ENDPOINT", "LAST_HS");
+		fprintf(f, "%-20s %-44s %-24s %8s %9s\n", "PEER", "PUBLIC_KEY", "ENDPOINT",
+			"LAST_HS", "KEEPALIVE");
 		json_array_foreach(peers, j, o) {
 			const char *peer = json_string_value(json_object_get(o, "peer"));
 			const char *ep = json_string_value(json_object_get(o, "endpoint"));
-			char last[16];
+			json_int_t ka = json_integer_value(
+				json_object_get(o, "persistent_keepalive_interval"));
+			char last[16], kas[16];
 
 			fmt_secs(json_object_get(o, "last_handshake_seconds_ago"), last,
 				 sizeof(last));
-			fprintf(f, "%-20s %-44s %-24s %8s\n", peer ? peer : "-",
+			if (ka)
+				snprintf(kas, sizeof(kas), "%llds", (long long)ka);
+			else
+				snprintf(kas, sizeof(kas), "off");
+			fprintf(f, "%-20s %-44s %-24s %8s %9s\n", peer ? peer : "-",
 				json_string_value(json_object_get(o, "public_key")), ep ? ep : "-",
-				last);
+				last, kas);
 		}
 	}
 }
