@@ -27,6 +27,7 @@
 # 5. b is held warm by the keepalive (5 s <= 10 s): never probed in idle
 #    mode, counted as suppressed with reason wireguard_keepalive; c is probed.
 # 6. B's source port changes: an endpoint change is counted.
+# 7. With WARMPATH_NO_WIREGUARD_PREFIXES=1 the pod traffic is no peer's.
 
 # shellcheck source=selftests/lib.sh
 . "$(dirname "$0")/../lib.sh"
@@ -188,10 +189,24 @@ wait_for 12 moved
 check_rc $? 0 "6: A sees B at a new endpoint"
 C1=$(wp_metric "$(metrics)" warmpath_wireguard_endpoint_changes_total)
 check_cmp "$C1" '>=' $((${C0:-0} + 1)) "6: endpoint change counted ($C0 -> $C1)"
-check_match "$(cat "$LOG")" "peer $B_PUB: endpoint .* -> " "6: and logged"
+check_true "6: and logged" grep -qF "peer $B_PUB: endpoint $EP -> " "$LOG"
 
 stop_pid "$AGENT_PID" TERM
 check_eq "$STOP_RC" 0 "agent exits 0 on SIGTERM"
+
+# --- 7. the opt-out ---------------------------------------------------------------------
+info "7. WARMPATH_NO_WIREGUARD_PREFIXES=1: allowed IPs stay WireGuard's"
+pin_new PIN2 2 "$NS_A"
+export WARMPATH_NO_WIREGUARD_PREFIXES=1
+agent_start "$NS_A" "$PIN2" "$WP_TMP/agent2.log" --peer b=$B_ADDR --mode observe \
+	--metrics-listen $METRICS
+check_rc $? 0 "7: agent starts"
+unset WARMPATH_NO_WIREGUARD_PREFIXES
+ping_n "$NS_A" $POD_B 5
+check_eq "$(peer_get "$PIN2" b tx_packets)" 0 "7: pod traffic not b's"
+check_cmp "$(status_json "$PIN2" | jq -r '.datapath.unmatched')" '>=' 5 "7: but unmatched"
+stop_pid "$AGENT_PID" TERM
+check_eq "$STOP_RC" 0 "7: agent exits 0 on SIGTERM"
 stop_pid "$WGPID_A" TERM
 stop_pid "$WGPID_B" TERM
 wp_finish

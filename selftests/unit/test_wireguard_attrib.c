@@ -72,7 +72,8 @@ static bool peer_has(const struct wp_peer *p, const char *text)
 
 /* The device of the cases below: a is plain, b is behind NAT, c is found by endpoint. */
 static const char *const a_ips[] = { "10.244.1.0/24", NULL };
-static const char *const b_ips[] = { "10.244.2.0/24", "fd00:2::/64", "0.0.0.0/0", NULL };
+static const char *const b_ips[] = { "10.244.2.0/24", "fd00:2::/64", "0.0.0.0/0", "10.0.0.0/7",
+				     "::/0", NULL };
 static const char *const c_ips[] = { "10.77.0.0/16", NULL };
 static const char *const hub_ips[] = { "10.244.0.0/16", NULL };
 
@@ -126,6 +127,8 @@ static void prefixes_cases(void)
 	ASSERT_TRUE(peer_has(&set.peers[1], "10.244.2.0/24"), "b_pod_cidr");
 	ASSERT_TRUE(peer_has(&set.peers[1], "fd00:2::/64"), "b_v6");
 	ASSERT_FALSE(peer_has(&set.peers[1], "0.0.0.0/0"), "no_default_route");
+	ASSERT_FALSE(peer_has(&set.peers[1], "10.0.0.0/7"), "no_v4_broader_than_8");
+	ASSERT_FALSE(peer_has(&set.peers[1], "::/0"), "no_v6_default");
 	ASSERT_TRUE(peer_has(&set.peers[2], "10.77.0.0/16"), "c_by_endpoint");
 	ASSERT_FALSE(peer_has(&set.peers[0], "10.244.0.0/16") ||
 			     peer_has(&set.peers[1], "10.244.0.0/16"),

@@ -168,11 +168,17 @@ bool wg_prefix_index_match(const struct wg_prefix_index *ix, const struct wg_uap
 
 /* ---- allowed IPs as prefixes ---- */
 
-static bool prefix_is_default(const struct wp_prefix *pfx)
+/*
+ * Broader than a peer's prefix may be (/8 IPv4, /16 IPv6, as for --peer):
+ * a default route or a hub's summary is no node's.
+ */
+static bool prefix_too_broad(const struct wp_prefix *pfx)
 {
 	static const __u8 mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
 
-	return !pfx->len || (pfx->len == 96 && !memcmp(pfx->addr, mapped, 12));
+	if (pfx->len >= 96 && !memcmp(pfx->addr, mapped, 12))
+		return pfx->len < 96 + 8;
+	return pfx->len < 16;
 }
 
 static bool prefix_in_index(const struct wg_prefix_index *ix, const struct wp_prefix *pfx)
@@ -212,7 +218,7 @@ int wg_peers_add_allowed_ips(struct wp_peer_set *set, const struct wg_device *de
 	*dropped = 0;
 	if (wg_prefix_index_from_set(set, &ix))
 		return -ENOMEM;
-	/* every (peer, allowed IP) not a /0 and not a prefix some peer has */
+	/* every (peer, allowed IP) not too broad and not a prefix some peer has */
 	for (int d = 0; d < ndevs; d++) {
 		for (int i = 0; i < devs[d].npeers; i++) {
 			const struct wg_uapi_peer *wp = &devs[d].peers[i];
@@ -221,7 +227,7 @@ int wg_peers_add_allowed_ips(struct wp_peer_set *set, const struct wg_device *de
 			if (!wg_prefix_index_match(&ix, wp, &idx))
 				continue;
 			for (int a = 0; a < wp->nallowed_ips; a++) {
-				if (prefix_is_default(&wp->allowed_ips[a]) ||
+				if (prefix_too_broad(&wp->allowed_ips[a]) ||
 				    prefix_in_index(&ix, &wp->allowed_ips[a]))
 					continue;
 				if (n == cap) {

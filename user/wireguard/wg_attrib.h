@@ -46,7 +46,8 @@ bool wg_prefix_index_match(const struct wg_prefix_index *ix, const struct wg_uap
 
 /*
  * Add every WireGuard peer's allowed IPs to the prefixes of the warmpath
- * peer it belongs to in @set: not a /0, not a prefix some peer already has,
+ * peer it belongs to in @set: none broader than /8 (IPv4) or /16 (IPv6), as
+ * for --peer, not a prefix some peer already has,
  * up to WP_MAX_PEER_PREFIXES a peer (the rest counted in *dropped).
  * Returns the number of prefixes added, or -ENOMEM.
  */
