@@ -72,8 +72,8 @@ static bool peer_has(const struct wp_peer *p, const char *text)
 
 /* The device of the cases below: a is plain, b is behind NAT, c is found by endpoint. */
 static const char *const a_ips[] = { "10.244.1.0/24", NULL };
-static const char *const b_ips[] = { "10.244.2.0/24", "fd00:2::/64", "0.0.0.0/0", "10.0.0.0/7",
-				     "::/0", NULL };
+static const char *const b_ips[] = { "10.244.2.0/24", "fd00:2::/64", "0.0.0.0/0",
+				     "10.0.0.0/7",    "::/0",	     NULL };
 static const char *const c_ips[] = { "10.77.0.0/16", NULL };
 static const char *const hub_ips[] = { "10.244.0.0/16", NULL };
 

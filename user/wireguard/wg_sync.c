@@ -30,9 +30,9 @@ static __u64 fingerprint(const struct wg_device *devs, int ndevs)
 {
 	__u64 h = 1469598103934665603ull;
 
-#define MIX(p, n)                                                        \
-	do {                                                             \
-		for (size_t ___i = 0; ___i < (n); ___i++)                \
+#define MIX(p, n)                                                               \
+	do {                                                                    \
+		for (size_t ___i = 0; ___i < (n); ___i++)                       \
 			h = (h ^ ((const __u8 *)(p))[___i]) * 1099511628211ull; \
 	} while (0)
 	for (int d = 0; d < ndevs; d++) {
@@ -73,12 +73,13 @@ int wg_sync_peers(struct wp_peer_set *set, int ifaces_fd, const struct wg_sync_o
 		if (added > 0)
 			log_info("wireguard: %d allowed IP(s) added to peers' prefixes", added);
 		if (dropped)
-			log_warn("wireguard: %d allowed IP(s) not added: their peer has %d prefixes",
-				 dropped, WP_MAX_PEER_PREFIXES);
+			log_warn(
+				"wireguard: %d allowed IP(s) not added: their peer has %d prefixes",
+				dropped, WP_MAX_PEER_PREFIXES);
 	}
 	held = calloc(set->n ? set->n : 1, sizeof(*held));
-	if (!held || (ndevs && wg_keepalive_held(set, devs, ndevs, o->keepalive_interval_s,
-						  held) < 0)) {
+	if (!held ||
+	    (ndevs && wg_keepalive_held(set, devs, ndevs, o->keepalive_interval_s, held) < 0)) {
 		added = -ENOMEM;
 		goto out;
 	}
