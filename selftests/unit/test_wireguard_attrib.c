@@ -259,6 +259,24 @@ static void trie_cases(void)
 		assert_contains(text, "\"source\":\"netlink\"", "source_netlink");
 		ASSERT_EQ(count_occurrences(text, "_unknown"), 0, "no_unknown");
 	}
+	/* the status table: the kernel device, B named, its keepalive */
+	if (js) {
+		char *table = NULL;
+		size_t tlen = 0;
+		FILE *f = open_memstream(&table, &tlen);
+
+		if (ASSERT_OK_PTR(f, "memstream")) {
+			wg_status_print(js, f);
+			fclose(f);
+			assert_contains(table, "kernel WireGuard wg0 (listen port 0, 4 peer(s))",
+					"table_kernel_device");
+			assert_contains(table, "KEEPALIVE", "table_keepalive_column");
+			assert_contains(table, "203.0.113.5:4444", "table_natted_endpoint");
+			ASSERT_TRUE(table && strstr(table, "node-b ") && strstr(table, "5s\n"),
+				    "table_b_keepalive_5s");
+		}
+		free(table);
+	}
 	wg_device_free(&dev);
 out:
 	free(text);

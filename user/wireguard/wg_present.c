@@ -212,9 +212,9 @@ int wg_emit_metrics_all(int wg_endpoints_fd, const struct wg_names *names,
 
 static json_t *json_age_ns(__u64 now, __u64 stamp)
 {
-	if (!stamp)
-		return json_null();
-	return json_real(stamp > now ? 0 : (now - stamp) / 1e9);
+	double age = wp_age_s(now, stamp);
+
+	return age < 0 ? json_null() : json_real(age);
 }
 
 static json_t *side_json(const struct wg_row *r, int d)
