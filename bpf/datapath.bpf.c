@@ -15,6 +15,7 @@
 #include "maps.bpf.h"
 #include "wireguard.bpf.h"
 #include "warmpath.h"
+#include "peer_schema.h"
 
 #define TC_ACT_UNSPEC (-1)
 /* Headers we may need to see in the linear area: eth+vlan, ip, ip, udp, vxlan, eth, ip, tcp. */
@@ -231,18 +232,11 @@ static __always_inline void account_unmatched(struct addr_key *addr, __u32 ifind
 {
 	struct unmatched_state *u, init = {};
 
-	u = bpf_map_lookup_elem(&unmatched, addr);
+	init.ifindex = ifindex; /* used by the first packet of this address only */
+	u = bpf_map_lookup_or_try_init(&unmatched, addr, &init);
 	if (!u) {
-		/* First packet of this address only: later packets hit the lookup. */
-		init.ifindex = ifindex;
-		if (bpf_map_update_elem(&unmatched, addr, &init, BPF_NOEXIST) &&
-		    !bpf_map_lookup_elem(&unmatched, addr)) {
-			stat_inc(WP_STAT_UNMATCHED_FULL);
-			return;
-		}
-		u = bpf_map_lookup_elem(&unmatched, addr);
-		if (!u)
-			return;
+		stat_inc(WP_STAT_UNMATCHED_FULL);
+		return;
 	}
 	if (dir == WP_DIR_TX) {
 		__sync_fetch_and_add(&u->tx_packets, 1);
@@ -296,7 +290,7 @@ static __noinline void track_cold(struct peer_state *ps, const struct pkt_info *
 	__u32 peer_id = pi->peer_id;
 	__u64 now = pi->now;
 	int dir = pi->dir;
-	__u64 last = ps->last_tx_ns > ps->last_rx_ns ? ps->last_tx_ns : ps->last_rx_ns;
+	__u64 last = wp_idle_since_ns(ps->last_tx_ns, ps->last_rx_ns);
 	__u64 since = ps->cold_since_ns, precise;
 	struct peer_hists *h;
 

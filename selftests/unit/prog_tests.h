@@ -35,6 +35,12 @@ TEST_WEAK(probe_wire)
 TEST_WEAK(peer_parse)
 TEST_WEAK(peer_map_sync)
 
+/* user/agent peer table, user/export peer JSON, user/util map iterator: test_peer_views.c */
+TEST(peer_views)
+TEST(peer_table)
+TEST(map_iter)
+TEST(prober_reload)
+
 /* user/prom.c, user/http.c: test_prom.c */
 TEST_WEAK(prom_text)
 TEST_WEAK(prom_hist)

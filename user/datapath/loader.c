@@ -118,13 +118,6 @@ static void link_pin_path(const struct wp_loader *ld, int ifindex, int dir, char
 	snprintf(buf, len, "%s/links/if%d_%s", ld->pin_path, ifindex, dir_names[dir]);
 }
 
-int wp_loader_map_fd(struct wp_loader *ld, const char *name)
-{
-	struct bpf_map *m = bpf_object__find_map_by_name(ld->skel->obj, name);
-
-	return m ? bpf_map__fd(m) : -ENOENT;
-}
-
 int wp_loader_load(struct wp_loader *ld, const struct wp_load_opts *o, char *err, size_t errlen)
 {
 	char links_dir[300];

@@ -38,6 +38,7 @@ struct wp_attachment {
 	bool created_hook;
 };
 
+/* Maps and programs: ld->skel->maps.peers etc. (include "datapath.skel.h"). */
 struct datapath_bpf;
 
 struct wp_loader {
@@ -63,7 +64,6 @@ void wp_loader_detach_all(struct wp_loader *ld);
 void wp_loader_destroy(struct wp_loader *ld);
 /* After any change to the prefixes map: invalidate the datapath's per-CPU peer cache. */
 void wp_loader_prefixes_changed(struct wp_loader *ld);
-int wp_loader_map_fd(struct wp_loader *ld, const char *name);
 
 /* `warmpath cleanup`: detach our programs and remove our pins, nothing else. */
 int wp_cleanup(const char *pin_path, bool verbose);
