@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <bpf/bpf.h>
 #include "util.h"
+#include "links.h"
 #include "log.h"
 #include "wg_int.h"
 #include "wg_netlink.h"
@@ -401,10 +402,26 @@ static int cmp_dev(const void *a, const void *b)
 	return strcmp(((const struct wg_device *)a)->ifname, ((const struct wg_device *)b)->ifname);
 }
 
+/*
+ * Is @name a kernel WireGuard link? Only those are asked over netlink: asking
+ * for the "wireguard" family on a host without the module loaded would load it.
+ * Without a link dump (@links NULL), every interface is asked.
+ */
+static bool kernel_wireguard(const struct link_desc *links, int nlinks, const char *name)
+{
+	const struct link_desc *l;
+
+	if (!links)
+		return true;
+	l = links_find(links, nlinks, name);
+	return l && !strcmp(l->kind, "wireguard");
+}
+
 int wg_devices_read(const char *const *ifnames, int n, struct wg_device **devs)
 {
+	struct link_desc *links = NULL;
 	struct wg_device *out;
-	int m = 0;
+	int m = 0, nlinks;
 
 	*devs = NULL;
 	if (n <= 0)
@@ -412,6 +429,9 @@ int wg_devices_read(const char *const *ifnames, int n, struct wg_device **devs)
 	out = calloc(n, sizeof(*out));
 	if (!out)
 		return -ENOMEM;
+	nlinks = links_dump(&links);
+	if (nlinks < 0)
+		links = NULL;
 	for (int i = 0; i < n; i++) {
 		char err[160];
 		bool dup = false;
@@ -426,7 +446,8 @@ int wg_devices_read(const char *const *ifnames, int n, struct wg_device **devs)
 				atomic_fetch_add(&read_errors[WG_SOURCE_UAPI], 1);
 			continue;
 		}
-		/* kernel WireGuard, or no WireGuard at all */
+		if (!kernel_wireguard(links, nlinks, ifnames[i]))
+			continue;
 		ret = wg_netlink_get(ifnames[i], &out[m], err, sizeof(err));
 		if (ret == -ENOENT || ret == -ENODEV || ret == -EOPNOTSUPP || ret == -EINVAL) {
 			wg_device_free(&out[m]); /* no such family, or not a WireGuard link */
@@ -438,6 +459,7 @@ int wg_devices_read(const char *const *ifnames, int n, struct wg_device **devs)
 		}
 		m++;
 	}
+	free(links);
 	for (int i = 0; i < m; i++)
 		endpoint_track(&out[i]);
 	if (!m) {
