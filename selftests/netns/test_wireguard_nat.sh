@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #
-# Attribution through WireGuard, with wireguard-go (the same structures the
-# kernel client fills; the kernel path runs in the qemu guest): B sits behind
-# a NAT, so A sees B's handshakes from the NAT's address, no node's.
+# Attribution through WireGuard: B sits behind a NAT, so A sees B's
+# handshakes from the NAT's address, no node's. Kernel WireGuard when this
+# kernel has it (the qemu guest: read over generic netlink), else
+# wireguard-go (read over its UAPI socket); WP_WG=kernel|go forces one.
 #
 #   netns wpt<pid>xa                 netns wpt<pid>xr             netns wpt<pid>xb
 #  +------------------------------+ +------------------------+ +-------------------------+
@@ -32,7 +33,7 @@
 # shellcheck source=selftests/lib.sh
 . "$(dirname "$0")/../lib.sh"
 wp_require_root
-for c in wireguard-go wg curl nft jq; do
+for c in wg curl nft jq; do
 	command -v $c >/dev/null || { echo "$(basename "$0"): '$c' missing" >&2; exit 2; }
 done
 
@@ -49,6 +50,32 @@ NAT_UL=192.168.205.254
 B_UL=10.99.0.2
 WG_PORT=51820
 METRICS=127.0.0.1:9051
+
+# kernel WireGuard if a wireguard link can be made here, else wireguard-go
+WG_KIND=${WP_WG:-}
+if [ -z "$WG_KIND" ]; then
+	WG_KIND=go
+	if ip link add "${WP_TAG}probe" type wireguard 2>/dev/null; then
+		ip link del "${WP_TAG}probe"
+		WG_KIND=kernel
+	fi
+fi
+if [ "$WG_KIND" = go ] && ! command -v wireguard-go >/dev/null; then
+	echo "$(basename "$0"): no kernel WireGuard and no wireguard-go" >&2
+	exit 2
+fi
+WG_SOURCE=$([ "$WG_KIND" = kernel ] && echo netlink || echo uapi)
+
+# wg_make VAR NS IFNAME: a WireGuard interface of $WG_KIND (VAR: wireguard-go's pid)
+wg_make()
+{
+	if [ "$WG_KIND" = kernel ]; then
+		printf -v "$1" '%s' ""
+		ip -n "$2" link add "$3" type wireguard
+	else
+		wg_start "$1" "$2" "$3"
+	fi
+}
 
 setup()
 {
@@ -68,8 +95,8 @@ EOF
 	(umask 077 && wg genkey >"$WP_TMP/a.key" && wg genkey >"$WP_TMP/b.key") || return 1
 	A_PUB=$(wg pubkey <"$WP_TMP/a.key")
 	B_PUB=$(wg pubkey <"$WP_TMP/b.key")
-	wg_start WGPID_A "$NS_A" "$WG_A" || return 1
-	wg_start WGPID_B "$NS_B" "$WG_B" || return 1
+	wg_make WGPID_A "$NS_A" "$WG_A" || return 1
+	wg_make WGPID_B "$NS_B" "$WG_B" || return 1
 	# A knows no endpoint for B (B is behind the NAT): B's handshakes tell it
 	in_ns "$NS_A" wg set "$WG_A" private-key "$WP_TMP/a.key" listen-port $WG_PORT \
 		peer "$B_PUB" allowed-ips $B_ADDR/32,10.244.2.0/24 persistent-keepalive 5 || return 1
@@ -101,10 +128,11 @@ handshaken()
 	[ "$(in_ns "$NS_A" wg show "$WG_A" latest-handshakes | cut -f2)" != 0 ]
 }
 
+info "WireGuard: $WG_KIND (read over $WG_SOURCE)"
 if setup; then
-	ok "setup: A, a NAT router, B behind it, wireguard-go on A and B"
+	ok "setup: A, a NAT router, B behind it, $WG_KIND WireGuard on A and B"
 else
-	fail "setup: A, a NAT router, B behind it, wireguard-go on A and B"
+	fail "setup: A, a NAT router, B behind it, $WG_KIND WireGuard on A and B"
 	wp_finish
 fi
 # B's keepalive makes it handshake at once: A learns the NAT's address
@@ -132,7 +160,7 @@ check_eq "$(status_json "$PIN" | jq -r '[.interfaces[] | select(.underlay) | .na
 # --- 2. /peers: the device and B --------------------------------------------------
 P=$(peers_json)
 D=$(jq -c --arg i "$WG_A" '.wireguard.devices[] | select(.interface == $i)' <<<"$P")
-check_eq "$(jq -r '.source' <<<"$D")" uapi "2: device read over UAPI"
+check_eq "$(jq -r '.source' <<<"$D")" $WG_SOURCE "2: device read over $WG_SOURCE"
 WB=$(jq -c --arg k "$B_PUB" '.peers[] | select(.public_key == $k)' <<<"$D")
 check_eq "$(jq -r '.peer' <<<"$WB")" b "2: B's key belongs to peer b"
 check_match "$(jq -r '.endpoint' <<<"$WB")" "^$NAT_UL:" "2: B's endpoint is the NAT's"
@@ -207,6 +235,6 @@ check_eq "$(peer_get "$PIN2" b tx_packets)" 0 "7: pod traffic not b's"
 check_cmp "$(status_json "$PIN2" | jq -r '.datapath.unmatched')" '>=' 5 "7: but unmatched"
 stop_pid "$AGENT_PID" TERM
 check_eq "$STOP_RC" 0 "7: agent exits 0 on SIGTERM"
-stop_pid "$WGPID_A" TERM
-stop_pid "$WGPID_B" TERM
+[ -n "$WGPID_A" ] && stop_pid "$WGPID_A" TERM
+[ -n "$WGPID_B" ] && stop_pid "$WGPID_B" TERM
 wp_finish
