@@ -34,6 +34,7 @@ static const char *const agent_only_keys[] = {
 	"probes_failed",
 	"probes_answered",
 	"keepalives_suppressed",
+	"probes_bypassed",
 	"last_probe_rtt_seconds",
 	"cold_starts_unanswered",
 };
