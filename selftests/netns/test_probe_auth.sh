@@ -134,8 +134,10 @@ G=$WP_TMP/g
 mkdir -p "$G"
 
 # --- phase 1: a cluster key --------------------------------------------------------
-start r --probe-key-file "$KEY" && start a --probe-key-file "$KEY" ||
-	{ fail "key: agents start"; wp_finish; }
+if ! { start r --probe-key-file "$KEY" && start a --probe-key-file "$KEY"; }; then
+	fail "key: agents start"
+	wp_finish
+fi
 check_eq "$(metric a warmpath_probe_authenticated)" 1 "key: warmpath_probe_authenticated 1"
 check_nomatch "$(cat "${LOG[a]}")" 'not authenticated' "key: no warning with a key"
 sleep 3 # past the start-up probes (both sides probe a peer never seen)
@@ -207,7 +209,10 @@ check_eq "$(grep -c 'probe to y .*crossed no watched interface.*dev vy' "${LOG[a
 # --- phase 2: no key ----------------------------------------------------------------
 stop a
 stop r
-start r && start a || { fail "no key: agents start"; wp_finish; }
+if ! { start r && start a; }; then
+	fail "no key: agents start"
+	wp_finish
+fi
 check_eq "$(grep -c 'not authenticated' "${LOG[a]}")" 1 "no key: the agent warns once"
 check_eq "$(metric a warmpath_probe_authenticated)" 0 "no key: warmpath_probe_authenticated 0"
 check_eq "$(ask "$D" $D_PFX $PROBE "$G/nomac" "$G/p1")" 0 "no key, reflector: no answer from d's prefix"
@@ -228,9 +233,10 @@ stop a
 stop r
 
 # --- bootstrap: --interface auto before the CNI made its tunnel -----------------------
-ns_add "${NS[k1]}" && ns_add "${NS[k2]}" &&
-	veth_pair "${NS[k1]}" uk1 10.207.0.1/24 "${NS[k2]}" uk2 10.207.0.2/24 ||
+if ! { ns_add "${NS[k1]}" && ns_add "${NS[k2]}" &&
+	veth_pair "${NS[k1]}" uk1 10.207.0.1/24 "${NS[k2]}" uk2 10.207.0.2/24; }; then
 	fail "bootstrap: setup"
+fi
 pin_new PIN[k] k "${NS[k1]}"
 LOG[k]=$WP_TMP/agent-k.log
 if agent_start "${NS[k1]}" "${PIN[k]}" "${LOG[k]}" --interface auto --node-name k \
@@ -249,6 +255,7 @@ for n in 1 2; do
 	ip -n "${NS[k$n]}" addr add 10.207.1.$n/24 dev vx$n
 	ip -n "${NS[k$n]}" link set vx$n up
 done
+# shellcheck disable=SC2317 # run through wait_for
 ready()
 {
 	[ "$(get k1 /readyz -o /dev/null -w '%{http_code}')" = 200 ]
