@@ -48,6 +48,15 @@ TEST_WEAK(prom_promtool)
 TEST_WEAK(prom_http)
 TEST_WEAK(prom_http_concurrent)
 
+/* user/discovery/peers.c input limits: test_peer_limits.c */
+TEST(peer_prefix_limits)
+
+/* user/util/log.c: test_log.c */
+TEST(log_escape)
+
+/* user/export/http.c under a slowloris: test_http_slowloris.c */
+TEST(http_slowloris)
+
 /* bpf/drops.bpf.c, user/drops.c: test_drops.c */
 TEST(drops_reason_names)
 TEST(drops_variant)
