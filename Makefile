@@ -46,7 +46,7 @@ else
 	msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-.PHONY: all deps vmlinux bpf-arm64 test unit-test netns-test bench bench-lab demo clean format check-format
+.PHONY: all deps vmlinux bpf-arm64 test unit-test netns-test vmtest bench bench-lab demo clean format check-format
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -124,6 +124,11 @@ $(OUTPUT)/test_progs: $(TEST_OBJS) $(LIB_OBJS)
 # The whole suite: unit (BPF_PROG_TEST_RUN) then netns/device tests, one summary.
 test: warmpath $(OUTPUT)/test_progs
 	$(Q)selftests/run.sh
+
+# The kernel-facing tests inside a qemu guest running another kernel (Debian
+# 12's 6.1 by default; KERNEL=package-name or KERNEL=path/to/vmlinuz).
+vmtest: warmpath
+	$(Q)scripts/vmtest.sh $(KERNEL)
 
 unit-test: $(OUTPUT)/test_progs
 	$(Q)$(OUTPUT)/test_progs
