@@ -47,11 +47,12 @@ metric_sum()
 		awk -v re="$3" '$0 !~ /^#/ && $1 ~ re { s += $2 } END { print s + 0 }'
 }
 
-# udp_listen NS PORT: a UDP socket that takes every datagram (no kernel drop)
+# udp_listen NS PORT: a UDP socket that takes the datagrams of its first
+# sender (ncat connects to it): send them with send_udp_from and one port
 udp_listen()
 {
 	local pid
 
-	bg pid ip netns exec "$1" ncat -u -l -k "$2" --recv-only
+	bg pid ip netns exec "$1" ncat -u -l "$2" --recv-only
 	sleep 0.3
 }
