@@ -13,7 +13,7 @@
 #           on the host); or a path to a vmlinuz, its modules in
 #           VMTEST_MODULES or <vmlinuz dir>/../lib/modules/<version>.
 # Environment: VMTEST_FILTER (run only the guest parts whose name contains it),
-#   VMTEST_NETNS (netns suites to run in the guest too, default "veth"; "none"),
+#   VMTEST_NETNS (netns suites to run in the guest too, default "drops"; "none"),
 #   VMTEST_TIMEOUT (seconds for the whole guest, default 900), VMTEST_ACCEL
 #   (auto|kvm|tcg; auto uses KVM only when a probe boot under it succeeds),
 #   VMTEST_MEM (MiB, default 1536), VMTEST_SMP (default 2).
@@ -131,31 +131,34 @@ put_file()
 	cp -L "$1" "$dest"
 }
 
-# put_prog PATH: a program and every library ldd names for it
-put_prog()
+# put_progs PATH...: programs and every library ldd names for them (one ldd)
+put_progs()
 {
-	local lib
+	local f
 
-	put_file "$1"
-	for lib in $(ldd "$1" 2>/dev/null | grep -o '/[^ ]*'); do
-		put_file "$lib"
+	for f in "$@"; do
+		case "$f" in /usr/*) put_file "$f" ;; esac
+	done
+	for f in $(ldd "$@" 2>/dev/null | grep -o '/[^ :]*\.so[^ :]*' | sort -u); do
+		put_file "$f"
 	done
 }
 
 cp /bin/busybox "$STAGE/bbin/busybox"
-put_prog /usr/bin/busybox # its libraries, should it not be busybox-static's
 for a in $(busybox --list); do
 	[ "$a" = busybox ] || ln -s busybox "$STAGE/bbin/$a"
 done
-# coreutils whole (the tests use many), then the tools above
+# coreutils whole (the tests use many), the tools above, busybox's libraries
+# (none, unless it is not busybox-static's), the project's binary
+progs=(/usr/bin/busybox "$ROOT/warmpath")
 for f in $(dpkg -L coreutils | grep -E '^(/usr)?/s?bin/'); do
-	[ -f "$f" ] && put_prog "$f"
+	[ -f "$f" ] && progs+=("/usr${f#/usr}")
 done
 for t in "${TOOLS[@]}"; do
 	p=$(command -v "$t") || { log "host has no $t (the guest will use busybox's, if any)"; continue; }
-	case "$p" in /bin/* | /sbin/*) p=/usr$p ;; esac
-	put_prog "$p"
+	progs+=("/usr${p#/usr}")
 done
+put_progs "${progs[@]}"
 ln -sf bash "$STAGE/usr/bin/sh"
 cp -r /usr/lib/x86_64-linux-gnu/gconv "$STAGE/usr/lib/x86_64-linux-gnu/" 2>/dev/null
 printf 'root:x:0:0:root:/root:/bin/bash\nnobody:x:65534:65534:nobody:/:/bin/false\n' >"$STAGE/etc/passwd"
@@ -199,7 +202,6 @@ done
 
 # the project: the binary, the tests, the manifests the tests read
 cp "$ROOT/warmpath" "$STAGE/wp/"
-put_prog "$ROOT/warmpath"
 mkdir -p "$STAGE/wp/deploy"
 cp -r "$ROOT/selftests" "$STAGE/wp/"
 rm -rf "$STAGE/wp/selftests/unit"
@@ -208,7 +210,7 @@ cp -r "$ROOT/deploy/kubernetes" "$STAGE/wp/deploy/" 2>/dev/null
 cat >"$STAGE/etc/vmtest.env" <<EOF
 VMTEST_MODULES="${want_mods[*]}"
 VMTEST_FILTER="${VMTEST_FILTER:-}"
-VMTEST_NETNS="${VMTEST_NETNS:-veth}"
+VMTEST_NETNS="${VMTEST_NETNS:-drops}"
 VMTEST_KERNEL="$KVER"
 EOF
 cp "$ROOT/selftests/vm/init" "$STAGE/init"
@@ -227,7 +229,7 @@ qemu_run()
 		-nodefaults -display none -no-reboot -serial stdio \
 		-kernel "$VMLINUZ" -initrd "$INITRD" \
 		-append "console=ttyS0 panic=-1 quiet loglevel=4 $5" </dev/null 2>&1 |
-		tr -d '\r' | tee "$4"
+		sed -u 's/\r$//' | tee "$4"
 	return "${PIPESTATUS[0]}"
 }
 

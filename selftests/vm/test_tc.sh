@@ -16,7 +16,7 @@
 #     created; 'warmpath cleanup': our filters gone, the foreign filter and
 #     so the qdisc stay
 # (c) a foreign clsact with foreign filters that end the chain (matchall
-#     action pass, priority 1) before the agent starts, and a foreign root
+#     action pass, priority 2) before the agent starts, and a foreign root
 #     qdisc: warmpath runs first (counts exact); after SIGTERM both qdiscs and
 #     the filters stay
 
@@ -102,12 +102,12 @@ check_true "cleanup: pin dir removed" test ! -e "$PIN"
 in_ns "$NS_A" tc qdisc del dev vA clsact
 
 # --- (c) foreign qdiscs and filters before the start, clean exit ----------------
-# a foreign program that ends the chain (TC_ACT_OK) at priority 1, the way
-# Cilium's and Calico's filters do: warmpath must run first and still count all
+# a foreign filter that ends the chain (TC_ACT_OK) at priority 2, the way
+# Cilium's and Calico's filters do: warmpath (priority 1) must run first and count all
 in_ns "$NS_A" tc qdisc add dev vA root handle 1: fq_codel
 in_ns "$NS_A" tc qdisc add dev vA clsact
-in_ns "$NS_A" tc filter add dev vA ingress prio 1 protocol all matchall action pass
-in_ns "$NS_A" tc filter add dev vA egress prio 1 protocol all matchall action pass
+in_ns "$NS_A" tc filter add dev vA ingress prio 2 protocol all matchall action pass
+in_ns "$NS_A" tc filter add dev vA egress prio 2 protocol all matchall action pass
 pin_new PIN 2 "$NS_A"
 E_TX=0 E_RX=0 E_TXB=0 E_RXB=0
 if agent_start "$NS_A" "$PIN" "$LOG" "${AGENT[@]}"; then
@@ -123,7 +123,7 @@ stop_pid "$AGENT_PID" TERM
 check_eq "$STOP_RC" 0 "SIGTERM: exits 0"
 check_eq "$(tc_ours "$NS_A" vA ingress) $(tc_ours "$NS_A" vA egress)" "0 0" \
 	"SIGTERM: our filters removed"
-check_eq "$(matchall_foreign ingress 1) $(matchall_foreign egress 1)" "1 1" \
+check_eq "$(matchall_foreign ingress 2) $(matchall_foreign egress 2)" "1 1" \
 	"SIGTERM: foreign filters kept"
 Q=$(in_ns "$NS_A" tc qdisc show dev vA)
 check_match "$Q" "qdisc clsact" "SIGTERM: foreign clsact kept"
