@@ -59,39 +59,50 @@ mkdir -p "$VM"
 
 # --- the kernel ------------------------------------------------------------
 
+# resolve PKG: a meta package (linux-image-cloud-amd64) to the versioned
+# image it depends on; the name itself otherwise
+resolve()
+{
+	local dep
+
+	dep=$(apt-cache depends "$1" 2>/dev/null |
+		awk '/Depends: linux-image-[0-9]/ { print $2; exit }')
+	echo "${dep:-$1}"
+}
+
 # fetch_kernel PKG: download and unpack a Debian kernel package (cached);
 # sets VMLINUZ and MODDIR.
 fetch_kernel()
 {
-	local pkg=$1 dep dir deb
+	local pkg dir deb
 
-	# a meta package (linux-image-cloud-amd64) depends on the versioned image
-	if dep=$(apt-cache depends "$pkg" 2>/dev/null |
-		awk '/Depends: linux-image-[0-9]/ { print $2; exit }') && [ -n "$dep" ]; then
-		pkg=$dep
-		echo "$dep" >"$VM/$1.resolved"
-	elif [ -z "$(apt-cache show "$pkg" 2>/dev/null | head -1)" ]; then
+	pkg=$(resolve "$1")
+	if [ -z "$(apt-cache show "$pkg" 2>/dev/null | head -1)" ]; then
 		if [ -s "$VM/$1.resolved" ]; then
-			pkg=$(cat "$VM/$1.resolved")
-		elif [ ! -e "$VM/$pkg/.ok" ]; then
-			apt-get update -qq >/dev/null 2>&1
-			dep=$(apt-cache depends "$pkg" 2>/dev/null |
-				awk '/Depends: linux-image-[0-9]/ { print $2; exit }')
-			[ -n "$dep" ] && pkg=$dep
+			pkg=$(cat "$VM/$1.resolved") # no package lists: the last resolution
 		fi
 	fi
 	dir=$VM/$pkg
 	if [ ! -e "$dir/.ok" ]; then
 		log "downloading $pkg (apt-get download; not installed on the host)"
 		rm -rf "$dir" && mkdir -p "$dir/root"
-		(cd "$dir" && apt-get download "$pkg" >/dev/null 2>&1) ||
-			die "apt-get download $pkg failed"
+		if ! (cd "$dir" && apt-get download "$pkg" >/dev/null 2>&1); then
+			# stale or missing package lists: update them once and resolve again
+			apt-get update -qq >/dev/null 2>&1
+			pkg=$(resolve "$1")
+			rm -rf "$dir"
+			dir=$VM/$pkg
+			mkdir -p "$dir/root"
+			(cd "$dir" && apt-get download "$pkg" >/dev/null 2>&1) ||
+				die "apt-get download $pkg failed"
+		fi
 		deb=$(ls "$dir"/*.deb 2>/dev/null | head -1)
 		[ -n "$deb" ] || die "apt-get download $pkg: no .deb"
 		dpkg-deb -x "$deb" "$dir/root" || die "dpkg-deb -x $deb failed"
 		rm -f "$deb"
 		touch "$dir/.ok"
 	fi
+	[ "$pkg" != "$1" ] && echo "$pkg" >"$VM/$1.resolved"
 	VMLINUZ=$(ls "$dir"/root/boot/vmlinuz-* 2>/dev/null | head -1)
 	[ -n "$VMLINUZ" ] || die "$pkg has no /boot/vmlinuz-*"
 	MODDIR=$dir/root/lib/modules/${VMLINUZ##*/vmlinuz-}
@@ -165,7 +176,8 @@ printf 'root:x:0:0:root:/root:/bin/bash\nnobody:x:65534:65534:nobody:/:/bin/fals
 printf 'root:x:0:\nnogroup:x:65534:\n' >"$STAGE/etc/group"
 printf 'passwd: files\ngroup: files\nhosts: files\n' >"$STAGE/etc/nsswitch.conf"
 printf '127.0.0.1 localhost\n' >"$STAGE/etc/hosts"
-for d in /etc/iproute2 /usr/share/iproute2 /etc/protocols /etc/services; do
+for d in /etc/iproute2 /usr/share/iproute2 /etc/protocols /etc/services /etc/ssl/openssl.cnf \
+	/usr/lib/x86_64-linux-gnu/ossl-modules; do
 	[ -e "$d" ] && { mkdir -p "$STAGE$(dirname "$d")"; cp -r "$d" "$STAGE$d"; }
 done
 

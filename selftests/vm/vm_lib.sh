@@ -53,6 +53,6 @@ udp_listen()
 {
 	local pid
 
-	bg pid ip netns exec "$1" ncat -u -l "$2" --recv-only
+	bg pid ip netns exec "$1" ncat -u -l "$2" --recv-only >/dev/null 2>&1
 	sleep 0.3
 }
