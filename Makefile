@@ -136,6 +136,7 @@ unit-test: $(OUTPUT)/test_progs
 bench: warmpath $(OUTPUT)/test_progs
 	$(Q)$(OUTPUT)/test_progs --bench
 	$(Q)bench/agent_bench.sh
+	$(Q)bench/throughput.sh
 
 demo: warmpath
 	$(Q)scripts/demo.sh

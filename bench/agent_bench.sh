@@ -62,13 +62,7 @@ die()
 if ! ns_add "$NS_B" || ! ns_add "$NS_S"; then
 	die "creating namespaces failed"
 fi
-ip -n "$NS_B" link add wpb0 type veth peer name wps0 netns "$NS_S" || die "veth failed"
-iface_disable_ipv6 "$NS_B" wpb0
-iface_disable_ipv6 "$NS_S" wps0
-ip -n "$NS_B" addr add 10.209.0.1/30 dev wpb0
-ip -n "$NS_S" addr add 10.209.0.2/30 dev wps0
-ip -n "$NS_B" link set wpb0 up
-ip -n "$NS_S" link set wps0 up
+veth_pair "$NS_B" wpb0 10.209.0.1/30 "$NS_S" wps0 10.209.0.2/30 || die "veth failed"
 ip -n "$NS_B" route add 10.210.0.0/16 via 10.209.0.2 || die "route failed"
 in_ns "$NS_S" nft -f - <<'EOF' || die "nft in the sink failed"
 table inet wpbench {

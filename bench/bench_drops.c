@@ -48,6 +48,7 @@
 #include <sys/wait.h>
 #include <bpf/bpf.h>
 #include "drops.h"
+#include "netns_worker.h"
 #include "test_progs.h"
 #include "warmpath.h"
 
@@ -74,20 +75,13 @@ static const char *const config_names[DROPS_NR_CONFIGS] = {
 };
 
 /* The child in its own network namespace that sends on request. */
-struct drops_worker {
-	pid_t pid;
-	int cmd_fd; /* parent -> child: 's' (send DROPS_N), anything else: quit */
-	int ack_fd; /* child -> parent: struct drops_reply */
-	__u32 netns_ino;
-};
-
 struct drops_reply {
 	int err; /* 0 or an errno */
 	double ns; /* per datagram: the median batch, CLOCK_MONOTONIC */
 };
 
 struct drops_bench {
-	struct drops_worker w;
+	struct netns_worker w;
 	struct wp_drops *d; /* NULL: not loaded */
 	const char *reason; /* the name the datagrams' drops count under */
 	double ns[DROPS_NR_CONFIGS][DROPS_ROUNDS]; /* per datagram */
@@ -105,23 +99,6 @@ static __u64 now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (__u64)ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
-
-static int lo_up(void)
-{
-	struct ifreq ifr = {};
-	int fd, ret = -1;
-
-	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -1;
-	strcpy(ifr.ifr_name, "lo");
-	if (!ioctl(fd, SIOCGIFFLAGS, &ifr)) {
-		ifr.ifr_flags |= IFF_UP;
-		ret = ioctl(fd, SIOCSIFFLAGS, &ifr);
-	}
-	close(fd);
-	return ret;
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -161,7 +138,7 @@ static int send_batches(int fd, const struct sockaddr_in *to, double *ns)
 	return 0;
 }
 
-static void __attribute__((noreturn)) worker_main(int cmd, int ack)
+static void __attribute__((noreturn)) worker_main(int cmd, int ack, int setup_err)
 {
 	struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(DROPS_PORT) };
 	struct drops_reply rep = {};
@@ -169,8 +146,8 @@ static void __attribute__((noreturn)) worker_main(int cmd, int ack)
 	char c;
 
 	to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (unshare(CLONE_NEWNET) || lo_up())
-		rep.err = errno ?: EIO;
+	if (setup_err)
+		rep.err = setup_err;
 	else if ((fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0)
 		rep.err = errno;
 	(void)!write(ack, &rep, sizeof(rep));
@@ -184,67 +161,28 @@ static void __attribute__((noreturn)) worker_main(int cmd, int ack)
 	_exit(0);
 }
 
-static int worker_reply(struct drops_worker *w, struct drops_reply *rep)
+static int worker_reply(struct netns_worker *w, struct drops_reply *rep)
 {
 	if (read(w->ack_fd, rep, sizeof(*rep)) != sizeof(*rep))
 		return -EIO;
 	return rep->err ? -rep->err : 0;
 }
 
-static int worker_start(struct drops_worker *w)
+static int worker_start(struct netns_worker *w)
 {
 	struct drops_reply rep;
-	int cmd[2], ack[2], err;
-	char path[64];
-	struct stat st;
+	int err = netns_worker_fork(w, worker_main);
 
-	if (pipe2(cmd, O_CLOEXEC))
-		return -errno;
-	if (pipe2(ack, O_CLOEXEC)) {
-		close(cmd[0]);
-		close(cmd[1]);
-		return -errno;
-	}
-	fflush(stdout);
-	fflush(stderr);
-	w->pid = fork();
-	if (w->pid == 0) {
-		close(cmd[1]);
-		close(ack[0]);
-		worker_main(cmd[0], ack[1]);
-	}
-	close(cmd[0]);
-	close(ack[1]);
-	w->cmd_fd = cmd[1];
-	w->ack_fd = ack[0];
-	if (w->pid < 0)
-		return -errno;
+	if (err)
+		return err;
 	err = worker_reply(w, &rep);
 	if (err)
 		return err;
-	snprintf(path, sizeof(path), "/proc/%d/ns/net", w->pid);
-	if (stat(path, &st))
-		return -errno;
-	w->netns_ino = st.st_ino;
-	return 0;
-}
-
-static void worker_stop(struct drops_worker *w)
-{
-	if (w->cmd_fd >= 0) {
-		(void)!write(w->cmd_fd, "q", 1);
-		close(w->cmd_fd);
-	}
-	if (w->ack_fd >= 0)
-		close(w->ack_fd);
-	if (w->pid > 0)
-		waitpid(w->pid, NULL, 0);
-	w->pid = -1;
-	w->cmd_fd = w->ack_fd = -1;
+	return netns_worker_note_netns(w);
 }
 
 /* DROPS_N datagrams; *ns gets the time per datagram. */
-static int worker_send(struct drops_worker *w, double *ns)
+static int worker_send(struct netns_worker *w, double *ns)
 {
 	struct drops_reply rep;
 	int err;
@@ -525,7 +463,7 @@ static double median(const double *v)
 int bench_drops(void)
 {
 	struct drops_bench b = {
-		.w = { .pid = -1, .cmd_fd = -1, .ack_fd = -1 },
+		.w = NETNS_WORKER_INIT,
 		.watched_min = ~0ull,
 		.others_min = 1 << 30,
 	};
@@ -592,6 +530,6 @@ int bench_drops(void)
 	err = 0;
 cleanup:
 	wp_drops_close(b.d);
-	worker_stop(&b.w);
+	netns_worker_stop(&b.w);
 	return err;
 }

@@ -19,16 +19,10 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
-if [ "$(id -u)" != 0 ]; then
-	echo "bench-lab: needs root (network namespaces, BPF, WireGuard)" >&2
-	exit 2
-fi
-scripts/install-deps.sh
-[ -x ./warmpath ] || make -s warmpath
-
 export LAB=wpbench LAB_INDEX=2
 # shellcheck source=scripts/lab.sh
 . scripts/lab.sh
+lab_prelude bench-lab
 command -v iperf3 >/dev/null || { echo "bench-lab: iperf3 missing" >&2; exit 2; }
 
 WINDOW=${BENCH_WINDOW:-30}

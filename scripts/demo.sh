@@ -20,15 +20,9 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
-if [ "$(id -u)" != 0 ]; then
-	echo "demo: needs root (network namespaces, BPF, WireGuard): sudo make demo" >&2
-	exit 2
-fi
-scripts/install-deps.sh
-[ -x ./warmpath ] || make -s warmpath
-
 # shellcheck source=scripts/lab.sh
 . scripts/lab.sh
+lab_prelude demo
 
 K=${DEMO_CONNECTIONS:-5}
 IDLE=${DEMO_IDLE:-8}

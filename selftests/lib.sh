@@ -292,6 +292,61 @@ _peer_is()
 	[ "$(peer_get "$1" "$2" "$3")" == "$4" ]
 }
 
+# --- metrics (the one scraper every test and bench uses) ----------------------
+
+# wp_metrics NS ADDR:PORT [PATH]: an agent's /metrics (or PATH) from inside NS.
+wp_metrics()
+{
+	nsx "$1" curl -s --max-time 3 "http://$2${3:-/metrics}"
+}
+
+# wp_metric TEXT SERIES: the value of one exact series (name{labels}) of an
+# exposition; empty if absent.
+wp_metric()
+{
+	awk -v s="$2" 'index($0, s " ") == 1 { print $2; exit }' <<<"$1"
+}
+
+# wp_peer_metric TEXT FAMILY PEER: the value of the first series of FAMILY
+# whose peer label is PEER; empty if absent.
+wp_peer_metric()
+{
+	grep -E "^$2\{([^}]*,)?peer=\"$3\"(,[^}]*)?\} " <<<"$1" | awk '{ print $2; exit }'
+}
+
+# num_cmp A OP B: a numeric comparison (awk's OP: > >= == < <= !=); false when
+# either side is not a number.
+num_cmp()
+{
+	[[ "$1" =~ ^-?[0-9.]+([eE][-+]?[0-9]+)?$ ]] && [[ "$3" =~ ^-?[0-9.]+([eE][-+]?[0-9]+)?$ ]] &&
+		awk -v a="$1" -v b="$3" "BEGIN { exit !(a $2 b) }"
+}
+
+# check_cmp GOT OP WANT NAME: ok when GOT OP WANT holds numerically.
+check_cmp()
+{
+	if num_cmp "$1" "$2" "$3"; then
+		ok "$4"
+	else
+		fail "$4" "got '$1', want $2 $3"
+	fi
+}
+
+# --- links -------------------------------------------------------------------
+
+# veth_pair NS_A IF_A ADDR_A/LEN NS_B IF_B ADDR_B/LEN: a veth between two
+# namespaces, IPv6 off on both ends, addressed and up.
+veth_pair()
+{
+	ip -n "$1" link add "$2" type veth peer name "$5" netns "$4" || return 1
+	iface_disable_ipv6 "$1" "$2"
+	iface_disable_ipv6 "$4" "$5"
+	ip -n "$1" addr add "$3" dev "$2" &&
+		ip -n "$4" addr add "$6" dev "$5" &&
+		ip -n "$1" link set "$2" up &&
+		ip -n "$4" link set "$5" up
+}
+
 # --- traffic (bounded, only to addresses in our namespaces) ----------------
 
 # send_udp NS ADDR PORT N: exactly N datagrams "x\n" (2 bytes of payload).

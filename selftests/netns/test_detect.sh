@@ -50,19 +50,13 @@ LOG=$WP_TMP/agent.log
 # metrics: the agent's /metrics (from inside A: it listens on A's loopback)
 metrics()
 {
-	ip netns exec "$NS_A" curl -sf --max-time 2 "http://127.0.0.1:$MPORT/metrics"
+	wp_metrics "$NS_A" "127.0.0.1:$MPORT"
 }
 
 # metric NAME: the value of NAME{...peer="b"...}; empty when the series is absent
 metric()
 {
-	metrics | grep -E "^$1\{([^}]*,)?peer=\"b\"(,[^}]*)?\} " | awk '{ print $2; exit }'
-}
-
-# num_cmp A OP B: float comparison (awk); false when either side is empty
-num_cmp()
-{
-	[ -n "$1" ] && [ -n "$3" ] && awk -v a="$1" -v b="$3" "BEGIN { exit !(a $2 b) }"
+	wp_peer_metric "$(metrics)" "$1" b
 }
 
 # check_metric NAME OP WANT LABEL
@@ -170,13 +164,7 @@ if ! ns_add "$NS_A" || ! ns_add "$NS_B"; then
 	fail "setup: namespaces"
 	wp_finish
 fi
-ip -n "$NS_A" link add vA type veth peer name vB netns "$NS_B"
-iface_disable_ipv6 "$NS_A" vA
-iface_disable_ipv6 "$NS_B" vB
-ip -n "$NS_A" addr add $A_ADDR/24 dev vA
-ip -n "$NS_B" addr add $B_ADDR/24 dev vB
-ip -n "$NS_A" link set vA up
-ip -n "$NS_B" link set vB up
+veth_pair "$NS_A" vA $A_ADDR/24 "$NS_B" vB $B_ADDR/24
 udp_sink "$NS_B" $UPORT
 # shellcheck disable=SC2217 # the redirections are for the background ncat
 bg LISTENER ip netns exec "$NS_B" ncat -lk $B_ADDR $TPORT </dev/null >/dev/null 2>&1

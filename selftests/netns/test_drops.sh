@@ -35,13 +35,7 @@ B_ADDR=10.203.0.2
 SERIES="warmpath_kernel_drops_total{interface=\"vA\",reason=\"no_socket\"}"
 
 ns_add "$NS_A" && ns_add "$NS_B" || { fail "setup: namespaces"; wp_finish; }
-ip -n "$NS_A" link add vA type veth peer name vB netns "$NS_B"
-iface_disable_ipv6 "$NS_A" vA
-iface_disable_ipv6 "$NS_B" vB
-ip -n "$NS_A" addr add $A_ADDR/24 dev vA
-ip -n "$NS_B" addr add $B_ADDR/24 dev vB
-ip -n "$NS_A" link set vA up
-ip -n "$NS_B" link set vB up
+veth_pair "$NS_A" vA $A_ADDR/24 "$NS_B" vB $B_ADDR/24
 if ! ping_n "$NS_B" $A_ADDR 1; then
 	fail "setup: veth reachable"
 	wp_finish
@@ -55,13 +49,13 @@ AGENT=(--interface vA --peer "b=$B_ADDR" --mode observe --metrics-listen "127.0.
 # metrics: the exposition of the agent in a
 metrics()
 {
-	nsx "$NS_A" curl -s --max-time 2 "http://127.0.0.1:$MPORT/metrics"
+	wp_metrics "$NS_A" "127.0.0.1:$MPORT"
 }
 
 # metric_value SERIES: the value of one exact series (empty if absent)
 metric_value()
 {
-	metrics | awk -v s="$1" 'index($0, s " ") == 1 { print $2 }'
+	wp_metric "$(metrics)" "$1"
 }
 
 metrics_up()

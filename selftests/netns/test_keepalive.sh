@@ -192,11 +192,7 @@ check_range()
 # check_gt VALUE MIN NAME: VALUE > MIN (numbers, may be fractional)
 check_gt()
 {
-	if [ "$1" != NA ] && awk -v v="$1" -v lo="$2" 'BEGIN { exit !(v > lo) }'; then
-		ok "$3 ($1)"
-	else
-		fail "$3" "got $1, want > $2"
-	fi
+	check_cmp "$1" '>' "$2" "$3 ($1)"
 }
 
 # bg_ping VAR NS ADDR: a ping every 0.3 s (bounded: at most 3 minutes).

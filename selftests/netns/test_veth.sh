@@ -41,15 +41,9 @@ B_ADDR2=10.201.0.3 # in b's /24, not b's address
 B_OTHER=10.201.1.2 # no peer's prefix
 
 ns_add "$NS_A" && ns_add "$NS_B" || { fail "setup: namespaces"; wp_finish; }
-ip -n "$NS_A" link add vA type veth peer name vB netns "$NS_B"
-iface_disable_ipv6 "$NS_A" vA
-iface_disable_ipv6 "$NS_B" vB
-ip -n "$NS_A" addr add $A_ADDR/24 dev vA
-ip -n "$NS_B" addr add $B_ADDR/24 dev vB
+veth_pair "$NS_A" vA $A_ADDR/24 "$NS_B" vB $B_ADDR/24
 ip -n "$NS_B" addr add $B_ADDR2/24 dev vB
 ip -n "$NS_B" addr add $B_OTHER/24 dev vB
-ip -n "$NS_A" link set vA up
-ip -n "$NS_B" link set vB up
 ip -n "$NS_A" route add 10.201.1.0/24 dev vA
 udp_sink "$NS_A" $PORT
 udp_sink "$NS_B" $PORT $PROBE

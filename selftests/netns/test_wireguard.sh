@@ -48,13 +48,7 @@ B_ADDR=10.202.0.2
 setup()
 {
 	ns_add "$NS_A" && ns_add "$NS_B" || return 1
-	ip -n "$NS_A" link add uA type veth peer name uB netns "$NS_B" || return 1
-	iface_disable_ipv6 "$NS_A" uA
-	iface_disable_ipv6 "$NS_B" uB
-	ip -n "$NS_A" addr add 192.168.202.1/24 dev uA
-	ip -n "$NS_B" addr add 192.168.202.2/24 dev uB
-	ip -n "$NS_A" link set uA up
-	ip -n "$NS_B" link set uB up
+	veth_pair "$NS_A" uA 192.168.202.1/24 "$NS_B" uB 192.168.202.2/24 || return 1
 
 	(umask 077 && wg genkey >"$WP_TMP/a.key" && wg genkey >"$WP_TMP/b.key") || return 1
 	wg pubkey <"$WP_TMP/a.key" >"$WP_TMP/a.pub"

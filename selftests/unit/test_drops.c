@@ -39,6 +39,8 @@
 #include <jansson.h>
 #include "drops.h"
 #include "prom.h"
+#include "netns_worker.h"
+#include "test_helpers.h"
 #include "test_progs.h"
 #include "warmpath.h"
 
@@ -254,30 +256,6 @@ void test_drops_variant(void)
 /* --- real drops in namespaces ---------------------------------------------------------- */
 
 /* A child in a fresh network namespace that sends datagrams on request. */
-struct netns_worker {
-	pid_t pid;
-	int cmd_fd; /* parent -> child: 's' + count, or 'q' (quit) */
-	int ack_fd; /* child -> parent: 'R' ready, 'D' done, 'E' error */
-	__u32 netns_ino;
-};
-
-static int lo_up(void)
-{
-	struct ifreq ifr = {};
-	int fd, ret = -1;
-
-	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -1;
-	strcpy(ifr.ifr_name, "lo");
-	if (!ioctl(fd, SIOCGIFFLAGS, &ifr)) {
-		ifr.ifr_flags |= IFF_UP;
-		ret = ioctl(fd, SIOCSIFFLAGS, &ifr);
-	}
-	close(fd);
-	return ret;
-}
-
 /* @n datagrams to 127.0.0.1 at a port no socket is bound to. */
 static int send_to_closed_port(int n)
 {
@@ -295,11 +273,11 @@ static int send_to_closed_port(int n)
 	return ret;
 }
 
-static void __attribute__((noreturn)) worker_main(int cmd, int ack)
+static void __attribute__((noreturn)) worker_main(int cmd, int ack, int setup_err)
 {
 	unsigned char c, n;
 
-	if (unshare(CLONE_NEWNET) || lo_up()) {
+	if (setup_err) {
 		(void)!write(ack, "E", 1);
 		_exit(1);
 	}
@@ -322,37 +300,13 @@ static int worker_ack(struct netns_worker *w, char want)
 
 static int worker_start(struct netns_worker *w)
 {
-	int cmd[2], ack[2];
-	char path[64];
-	struct stat st;
+	int err = netns_worker_fork(w, worker_main);
 
-	if (pipe2(cmd, O_CLOEXEC))
-		return -errno;
-	if (pipe2(ack, O_CLOEXEC)) {
-		close(cmd[0]);
-		close(cmd[1]);
-		return -errno;
-	}
-	fflush(stdout);
-	w->pid = fork();
-	if (w->pid == 0) {
-		close(cmd[1]);
-		close(ack[0]);
-		worker_main(cmd[0], ack[1]);
-	}
-	close(cmd[0]);
-	close(ack[1]);
-	w->cmd_fd = cmd[1];
-	w->ack_fd = ack[0];
-	if (w->pid < 0)
-		return -errno;
+	if (err)
+		return err;
 	if (worker_ack(w, 'R'))
 		return -EIO;
-	snprintf(path, sizeof(path), "/proc/%d/ns/net", w->pid);
-	if (stat(path, &st))
-		return -errno;
-	w->netns_ino = st.st_ino;
-	return 0;
+	return netns_worker_note_netns(w);
 }
 
 static int worker_send(struct netns_worker *w, int n)
@@ -362,21 +316,6 @@ static int worker_send(struct netns_worker *w, int n)
 	if (write(w->cmd_fd, req, 2) != 2)
 		return -EIO;
 	return worker_ack(w, 'D');
-}
-
-static void worker_stop(struct netns_worker *w)
-{
-	/* 'q', not EOF: a worker forked later holds a copy of this pipe's write end */
-	if (w->cmd_fd >= 0) {
-		(void)!write(w->cmd_fd, "q", 1);
-		close(w->cmd_fd);
-	}
-	if (w->ack_fd >= 0)
-		close(w->ack_fd);
-	if (w->pid > 0)
-		waitpid(w->pid, NULL, 0);
-	w->pid = -1;
-	w->cmd_fd = w->ack_fd = -1;
 }
 
 static __u64 now_ms(void)
@@ -460,31 +399,6 @@ static const char *name_lo(void *ctx, __u32 ifindex)
 	return ifindex == LO_IFINDEX ? "lo" : NULL;
 }
 
-static bool assert_contains(const char *hay, const char *needle, const char *name)
-{
-	return test__assert_report(hay && strstr(hay, needle), __FILE__, __LINE__, name,
-				   "\"%s\" not in:\n%s", needle, hay ? hay : "(null)");
-}
-
-/* promtool's verdict on an exposition (skipped when promtool is missing). */
-static void assert_promtool(const char *text, const char *name)
-{
-	char path[] = "/tmp/wp_drops_metrics.XXXXXX", cmd[128];
-	int fd, rc;
-
-	if (access("/usr/bin/promtool", X_OK))
-		return;
-	fd = mkstemp(path);
-	if (!ASSERT_GE(fd, 0, "mkstemp"))
-		return;
-	(void)!write(fd, text, strlen(text));
-	close(fd);
-	snprintf(cmd, sizeof(cmd), "/usr/bin/promtool check metrics < %s", path);
-	rc = system(cmd);
-	unlink(path);
-	ASSERT_EQ(rc, 0, name);
-}
-
 static void check_metrics(struct wp_drops *d, const char *reason, __u64 want)
 {
 	struct prom_buf b;
@@ -504,7 +418,9 @@ static void check_metrics(struct wp_drops *d, const char *reason, __u64 want)
 	assert_contains(b.data, line, "metric: attributed to a peer");
 	assert_contains(b.data, "# TYPE warmpath_interface_rx_dropped_total counter\n",
 			"metric: interface counters declared");
-	assert_promtool(b.data ? b.data : "", "metric: promtool check metrics");
+	if (!access(PROMTOOL, X_OK)) /* test_prom_promtool fails when it is missing */
+		ASSERT_EQ(promtool_check(b.data ? b.data : "", false), 0,
+			  "metric: promtool check metrics");
 	prom_buf_free(&b);
 
 	/* the JSON view names the interface from the (empty) ifaces map: if1 */
@@ -531,8 +447,8 @@ static void check_metrics(struct wp_drops *d, const char *reason, __u64 want)
  */
 static void run_kfree_skb(enum wp_drops_variant variant, const char *reason)
 {
-	struct netns_worker a = { .pid = -1, .cmd_fd = -1, .ack_fd = -1 };
-	struct netns_worker b = { .pid = -1, .cmd_fd = -1, .ack_fd = -1 };
+	struct netns_worker a = NETNS_WORKER_INIT;
+	struct netns_worker b = NETNS_WORKER_INIT;
 	struct wp_drops_opts o = { .variant = variant };
 	struct wp_drops *d = NULL;
 	char err[512] = "";
@@ -574,8 +490,8 @@ static void run_kfree_skb(enum wp_drops_variant variant, const char *reason)
 	ASSERT_EQ(wait_count(d, LO_IFINDEX, reason, N_DROPS), N_DROPS, "unwatched: count stays");
 cleanup:
 	wp_drops_close(d);
-	worker_stop(&a);
-	worker_stop(&b);
+	netns_worker_stop(&a);
+	netns_worker_stop(&b);
 }
 
 void test_drops_kfree_skb(void)
