@@ -122,9 +122,10 @@ log "kernel $KVER ($VMLINUZ)"
 
 # --- the initramfs ---------------------------------------------------------
 
-STAGE=$VM/initramfs.d
+# staged outside .output: the Makefile includes every *.d file found there
+STAGE=$(mktemp -d /tmp/vmtest-initramfs.XXXXXX) || die "mktemp failed"
+trap 'rm -rf -- "$STAGE"' EXIT
 INITRD=$VM/initramfs-$KVER.cpio.gz
-rm -rf "$STAGE"
 mkdir -p "$STAGE"/{usr/bin,usr/sbin,usr/lib,usr/lib64,bbin,proc,sys,dev,tmp,run,etc,root,wp,var}
 ln -s usr/bin "$STAGE/bin"
 ln -s usr/sbin "$STAGE/sbin"
@@ -231,6 +232,7 @@ chmod +x "$STAGE/init"
 (cd "$STAGE" && find . | busybox cpio -o -H newc 2>/dev/null | gzip -1) >"$INITRD" ||
 	die "packing the initramfs failed"
 log "initramfs $(du -h "$INITRD" | cut -f1) ($(find "$STAGE" -type f | wc -l) files)"
+rm -rf -- "$STAGE"
 
 # --- boot ------------------------------------------------------------------
 
