@@ -13,7 +13,7 @@
 #           on the host); or a path to a vmlinuz, its modules in
 #           VMTEST_MODULES or <vmlinuz dir>/../lib/modules/<version>.
 # Environment: VMTEST_FILTER (run only the guest parts whose name contains it),
-#   VMTEST_NETNS (netns suites to run in the guest too, default "drops"; "none"),
+#   VMTEST_NETNS (netns suites to run in the guest too, e.g. "drops"; default none),
 #   VMTEST_TIMEOUT (seconds for the whole guest, default 900), VMTEST_ACCEL
 #   (auto|kvm|tcg; auto uses KVM only when a probe boot under it succeeds),
 #   VMTEST_MEM (MiB, default 1536), VMTEST_SMP (default 2).
@@ -122,16 +122,28 @@ log "kernel $KVER ($VMLINUZ)"
 
 # --- the initramfs ---------------------------------------------------------
 
-# staged outside .output: the Makefile includes every *.d file found there
+# Two archives, concatenated (the kernel unpacks one after the other): the
+# base (busybox, host tools and libraries, modules), cached in .output/vm/
+# until the kernel, this script, the host's packages or warmpath's libraries
+# change; and the project (./warmpath, selftests/, the run's settings), packed
+# anew each run. Staged outside .output: the Makefile includes every *.d there.
+t_prep=$(date +%s)
 STAGE=$(mktemp -d /tmp/vmtest-initramfs.XXXXXX) || die "mktemp failed"
-trap 'rm -rf -- "$STAGE"' EXIT
+trap 'rm -rf -- "$STAGE" "$STAGE.cpio.gz"' EXIT
+BASE=$VM/base-$KVER.cpio.gz
 INITRD=$VM/initramfs-$KVER.cpio.gz
-mkdir -p "$STAGE"/{usr/bin,usr/sbin,usr/lib,usr/lib64,bbin,proc,sys,dev,tmp,run,etc,root,wp,var}
-ln -s usr/bin "$STAGE/bin"
-ln -s usr/sbin "$STAGE/sbin"
-ln -s usr/lib "$STAGE/lib"
-ln -s usr/lib64 "$STAGE/lib64"
-ln -s ../run "$STAGE/var/run"
+KEY=$({
+	echo "$KVER $MODDIR $VMLINUZ"
+	sha256sum "$0" "$ROOT/selftests/vm/init"
+	stat -c %Y /var/lib/dpkg/status
+	ldd "$ROOT/warmpath" | sed "s/ (0x[0-9a-f]*)//" # no load addresses
+} | sha256sum | cut -d' ' -f1)
+
+# pack DIR OUT: a gzip'ed newc cpio archive of DIR
+pack()
+{
+	(cd "$1" && find . | busybox cpio -o -H newc 2>/dev/null | gzip -1) >"$2"
+}
 
 # put_file SRC [DEST]: copy one file (following links) to the same path in the guest
 put_file()
@@ -156,83 +168,103 @@ put_progs()
 	done
 }
 
-cp /bin/busybox "$STAGE/bbin/busybox"
-for a in $(busybox --list); do
-	[ "$a" = busybox ] || ln -s busybox "$STAGE/bbin/$a"
-done
-# coreutils whole (the tests use many), the tools above, busybox's libraries
-# (none, unless it is not busybox-static's), the project's binary
-progs=(/usr/bin/busybox "$ROOT/warmpath")
-for f in $(dpkg -L coreutils | grep -E '^(/usr)?/s?bin/'); do
-	[ -f "$f" ] && progs+=("/usr${f#/usr}")
-done
-for t in "${TOOLS[@]}"; do
-	p=$(command -v "$t") || { log "host has no $t (the guest will use busybox's, if any)"; continue; }
-	progs+=("/usr${p#/usr}")
-done
-put_progs "${progs[@]}"
-ln -sf bash "$STAGE/usr/bin/sh"
-cp -r /usr/lib/x86_64-linux-gnu/gconv "$STAGE/usr/lib/x86_64-linux-gnu/" 2>/dev/null
-printf 'root:x:0:0:root:/root:/bin/bash\nnobody:x:65534:65534:nobody:/:/bin/false\n' >"$STAGE/etc/passwd"
-printf 'root:x:0:\nnogroup:x:65534:\n' >"$STAGE/etc/group"
-printf 'passwd: files\ngroup: files\nhosts: files\n' >"$STAGE/etc/nsswitch.conf"
-printf '127.0.0.1 localhost\n' >"$STAGE/etc/hosts"
-for d in /etc/iproute2 /usr/share/iproute2 /etc/protocols /etc/services /etc/ssl/openssl.cnf \
-	/usr/lib/x86_64-linux-gnu/ossl-modules; do
-	[ -e "$d" ] && { mkdir -p "$STAGE$(dirname "$d")"; cp -r "$d" "$STAGE$d"; }
-done
+build_base()
+{
+	mkdir -p "$STAGE"/{usr/bin,usr/sbin,usr/lib,usr/lib64,bbin,proc,sys,dev,tmp,run,etc,root,var}
+	ln -s usr/bin "$STAGE/bin"
+	ln -s usr/sbin "$STAGE/sbin"
+	ln -s usr/lib "$STAGE/lib"
+	ln -s usr/lib64 "$STAGE/lib64"
+	ln -s ../run "$STAGE/var/run"
 
-# kernel modules: the closure of MODULES in modules.dep (generated if absent)
-if [ ! -s "$MODDIR/modules.dep" ]; then
-	busybox depmod -b "$(dirname "$(dirname "$(dirname "$MODDIR")")")" "$KVER" ||
-		die "depmod for $MODDIR failed"
-fi
-GMOD=$STAGE/lib/modules/$KVER
-mkdir -p "$GMOD"
-want_mods=()
-for m in "${MODULES[@]}"; do
-	line=$(grep -E "(^|/)${m}\.ko(\.[gx]z|\.zst)?:" "$MODDIR/modules.dep" | head -1)
-	if [ -z "$line" ]; then
-		grep -qE "(^|/)${m}\.ko" "$MODDIR/modules.builtin" 2>/dev/null ||
-			log "module $m: neither in modules.dep nor built in"
-		continue
-	fi
-	want_mods+=("$m")
-	for f in ${line/:/}; do
-		mkdir -p "$GMOD/$(dirname "$f")"
-		case "$f" in
-		*.xz) xz -dc "$MODDIR/$f" >"$GMOD/${f%.xz}" ;;
-		*.gz) gzip -dc "$MODDIR/$f" >"$GMOD/${f%.gz}" ;;
-		*.zst) zstd -qdc "$MODDIR/$f" >"$GMOD/${f%.zst}" ;;
-		*) cp "$MODDIR/$f" "$GMOD/$f" ;;
-		esac
+	cp /bin/busybox "$STAGE/bbin/busybox"
+	for a in $(busybox --list); do
+		[ "$a" = busybox ] || ln -s busybox "$STAGE/bbin/$a"
 	done
-done
-sed -E 's/\.ko\.(xz|gz|zst)/.ko/g' "$MODDIR/modules.dep" >"$GMOD/modules.dep"
-for f in modules.alias modules.builtin modules.symbols; do
-	[ -e "$MODDIR/$f" ] && cp "$MODDIR/$f" "$GMOD/"
-done
+	# coreutils whole (the tests use many), the tools above, busybox's libraries
+	# (none, unless it is not busybox-static's), the project binary's libraries
+	progs=(/usr/bin/busybox "$ROOT/warmpath")
+	for f in $(dpkg -L coreutils | grep -E '^(/usr)?/s?bin/'); do
+		[ -f "$f" ] && progs+=("/usr${f#/usr}")
+	done
+	for t in "${TOOLS[@]}"; do
+		p=$(command -v "$t") || { log "host has no $t (the guest will use busybox's, if any)"; continue; }
+		progs+=("/usr${p#/usr}")
+	done
+	put_progs "${progs[@]}"
+	ln -sf bash "$STAGE/usr/bin/sh"
+	cp -r /usr/lib/x86_64-linux-gnu/gconv "$STAGE/usr/lib/x86_64-linux-gnu/" 2>/dev/null
+	printf 'root:x:0:0:root:/root:/bin/bash\nnobody:x:65534:65534:nobody:/:/bin/false\n' >"$STAGE/etc/passwd"
+	printf 'root:x:0:\nnogroup:x:65534:\n' >"$STAGE/etc/group"
+	printf 'passwd: files\ngroup: files\nhosts: files\n' >"$STAGE/etc/nsswitch.conf"
+	printf '127.0.0.1 localhost\n' >"$STAGE/etc/hosts"
+	for d in /etc/iproute2 /usr/share/iproute2 /etc/protocols /etc/services /etc/ssl/openssl.cnf \
+		/usr/lib/x86_64-linux-gnu/ossl-modules; do
+		[ -e "$d" ] && { mkdir -p "$STAGE$(dirname "$d")"; cp -r "$d" "$STAGE$d"; }
+	done
+
+	# kernel modules: the closure of MODULES in modules.dep (generated if absent)
+	if [ ! -s "$MODDIR/modules.dep" ]; then
+		busybox depmod -b "$(dirname "$(dirname "$(dirname "$MODDIR")")")" "$KVER" ||
+			die "depmod for $MODDIR failed"
+	fi
+	GMOD=$STAGE/lib/modules/$KVER
+	mkdir -p "$GMOD"
+	want_mods=()
+	for m in "${MODULES[@]}"; do
+		line=$(grep -E "(^|/)${m}\.ko(\.[gx]z|\.zst)?:" "$MODDIR/modules.dep" | head -1)
+		if [ -z "$line" ]; then
+			grep -qE "(^|/)${m}\.ko" "$MODDIR/modules.builtin" 2>/dev/null ||
+				log "module $m: neither in modules.dep nor built in"
+			continue
+		fi
+		want_mods+=("$m")
+		for f in ${line/:/}; do
+			mkdir -p "$GMOD/$(dirname "$f")"
+			case "$f" in
+			*.xz) xz -dc "$MODDIR/$f" >"$GMOD/${f%.xz}" ;;
+			*.gz) gzip -dc "$MODDIR/$f" >"$GMOD/${f%.gz}" ;;
+			*.zst) zstd -qdc "$MODDIR/$f" >"$GMOD/${f%.zst}" ;;
+			*) cp "$MODDIR/$f" "$GMOD/$f" ;;
+			esac
+		done
+	done
+	sed -E 's/\.ko\.(xz|gz|zst)/.ko/g' "$MODDIR/modules.dep" >"$GMOD/modules.dep"
+	for f in modules.alias modules.builtin modules.symbols; do
+		[ -e "$MODDIR/$f" ] && cp "$MODDIR/$f" "$GMOD/"
+	done
+	echo "${want_mods[*]}" >"$BASE.modules"
+}
+
+if [ "$(cat "$BASE.key" 2>/dev/null)" != "$KEY" ] || [ ! -s "$BASE" ]; then
+	rm -f "$BASE.key"
+	build_base
+	pack "$STAGE" "$BASE" || die "packing the initramfs failed"
+	echo "$KEY" >"$BASE.key"
+	log "base initramfs $(du -h "$BASE" | cut -f1) ($(find "$STAGE" -type f | wc -l) files)" \
+		"built in $(($(date +%s) - t_prep)) s, cached"
+	rm -rf -- "$STAGE"
+	mkdir -p "$STAGE"
+fi
 
 # the project: the binary, the tests, the manifests the tests read
+mkdir -p "$STAGE"/{wp/deploy,etc}
 cp "$ROOT/warmpath" "$STAGE/wp/"
-mkdir -p "$STAGE/wp/deploy"
 cp -r "$ROOT/selftests" "$STAGE/wp/"
 rm -rf "$STAGE/wp/selftests/unit"
 cp -r "$ROOT/deploy/kubernetes" "$STAGE/wp/deploy/" 2>/dev/null
-
 cat >"$STAGE/etc/vmtest.env" <<EOF
-VMTEST_MODULES="${want_mods[*]}"
+VMTEST_MODULES="$(cat "$BASE.modules")"
 VMTEST_FILTER="${VMTEST_FILTER:-}"
-VMTEST_NETNS="${VMTEST_NETNS:-drops}"
+VMTEST_NETNS="${VMTEST_NETNS:-none}"
 VMTEST_KERNEL="$KVER"
 EOF
 cp "$ROOT/selftests/vm/init" "$STAGE/init"
 chmod +x "$STAGE/init"
-
-(cd "$STAGE" && find . | busybox cpio -o -H newc 2>/dev/null | gzip -1) >"$INITRD" ||
+{ pack "$STAGE" "$STAGE.cpio.gz" && cat "$BASE" "$STAGE.cpio.gz" >"$INITRD"; } ||
 	die "packing the initramfs failed"
-log "initramfs $(du -h "$INITRD" | cut -f1) ($(find "$STAGE" -type f | wc -l) files)"
-rm -rf -- "$STAGE"
+rm -rf -- "$STAGE" "$STAGE.cpio.gz"
+log "initramfs $(du -h "$INITRD" | cut -f1), ready in $(($(date +%s) - t_prep)) s"
 
 # --- boot ------------------------------------------------------------------
 
