@@ -13,6 +13,7 @@
 #include "datapath.skel.h"
 #include "datapath_check.h"
 #include "test_progs.h"
+#include "util.h"
 
 /*
  * --- SYN and cold paths --------------------------------------------------------
@@ -367,7 +368,7 @@ static int measure_established(struct syn_bench *b, int prog_fd, bool dp, double
 /* Delete the flows of measure_new_flow(); only the retransmitted one stays. */
 static int reset_flows(struct syn_bench *b)
 {
-	struct flow_key key = { .remote_port = SYN_REMOTE_PORT }, next, *prev = NULL;
+	struct flow_key key = { .remote_port = SYN_REMOTE_PORT };
 	int i, n = 0;
 
 	if (addr_to_key(LOCAL4, key.local) || addr_to_key(NODE_A4, key.remote))
@@ -377,11 +378,8 @@ static int reset_flows(struct syn_bench *b)
 		if (bpf_map_delete_elem(b->flows_fd, &key) && errno != ENOENT)
 			return -1;
 	}
-	while (!bpf_map_get_next_key(b->flows_fd, prev, &next)) {
-		key = next;
-		prev = &key;
-		n++;
-	}
+	WP_MAP_FOR_EACH_KEY(b->flows_fd, &key)
+	n++;
 	syn_check(b, "flows", "flows left after a round", n, 1);
 	return 0;
 }

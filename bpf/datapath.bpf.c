@@ -13,7 +13,9 @@
 #include <bpf/bpf_helpers.h>
 #include "parsing.bpf.h"
 #include "maps.bpf.h"
+#include "wireguard.bpf.h"
 #include "warmpath.h"
+#include "peer_schema.h"
 
 #define TC_ACT_UNSPEC (-1)
 /* Headers we may need to see in the linear area: eth+vlan, ip, ip, udp, vxlan, eth, ip, tcp. */
@@ -23,7 +25,6 @@
 const volatile __u16 probe_port = WP_DEFAULT_PROBE_PORT;
 const volatile __u16 vxlan_port_a = WP_VXLAN_PORT_IANA;
 const volatile __u16 vxlan_port_b = WP_VXLAN_PORT_LINUX;
-const volatile __u16 wireguard_port = WP_WIREGUARD_PORT;
 const volatile __u64 cold_threshold_ns = 30ull * 1000000000ull;
 
 struct {
@@ -49,14 +50,6 @@ struct {
 	__type(value, struct flow_state);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } flows SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, WP_MAX_WG_ENDPOINTS);
-	__type(key, struct wg_endpoint_key);
-	__type(value, struct wg_endpoint_state);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} wg_endpoints SEC(".maps");
 
 /*
  * Per-CPU direct-mapped cache in front of the prefixes trie (an LPM lookup is
@@ -239,18 +232,11 @@ static __always_inline void account_unmatched(struct addr_key *addr, __u32 ifind
 {
 	struct unmatched_state *u, init = {};
 
-	u = bpf_map_lookup_elem(&unmatched, addr);
+	init.ifindex = ifindex; /* used by the first packet of this address only */
+	u = bpf_map_lookup_or_try_init(&unmatched, addr, &init);
 	if (!u) {
-		/* First packet of this address only: later packets hit the lookup. */
-		init.ifindex = ifindex;
-		if (bpf_map_update_elem(&unmatched, addr, &init, BPF_NOEXIST) &&
-		    !bpf_map_lookup_elem(&unmatched, addr)) {
-			stat_inc(WP_STAT_UNMATCHED_FULL);
-			return;
-		}
-		u = bpf_map_lookup_elem(&unmatched, addr);
-		if (!u)
-			return;
+		stat_inc(WP_STAT_UNMATCHED_FULL);
+		return;
 	}
 	if (dir == WP_DIR_TX) {
 		__sync_fetch_and_add(&u->tx_packets, 1);
@@ -304,7 +290,7 @@ static __noinline void track_cold(struct peer_state *ps, const struct pkt_info *
 	__u32 peer_id = pi->peer_id;
 	__u64 now = pi->now;
 	int dir = pi->dir;
-	__u64 last = ps->last_tx_ns > ps->last_rx_ns ? ps->last_tx_ns : ps->last_rx_ns;
+	__u64 last = wp_idle_since_ns(ps->last_tx_ns, ps->last_rx_ns);
 	__u64 since = ps->cold_since_ns, precise;
 	struct peer_hists *h;
 
@@ -418,8 +404,6 @@ static __always_inline void account_peer(struct peer_state *ps, int dir, __u64 l
 		ps->last_rx_ns = now;
 	}
 }
-
-#include "wireguard.bpf.h"
 
 static __always_inline int handle_skb(struct __sk_buff *skb, int dir)
 {

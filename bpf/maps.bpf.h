@@ -80,6 +80,30 @@ static __always_inline struct peer_state *peer_of_addr(const __u8 *addr, __u32 *
 	return bpf_map_lookup_elem(&peers, &pv->peer_id);
 }
 
+#ifndef EEXIST
+#define EEXIST 17
+#endif
+
+/*
+ * The value at key, created from *init when absent (as libbpf-tools'
+ * bpf_map_lookup_or_try_init): NULL only when the map is full (or the entry
+ * vanished again, an LRU evicting it at once). A racing CPU that inserts
+ * first is fine: both end up with the same entry.
+ */
+static __always_inline void *bpf_map_lookup_or_try_init(void *map, const void *key,
+							const void *init)
+{
+	void *val = bpf_map_lookup_elem(map, key);
+	long err;
+
+	if (val)
+		return val;
+	err = bpf_map_update_elem(map, key, init, BPF_NOEXIST);
+	if (err && err != -EEXIST)
+		return NULL;
+	return bpf_map_lookup_elem(map, key);
+}
+
 static const __u64 hist_bounds_ns[WP_HIST_BOUNDS] = WP_HIST_BOUNDS_NS;
 
 /* Count one value into a histogram shared between CPUs. */

@@ -9,6 +9,7 @@
 #include "datapath_check.h"
 #include "status.h"
 #include "test_progs.h"
+#include "util.h"
 
 /* The peer ids whose state every run compares; all prefixes point at these. */
 static const __u32 watched_peers[] = { 0, PEER_A, PEER_B, PEER_C, 4, PEER_LAST };
@@ -192,7 +193,7 @@ static int cmp_unmatched(const void *a, const void *b)
 
 static int take_snapshot(struct dp_fixture *f, struct snapshot *s)
 {
-	struct addr_key key, next, *prev = NULL;
+	struct addr_key key;
 	size_t i;
 	int err;
 
@@ -205,12 +206,12 @@ static int take_snapshot(struct dp_fixture *f, struct snapshot *s)
 			return err;
 	}
 	s->nr_unmatched = 0;
-	while (s->nr_unmatched < WP_MAX_UNMATCHED &&
-	       !bpf_map_get_next_key(f->unmatched_fd, prev, &next)) {
+	WP_MAP_FOR_EACH_KEY(f->unmatched_fd, &key)
+	{
 		struct unmatched_entry *u = &s->unmatched[s->nr_unmatched];
 
-		key = next;
-		prev = &key;
+		if (s->nr_unmatched >= WP_MAX_UNMATCHED)
+			break;
 		if (bpf_map_lookup_elem(f->unmatched_fd, &key, &u->val))
 			continue; /* evicted meanwhile: cannot happen single-threaded */
 		u->key = key;

@@ -15,6 +15,7 @@
 #include "datapath_check.h"
 #include "status.h"
 #include "test_progs.h"
+#include "util.h"
 #include "detect_fixture.h"
 const __u32 det_peers[] = { PEER_A, PEER_B };
 
@@ -186,14 +187,11 @@ int build_other(struct pkt *p, const struct conn *c, int dir, int l4)
 
 int count_flows(struct det *d)
 {
-	struct flow_key key, next, *prev = NULL;
+	struct flow_key key;
 	int n = 0;
 
-	while (!bpf_map_get_next_key(d->flows_fd, prev, &next)) {
-		key = next;
-		prev = &key;
-		n++;
-	}
+	WP_MAP_FOR_EACH_KEY(d->flows_fd, &key)
+	n++;
 	return n;
 }
 

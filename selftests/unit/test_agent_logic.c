@@ -12,6 +12,7 @@
 #include "peers.h"
 #include "probe.h"
 #include "test_progs.h"
+#include "util.h"
 
 #define S(x) ((__u64)(x)*1000000000ull)
 #define MS(x) ((__u64)(x)*1000000ull)
@@ -203,9 +204,8 @@ void test_peer_map_sync(void)
 	ASSERT_NEQ(strcmp(ps.name, "b"), 0, "b gone");
 
 	/* prefixes: exactly c's and d's addresses, b's /24 gone */
-	for (int more = !bpf_map_get_next_key(pfx_fd, NULL, &key); more;
-	     more = !bpf_map_get_next_key(pfx_fd, &key, &key))
-		count++;
+	WP_MAP_FOR_EACH_KEY(pfx_fd, &key)
+	count++;
 	ASSERT_EQ(count, 2, "two prefixes left");
 	key.prefixlen = 128;
 	memset(key.addr, 0, 16);

@@ -12,9 +12,12 @@
 #include <bpf/bpf.h>
 #include "agent.h"
 #include "agent_int.h"
+#include "datapath.skel.h"
+#include "evtag.h"
 #include "config.h"
 #include "http.h"
 #include "ifwatch.h"
+#include "wg_sync.h"
 #include "probe.h"
 #include "util.h"
 #include "links.h"
@@ -75,8 +78,8 @@ static int sync_peers(struct wp_loader *ld, struct wp_peer_set *set)
 	char err[512];
 	int ret;
 
-	ret = peers_sync_maps(wp_loader_map_fd(ld, "peers"), wp_loader_map_fd(ld, "prefixes"), set,
-			      err, sizeof(err));
+	ret = peers_sync_maps(bpf_map__fd(ld->skel->maps.peers),
+			      bpf_map__fd(ld->skel->maps.prefixes), set, err, sizeof(err));
 	/* even a failed sync may have changed some prefixes */
 	wp_loader_prefixes_changed(ld);
 	if (ret)
@@ -84,52 +87,19 @@ static int sync_peers(struct wp_loader *ld, struct wp_peer_set *set)
 	return ret;
 }
 
-/* Runtime state for `set`, carrying counters over from the old state by name. */
+/* The peer table for `set` (counters carried over by name), and the prober's slots. */
 static int rt_rebuild(struct agent *a, struct wp_peer_set *set)
 {
-	struct peer_rt *rt = calloc(set->n ? set->n : 1, sizeof(*rt));
-	bool carried = false;
+	int *old_of = calloc(set->n ? set->n : 1, sizeof(*old_of)), old_n = a->peers.n;
+	struct probe_slot *slots = prober_slots_new(set->n);
 
-	if (!rt)
-		return -ENOMEM;
-	for (int i = 0; i < set->n; i++) {
-		const struct wp_peer *p = &set->peers[i];
-
-		rt[i].http_fd = -1;
-		for (int j = 0; j < a->nrt; j++) {
-			if (strcmp(a->rt[j].name, p->name))
-				continue;
-			rt[i] = a->rt[j]; /* counters, histogram, keep-alive schedule */
-			rt[i].http_fd = -1;
-			/*
-			 * A UDP or ICMP probe in flight stays in flight: its answer is
-			 * matched by address and sequence, or it times out. An HTTP
-			 * exchange is cut by the reload (its socket closes): failed.
-			 */
-			if (a->rt[j].http_fd >= 0) {
-				rt[i].ka.inflight = false;
-				rt[i].probes_failed++;
-			}
-			if (rt[i].ka.inflight)
-				carried = true;
-			break;
-		}
-		snprintf(rt[i].name, sizeof(rt[i].name), "%s", p->name);
-		rt[i].addr = p->addr;
-		rt[i].map_id = p->id;
+	if (!old_of || !slots || peer_table_rebuild(&a->peers, set, old_of)) {
+		free(old_of);
+		free(slots);
+		return -ENOMEM; /* nothing changed */
 	}
-	for (int j = 0; j < a->nrt; j++)
-		prober_abort(a, &a->rt[j]);
-	free(a->rt);
-	a->rt = rt;
-	a->nrt = set->n;
-	a->generation++;
-	/* 1: the next loop scans the carried-over probes and finds the earliest deadline */
-	a->earliest_deadline_ns = carried ? 1 : 0;
-	for (int i = 0; i < WP_MAX_PEERS; i++)
-		a->id_to_rt[i] = -1;
-	for (int i = 0; i < a->nrt; i++)
-		a->id_to_rt[a->rt[i].map_id] = i;
+	prober_peers_changed(&a->prober, slots, old_of, old_n);
+	free(old_of);
 	return 0;
 }
 
@@ -144,50 +114,18 @@ static int agent_set_peers(struct agent *a, struct wp_peer_set *set)
 	pthread_mutex_lock(&a->lock);
 	ret = rt_rebuild(a, set);
 	if (!ret) {
-		peer_set_free(&a->peers);
-		a->peers = *set;
+		peer_set_free(&a->installed);
+		a->installed = *set;
 		memset(set, 0, sizeof(*set));
 	}
 	pthread_mutex_unlock(&a->lock);
 	return ret;
 }
 
-/* Read the map slots of every configured peer into rt[].bpf (one batch syscall). */
-void agent_read_peer_states(struct agent *a)
-{
-	int fd = wp_loader_map_fd(&a->ld, "peers");
-	__u32 max_id = 0, count, out_batch;
-	static __u32 keys[WP_MAX_PEERS];
-	int ret;
-
-	for (int i = 0; i < a->nrt; i++)
-		if (a->rt[i].map_id > max_id)
-			max_id = a->rt[i].map_id;
-	count = max_id + 1;
-	ret = bpf_map_lookup_batch(fd, NULL, &out_batch, keys, a->bpf_buf, &count, NULL);
-	if (ret && errno != ENOENT) {
-		/* no batch support: one lookup per peer */
-		for (int i = 0; i < a->nrt; i++)
-			bpf_map_lookup_elem(fd, &a->rt[i].map_id, &a->rt[i].bpf);
-		return;
-	}
-	for (int i = 0; i < a->nrt; i++)
-		if (a->rt[i].map_id < count)
-			a->rt[i].bpf = a->bpf_buf[a->rt[i].map_id];
-}
-
-static __u64 thread_cpu_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return (__u64)ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
-
 /* One tick: read the maps, decide per peer, send what is due. */
 static void agent_tick(struct agent *a, __u64 now)
 {
-	__u64 interval = (__u64)(a->cfg->keepalive_interval * 1e9), cpu0 = thread_cpu_ns();
+	__u64 interval = (__u64)(a->cfg->keepalive_interval * 1e9);
 	__u64 per_interval = a->tick_ns && interval > a->tick_ns ? interval / a->tick_ns : 1;
 	/*
 	 * At most twice a tick's fair share of probes: peers that fall idle
@@ -195,14 +133,16 @@ static void agent_tick(struct agent *a, __u64 now)
 	 * going out in one burst that holds the loop (and the RTT of the replies).
 	 * The next tick carries on where this one stopped.
 	 */
-	int budget = 2 * (int)((a->nrt + per_interval - 1) / per_interval) + 16, sent = 0;
-	int start = a->nrt ? a->tick_next_peer % a->nrt : 0;
+	int n = a->peers.n, budget = 2 * (int)((n + per_interval - 1) / per_interval) + 16,
+	    sent = 0;
+	int start = n ? a->tick_next_peer % n : 0;
 
-	agent_read_peer_states(a);
+	tick_stats_begin(&a->ticks);
+	peer_table_read_states(&a->peers);
 	a->tick_next_peer = start;
-	for (int k = 0; k < a->nrt; k++) {
-		int i = (start + k) % a->nrt;
-		struct peer_rt *rt = &a->rt[i];
+	for (int k = 0; k < n; k++) {
+		int i = (start + k) % n;
+		struct peer_entry *rt = &a->peers.e[i];
 
 		if (sent == budget) {
 			a->tick_next_peer = i;
@@ -211,7 +151,11 @@ static void agent_tick(struct agent *a, __u64 now)
 		switch (keepalive_decide(a->cfg->mode, &rt->ka, now, rt->bpf.last_tx_ns,
 					 rt->bpf.last_rx_ns, interval, a->tick_ns / 2)) {
 		case KA_PROBE:
-			prober_send(a, i, now);
+			if (a->cfg->mode == WP_MODE_IDLE && wg_sync_keepalive_suppress(rt->name)) {
+				rt->suppressed++; /* WireGuard's persistent keepalive holds it warm */
+				break;
+			}
+			prober_send(&a->prober, i, now);
 			sent++;
 			break;
 		case KA_SUPPRESS:
@@ -221,10 +165,8 @@ static void agent_tick(struct agent *a, __u64 now)
 			break;
 		}
 	}
-	events_check_unanswered(a, now);
-	a->ticks++;
-	a->tick_cpu_ns_last = thread_cpu_ns() - cpu0;
-	a->tick_cpu_ns_total += a->tick_cpu_ns_last;
+	event_log_check_unanswered(&a->events, &a->peers, now);
+	tick_stats_end(&a->ticks);
 }
 
 /* Next tick in tick_interval ± 10 %, so agents started together drift apart. */
@@ -246,8 +188,8 @@ static int agent_install_peers(struct agent *a)
 	char err[256];
 	int skipped;
 
-	if (kube_merge_peers(&set, &a->static_peers, err, sizeof(err)) < 0 ||
-	    (skipped = kube_merge_peers(&set, &a->kube_peers, err, sizeof(err))) < 0) {
+	if (peer_set_merge(&set, &a->static_peers, err, sizeof(err)) < 0 ||
+	    (skipped = peer_set_merge(&set, &a->kube_peers, err, sizeof(err))) < 0) {
 		log_error("peers: %s", err);
 		peer_set_free(&set);
 		return -1;
@@ -256,6 +198,9 @@ static int agent_install_peers(struct agent *a)
 		log_warn("kubernetes: %d node(s) not made peers: their name or address is a "
 			 "--peer / --peers-file peer's (-v names them)",
 			 skipped);
+	wg_sync_peers(&set, bpf_map__fd(a->ld.skel->maps.ifaces),
+		      &(struct wg_sync_opts){ !a->cfg->no_wireguard_prefixes,
+					      a->cfg->keepalive_interval });
 	if (agent_set_peers(a, &set)) {
 		peer_set_free(&set);
 		return -1;
@@ -268,7 +213,7 @@ static void agent_reload(struct agent *a)
 	struct wp_peer_set fresh, old;
 
 	if (build_peer_set(a->cfg, &fresh)) {
-		log_warn("SIGHUP: peers unchanged (%d peers kept)", a->peers.n);
+		log_warn("SIGHUP: peers unchanged (%d peers kept)", a->installed.n);
 		return;
 	}
 	old = a->static_peers;
@@ -276,11 +221,11 @@ static void agent_reload(struct agent *a)
 	if (agent_install_peers(a)) {
 		a->static_peers = old;
 		peer_set_free(&fresh);
-		log_warn("SIGHUP: peers unchanged (%d peers kept)", a->peers.n);
+		log_warn("SIGHUP: peers unchanged (%d peers kept)", a->installed.n);
 		return;
 	}
 	peer_set_free(&old);
-	log_info("SIGHUP: peers reloaded: %d peer(s)", a->peers.n);
+	log_info("SIGHUP: peers reloaded: %d peer(s)", a->installed.n);
 }
 
 /* The discovery thread says the nodes changed: take them and install. */
@@ -293,9 +238,10 @@ static void agent_kube_update(struct agent *a)
 		return;
 	}
 	if (agent_install_peers(a))
-		log_warn("kubernetes: peers unchanged (%d peers kept)", a->peers.n);
+		log_warn("kubernetes: peers unchanged (%d peers kept)", a->installed.n);
 	else
-		log_info("kubernetes: %d node(s) discovered, %d peer(s) installed", n, a->peers.n);
+		log_info("kubernetes: %d node(s) discovered, %d peer(s) installed", n,
+			 a->installed.n);
 }
 
 static int kube_open(struct agent *a)
@@ -341,8 +287,8 @@ static void agent_loop(struct agent *a)
 		bool kube_changed = false;
 		int n, timeout_ms;
 
-		if (a->earliest_deadline_ns && a->earliest_deadline_ns < wake)
-			wake = a->earliest_deadline_ns;
+		if (a->prober.earliest_deadline_ns && a->prober.earliest_deadline_ns < wake)
+			wake = a->prober.earliest_deadline_ns;
 		timeout_ms = wake > now ? (int)((wake - now + 999999) / 1000000) : 0;
 		n = epoll_wait(a->epfd, evs, 64, timeout_ms);
 		if (n < 0 && errno != EINTR) {
@@ -355,19 +301,19 @@ static void agent_loop(struct agent *a)
 			__u32 kind = evs[i].data.u64 >> 32, idx = (__u32)evs[i].data.u64;
 
 			if (kind == EV_UDP)
-				prober_on_udp(a, now);
+				prober_on_udp(&a->prober, now);
 			else if (kind == EV_ICMP4)
-				prober_on_icmp(a, AF_INET, now);
+				prober_on_icmp(&a->prober, AF_INET, now);
 			else if (kind == EV_ICMP6)
-				prober_on_icmp(a, AF_INET6, now);
+				prober_on_icmp(&a->prober, AF_INET6, now);
 			else if (kind == EV_HTTP)
-				prober_on_http(a, idx, evs[i].events, now);
+				prober_on_http(&a->prober, idx, evs[i].events, now);
 			else if (kind == EV_RING)
-				events_poll(a);
+				event_log_poll(&a->events);
 			else if (kind == EV_KUBE)
 				kube_changed = true;
 		}
-		prober_expire(a, now);
+		prober_expire(&a->prober, now);
 		if (now - a->last_reconcile_ns >= WP_RECONCILE_NS) {
 			reconcile_interfaces(a->cfg, &a->ld);
 			a->last_reconcile_ns = now;
@@ -384,16 +330,18 @@ static void agent_loop(struct agent *a)
 		/* after the unlock: installing peers takes the lock itself */
 		if (kube_changed)
 			agent_kube_update(a);
+		if (wg_sync_changed(bpf_map__fd(a->ld.skel->maps.ifaces)) && agent_install_peers(a))
+			log_warn("wireguard: peers unchanged (%d peers kept)", a->peers.n);
 	}
 }
 
 static int start_http(struct agent *a)
 {
 	struct wp_http_handlers metrics = {
-		.ctx = a,
-		.metrics = agent_emit_metrics,
-		.peers_json = agent_peers_json,
-		.ready = agent_ready,
+		.ctx = &a->views,
+		.metrics = wp_export_metrics,
+		.peers_json = wp_export_peers_json,
+		.ready = wp_export_ready,
 	};
 	struct wp_http_handlers ping = { .ctx = a };
 	char err[512], listen[64];
@@ -426,7 +374,8 @@ int cmd_run(int argc, char **argv)
 	struct wp_peer_set peers = {};
 	struct sigaction sa = {};
 	struct wp_config cfg;
-	struct agent a = { .udp_fd = -1, .epfd = -1, .icmp_fd = { -1, -1 } };
+	struct agent a = { .epfd = -1, .prober = { .udp_fd = -1, .icmp_fd = { -1, -1 } } };
+	struct prober_opts po;
 	char err[512];
 	int ret;
 
@@ -438,17 +387,14 @@ int cmd_run(int argc, char **argv)
 	log_hook_libbpf();
 	pthread_mutex_init(&a.lock, NULL);
 	srand(getpid() ^ wp_now_ns());
-	a.started_ns = wp_now_ns();
 	a.tick_ns = (__u64)(cfg.tick_interval * 1e9);
 
 	if (build_peer_set(&cfg, &peers)) {
 		ret = 2;
 		goto out;
 	}
-	a.bpf_buf = calloc(WP_MAX_PEERS, sizeof(*a.bpf_buf));
-	a.id_to_rt = calloc(WP_MAX_PEERS, sizeof(*a.id_to_rt));
 	a.epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (!a.bpf_buf || !a.id_to_rt || a.epfd < 0) {
+	if (a.epfd < 0) {
 		log_error("out of memory");
 		ret = 1;
 		goto out;
@@ -464,6 +410,12 @@ int cmd_run(int argc, char **argv)
 		log_error("%s", err);
 		ret = 1;
 		goto out;
+	}
+	if (peer_table_init(&a.peers, bpf_map__fd(a.ld.skel->maps.peers),
+			    bpf_map__fd(a.ld.skel->maps.peer_hists))) {
+		log_error("out of memory");
+		ret = 1;
+		goto destroy;
 	}
 	/* optional: without it the agent runs on, exporting warmpath_kernel_drop_tracer_up 0 */
 	if (wp_drops_open(&a.drops, cfg.pin_path, err, sizeof(err)))
@@ -481,6 +433,7 @@ int cmd_run(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	ret = 1;
+	wg_sync_underlay(cfg.underlay, sizeof(cfg.underlay));
 	if (attach_interfaces(&cfg, &a.ld) < 0)
 		goto detach;
 	wp_loader_prune_stale(&a.ld);
@@ -491,14 +444,36 @@ int cmd_run(int argc, char **argv)
 	/* discovery runs in its own thread; the loop takes its changes from an eventfd */
 	if (cfg.kubernetes && kube_open(&a))
 		goto detach;
-	if (events_open(&a, err, sizeof(err))) {
+	if (event_log_open(&a.events, bpf_map__fd(a.ld.skel->maps.events), a.epfd, &a.peers,
+			   cfg.probe_timeout_ms, err, sizeof(err))) {
 		log_error("%s", err);
 		goto detach;
 	}
-	if (prober_open(&a, err, sizeof(err))) {
+	po = (struct prober_opts){
+		.kind = cfg.probe,
+		.mode = cfg.mode,
+		.port = cfg.probe_port,
+		.timeout_ms = cfg.probe_timeout_ms,
+		.keepalive_interval = cfg.keepalive_interval,
+		.node_name = cfg.node_name,
+	};
+	if (prober_open(&a.prober, &po, &a.peers, a.epfd, bpf_map__fd(a.ld.skel->maps.prefixes),
+			err, sizeof(err))) {
 		log_error("%s", err);
 		goto detach;
 	}
+	a.views = (struct wp_export_sources){
+		.lock = &a.lock,
+		.cfg = &cfg,
+		.peers = &a.peers,
+		.prober = &a.prober,
+		.events = &a.events,
+		.ticks = &a.ticks,
+		.ld = &a.ld,
+		.drops = a.drops,
+		.kube = &a.kube,
+		.ready = &a.ready,
+	};
 	if (start_http(&a))
 		goto detach;
 	pthread_mutex_lock(&a.lock);
@@ -506,7 +481,7 @@ int cmd_run(int argc, char **argv)
 	pthread_mutex_unlock(&a.lock);
 	log_info("warmpath %s running: %d peer(s), mode %s, probe %s, keepalive %gs, maps "
 		 "pinned at %s",
-		 WARMPATH_VERSION, a.peers.n, wp_mode_name(cfg.mode), wp_probe_name(cfg.probe),
+		 WARMPATH_VERSION, a.installed.n, wp_mode_name(cfg.mode), wp_probe_name(cfg.probe),
 		 cfg.keepalive_interval, cfg.pin_path);
 
 	agent_loop(&a);
@@ -517,18 +492,19 @@ detach:
 	wp_http_stop(a.http_probe);
 	kube_stop(a.kube); /* after the HTTP server: /metrics reads its counters */
 	a.kube = NULL;
-	prober_close(&a);
-	events_close(&a);
+	prober_close(&a.prober);
+	event_log_close(&a.events);
 	wp_drops_close(a.drops);
 	wp_loader_detach_all(&a.ld);
+destroy:
+	if (ret) /* a failed start leaves nothing of its own behind */
+		wp_loader_abandon(&a.ld);
 	wp_loader_destroy(&a.ld);
 out:
 	if (a.epfd >= 0)
 		close(a.epfd);
-	free(a.rt);
-	free(a.bpf_buf);
-	free(a.id_to_rt);
-	peer_set_free(&a.peers);
+	peer_table_free(&a.peers);
+	peer_set_free(&a.installed);
 	peer_set_free(&a.static_peers);
 	peer_set_free(&a.kube_peers);
 	peer_set_free(&peers);

@@ -12,7 +12,8 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <bpf/libbpf.h>
-#include "agent_int.h"
+#include "events.h"
+#include "evtag.h"
 #include "log.h"
 #include "util.h"
 
@@ -26,17 +27,17 @@ const char *const wp_event_names[WP_EV_MAX] = {
 	[WP_EV_COLD_UNANSWERED] = "cold_start_unanswered",
 };
 
-static bool log_allowed(struct agent *a, __u64 now)
+static bool log_allowed(struct event_log *ev, __u64 now)
 {
-	a->ev_tokens += (now - a->ev_refill_ns) / 1e9 * EV_LOG_RATE;
-	if (a->ev_tokens > EV_LOG_BURST)
-		a->ev_tokens = EV_LOG_BURST;
-	a->ev_refill_ns = now;
-	if (a->ev_tokens < 1) {
-		a->ev_log_suppressed++;
+	ev->tokens += (now - ev->refill_ns) / 1e9 * EV_LOG_RATE;
+	if (ev->tokens > EV_LOG_BURST)
+		ev->tokens = EV_LOG_BURST;
+	ev->refill_ns = now;
+	if (ev->tokens < 1) {
+		ev->log_suppressed++;
 		return false;
 	}
-	a->ev_tokens -= 1;
+	ev->tokens -= 1;
 	return true;
 }
 
@@ -59,22 +60,22 @@ static const char *proto_name(__u8 proto)
 static int on_event(void *ctx, void *data, size_t len)
 {
 	const struct wp_event *e = data;
-	struct agent *a = ctx;
+	struct event_log *ev = ctx;
 	char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN];
 	const char *peer = "?";
 	json_t *f;
 	int idx;
 
 	if (len < sizeof(*e) || e->type >= WP_EV_MAX || !e->type) {
-		a->ev_malformed++;
+		ev->malformed++;
 		return 0;
 	}
-	a->ev_total[e->type]++;
-	if (!log_allowed(a, wp_now_ns()))
+	ev->total[e->type]++;
+	if (!log_allowed(ev, wp_now_ns()))
 		return 0;
-	idx = e->peer_id < WP_MAX_PEERS ? a->id_to_rt[e->peer_id] : -1;
+	idx = peer_table_index_of_id(ev->peers, e->peer_id);
 	if (idx >= 0)
-		peer = a->rt[idx].name;
+		peer = ev->peers->e[idx].name;
 	wp_addr16_format(e->saddr, src, sizeof(src));
 	wp_addr16_format(e->daddr, dst, sizeof(dst));
 	f = json_pack("{s:s, s:s, s:s, s:s, s:i, s:s, s:i, s:s, s:i, s:f}", "event",
@@ -107,31 +108,35 @@ static int on_event(void *ctx, void *data, size_t len)
 	return 0;
 }
 
-int events_open(struct agent *a, char *err, size_t errlen)
+int event_log_open(struct event_log *ev, int events_fd, int epfd, const struct peer_table *peers,
+		   int probe_timeout_ms, char *err, size_t errlen)
 {
-	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = EV_TAG(EV_RING, 0) };
+	struct epoll_event eev = { .events = EPOLLIN, .data.u64 = EV_TAG(EV_RING, 0) };
 
-	a->ev_tokens = EV_LOG_BURST;
-	a->ev_refill_ns = wp_now_ns();
-	a->rb = ring_buffer__new(wp_loader_map_fd(&a->ld, "events"), on_event, a, NULL);
-	if (!a->rb) {
+	memset(ev, 0, sizeof(*ev));
+	ev->peers = peers;
+	ev->probe_timeout_ms = probe_timeout_ms;
+	ev->tokens = EV_LOG_BURST;
+	ev->refill_ns = wp_now_ns();
+	ev->rb = ring_buffer__new(events_fd, on_event, ev, NULL);
+	if (!ev->rb) {
 		snprintf(err, errlen, "events ring buffer: %s", strerror(errno));
 		return -errno;
 	}
-	if (epoll_ctl(a->epfd, EPOLL_CTL_ADD, ring_buffer__epoll_fd(a->rb), &ev))
+	if (epoll_ctl(epfd, EPOLL_CTL_ADD, ring_buffer__epoll_fd(ev->rb), &eev))
 		return -errno;
 	return 0;
 }
 
-void events_poll(struct agent *a)
+void event_log_poll(struct event_log *ev)
 {
-	ring_buffer__consume(a->rb);
+	ring_buffer__consume(ev->rb);
 }
 
-void events_close(struct agent *a)
+void event_log_close(struct event_log *ev)
 {
-	ring_buffer__free(a->rb);
-	a->rb = NULL;
+	ring_buffer__free(ev->rb);
+	ev->rb = NULL;
 }
 
 /*
@@ -141,28 +146,42 @@ void events_close(struct agent *a)
  * shows as first-packet drops, and its SYN retransmit timer (1 s) would race
  * the timeout.
  */
-void events_check_unanswered(struct agent *a, __u64 now)
+void event_log_check_unanswered(struct event_log *ev, struct peer_table *peers, __u64 now)
 {
-	__u64 timeout = (__u64)a->cfg->probe_timeout_ms * 1000000ull;
+	__u64 timeout = (__u64)ev->probe_timeout_ms * 1000000ull;
 
-	for (int i = 0; i < a->nrt; i++) {
-		struct peer_rt *rt = &a->rt[i];
-		__u64 since = rt->bpf.cold_since_ns;
+	for (int i = 0; i < peers->n; i++) {
+		struct peer_entry *e = &peers->e[i];
+		__u64 since = e->bpf.cold_since_ns;
 		json_t *f;
 
 		/* TCP cold starts have their own evidence: first-packet drops */
-		if (!since || (since & WP_COLD_TCP) || since == rt->cold_reported_ns ||
+		if (!since || (since & WP_COLD_TCP) || since == e->cold_reported_ns ||
 		    now < since || now - since < timeout)
 			continue;
-		rt->cold_reported_ns = since;
-		rt->cold_unanswered++;
-		a->ev_total[WP_EV_COLD_UNANSWERED]++;
-		if (!log_allowed(a, now))
+		e->cold_reported_ns = since;
+		e->cold_unanswered++;
+		ev->total[WP_EV_COLD_UNANSWERED]++;
+		if (!log_allowed(ev, now))
 			continue;
 		f = json_pack("{s:s, s:s, s:f}", "event", wp_event_names[WP_EV_COLD_UNANSWERED],
-			      "peer", rt->name, "waited_seconds", (now - since) / 1e9);
+			      "peer", e->name, "waited_seconds", (now - since) / 1e9);
 		log_fields(LOG_WARN, f,
-			   "cold start unanswered: peer %s sent nothing back within %d ms",
-			   rt->name, a->cfg->probe_timeout_ms);
+			   "cold start unanswered: peer %s sent nothing back within %d ms", e->name,
+			   ev->probe_timeout_ms);
 	}
+}
+
+void event_log_emit_metrics(const struct event_log *ev, struct prom_buf *b)
+{
+	prom_family(b, "warmpath_events_total", PROM_COUNTER,
+		    "Detection events (each also logged, rate-limited)");
+	for (int t = 1; t < WP_EV_MAX; t++) {
+		const char *l[] = { "type", wp_event_names[t], NULL };
+
+		prom_sample_u64(b, "warmpath_events_total", l, ev->total[t]);
+	}
+	prom_family(b, "warmpath_event_logs_suppressed_total", PROM_COUNTER,
+		    "Event log lines held back by the rate limit");
+	prom_sample_u64(b, "warmpath_event_logs_suppressed_total", NULL, ev->log_suppressed);
 }

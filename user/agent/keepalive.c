@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include "keepalive.h"
+#include "peer_schema.h"
 
 enum ka_action keepalive_decide(enum wp_mode mode, struct ka_state *st, __u64 now_ns,
 				__u64 last_tx_ns, __u64 last_rx_ns, __u64 interval_ns,
 				__u64 slack_ns)
 {
-	__u64 last = last_tx_ns > last_rx_ns ? last_tx_ns : last_rx_ns;
+	__u64 last = wp_idle_since_ns(last_tx_ns, last_rx_ns);
 	/* the same half-tick slack for "due": a keep-alive falls due at the tick nearest it */
 	bool due = now_ns + slack_ns >= st->next_due_ns;
 	__u64 threshold = interval_ns > slack_ns ? interval_ns - slack_ns : 0;

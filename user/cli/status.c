@@ -10,6 +10,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "loader.h"
+#include "peer_json.h"
 #include "status.h"
 #include "util.h"
 #include "wireguard.h"
@@ -34,13 +35,46 @@ const char *const wp_stat_names[WP_STAT_MAX] = {
 	[WP_STAT_BAD_PEER_ID] = "bad_peer_id",
 };
 
+_Static_assert(WP_STAT_MAX <= 32, "wp_stats_read returns a 32-bit mask");
+
+__u32 wp_stats_read(int stats_fd, __u64 sums[WP_STAT_MAX])
+{
+	int ncpu = libbpf_num_possible_cpus();
+	__u64 *percpu = calloc(ncpu > 0 ? ncpu : 1, sizeof(*percpu));
+	__u32 read = 0;
+
+	for (__u32 key = 0; percpu && key < WP_STAT_MAX; key++) {
+		sums[key] = 0;
+		if (bpf_map_lookup_elem(stats_fd, &key, percpu))
+			continue;
+		for (int c = 0; c < ncpu; c++)
+			sums[key] += percpu[c];
+		read |= 1u << key;
+	}
+	free(percpu);
+	return read;
+}
+
+json_t *status_peer_json(struct peer_state *ps, __u32 id, __u64 now)
+{
+	json_t *o = json_object();
+
+	ps->name[WP_PEER_NAME_LEN - 1] = '\0';
+	json_object_set_new(o, "name", json_string(ps->name));
+	json_object_set_new(o, "id", json_integer(id));
+	wp_peer_state_json(o, ps, now);
+	return o;
+}
+
 json_t *status_json_from_pins(const char *pin_path, char *err, size_t errlen)
 {
-	int peers_fd = -1, ifaces_fd = -1, stats_fd = -1, unm_fd = -1, ncpu;
+	int peers_fd = -1, ifaces_fd = -1, stats_fd = -1, unm_fd = -1;
+	__u64 sums[WP_STAT_MAX];
+	__u32 read;
 	json_t *root = NULL, *arr, *o;
-	__u64 now = wp_now_ns(), *percpu = NULL;
+	__u64 now = wp_now_ns();
 	struct peer_state ps;
-	__u32 key, next;
+	__u32 key;
 
 	peers_fd = wp_open_pin(pin_path, "peers", err, errlen);
 	if (peers_fd < 0)
@@ -55,11 +89,10 @@ json_t *status_json_from_pins(const char *pin_path, char *err, size_t errlen)
 	json_object_set_new(root, "pin_path", json_string(pin_path));
 
 	arr = json_array();
-	for (int more = !bpf_map_get_next_key(ifaces_fd, NULL, &next); more;
-	     more = !bpf_map_get_next_key(ifaces_fd, &key, &next)) {
+	WP_MAP_FOR_EACH_KEY(ifaces_fd, &key)
+	{
 		struct iface_cfg ic;
 
-		key = next;
 		if (bpf_map_lookup_elem(ifaces_fd, &key, &ic))
 			continue;
 		o = json_pack("{s:s, s:i, s:s, s:s, s:b}", "name", ic.name, "ifindex", (int)key,
@@ -72,53 +105,27 @@ json_t *status_json_from_pins(const char *pin_path, char *err, size_t errlen)
 
 	arr = json_array();
 	for (key = 0; key < WP_MAX_PEERS; key++) {
-		double idle;
-
 		if (bpf_map_lookup_elem(peers_fd, &key, &ps) || !ps.name[0])
 			continue;
-		ps.name[WP_PEER_NAME_LEN - 1] = '\0';
-		idle = wp_age_s(now, ps.last_tx_ns > ps.last_rx_ns ? ps.last_tx_ns : ps.last_rx_ns);
-		o = json_pack(
-			"{s:s, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:f, "
-			"s:I, s:I, s:I, s:b}",
-			"name", ps.name, "id", (int)key, "tx_packets", (json_int_t)ps.tx_packets,
-			"rx_packets", (json_int_t)ps.rx_packets, "tx_bytes",
-			(json_int_t)ps.tx_bytes, "rx_bytes", (json_int_t)ps.rx_bytes,
-			"tx_probe_packets", (json_int_t)ps.tx_probe_packets, "rx_probe_packets",
-			(json_int_t)ps.rx_probe_packets, "tx_probe_bytes",
-			(json_int_t)ps.tx_probe_bytes, "rx_probe_bytes",
-			(json_int_t)ps.rx_probe_bytes, "idle_seconds", idle, "last_tx_seconds_ago",
-			wp_age_s(now, ps.last_tx_ns), "last_rx_seconds_ago",
-			wp_age_s(now, ps.last_rx_ns), "cold_starts", (json_int_t)ps.cold_starts,
-			"first_packet_drops", (json_int_t)ps.first_packet_drops, "syn_retransmits",
-			(json_int_t)ps.syn_retransmits, "cold", ps.cold_since_ns != 0);
-		json_array_append_new(arr, o);
+		json_array_append_new(arr, status_peer_json(&ps, key, now));
 	}
 	json_object_set_new(root, "peers", arr);
 
-	ncpu = libbpf_num_possible_cpus();
-	percpu = calloc(ncpu > 0 ? ncpu : 1, sizeof(*percpu));
 	o = json_object();
-	for (key = 0; percpu && key < WP_STAT_MAX; key++) {
-		__u64 sum = 0;
-
-		if (bpf_map_lookup_elem(stats_fd, &key, percpu))
-			continue;
-		for (int c = 0; c < ncpu; c++)
-			sum += percpu[c];
-		json_object_set_new(o, wp_stat_names[key], json_integer(sum));
-	}
+	read = wp_stats_read(stats_fd, sums);
+	for (key = 0; key < WP_STAT_MAX; key++)
+		if (read & (1u << key))
+			json_object_set_new(o, wp_stat_names[key], json_integer(sums[key]));
 	json_object_set_new(root, "datapath", o);
 
 	arr = json_array();
 	{
-		struct addr_key ak, an;
+		struct addr_key ak;
 		struct unmatched_state us;
 		char a[INET6_ADDRSTRLEN];
 
-		for (int more = !bpf_map_get_next_key(unm_fd, NULL, &an); more;
-		     more = !bpf_map_get_next_key(unm_fd, &ak, &an)) {
-			ak = an;
+		WP_MAP_FOR_EACH_KEY(unm_fd, &ak)
+		{
 			if (bpf_map_lookup_elem(unm_fd, &ak, &us))
 				continue;
 			wp_addr16_format(ak.addr, a, sizeof(a));
@@ -140,7 +147,6 @@ json_t *status_json_from_pins(const char *pin_path, char *err, size_t errlen)
 			json_object_set_new(root, "wireguard", wg);
 	}
 cleanup:
-	free(percpu);
 	if (peers_fd >= 0)
 		close(peers_fd);
 	if (ifaces_fd >= 0)
@@ -150,6 +156,14 @@ cleanup:
 	if (unm_fd >= 0)
 		close(unm_fd);
 	return root;
+}
+
+/* An age field of a peer object; -1 (never) when null. */
+static double age_of(json_t *o, const char *key)
+{
+	json_t *v = json_object_get(o, key);
+
+	return json_is_number(v) ? json_number_value(v) : -1;
 }
 
 static void print_table(json_t *root)
@@ -173,12 +187,9 @@ static void print_table(json_t *root)
 	json_array_foreach(arr, i, o) {
 		char idle[16], ltx[16], lrx[16];
 
-		wp_format_age(json_real_value(json_object_get(o, "idle_seconds")), idle,
-			      sizeof(idle));
-		wp_format_age(json_real_value(json_object_get(o, "last_tx_seconds_ago")), ltx,
-			      sizeof(ltx));
-		wp_format_age(json_real_value(json_object_get(o, "last_rx_seconds_ago")), lrx,
-			      sizeof(lrx));
+		wp_format_age(age_of(o, "idle_seconds"), idle, sizeof(idle));
+		wp_format_age(age_of(o, "last_tx_seconds_ago"), ltx, sizeof(ltx));
+		wp_format_age(age_of(o, "last_rx_seconds_ago"), lrx, sizeof(lrx));
 		printf("%-24s %10lld %10lld %12lld %12lld %8lld %8lld %7s %7s %7s %5lld %5lld\n",
 		       json_string_value(json_object_get(o, "name")),
 		       json_integer_value(json_object_get(o, "tx_packets")),

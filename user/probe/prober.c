@@ -15,206 +15,267 @@
 #include <unistd.h>
 #include <sys/epoll.h>
 #include <bpf/bpf.h>
-#include "agent_int.h"
+#include "evtag.h"
 #include "log.h"
 #include "probe.h"
+#include "prober.h"
+#include "util.h"
 
 #define RESP_BATCH 256 /* datagrams handled per wake-up before yielding */
 
-int agent_peer_by_addr(struct agent *a, const struct sockaddr_storage *ss)
+/* The peer table index of the peer owning an address, or -1. */
+static int peer_by_addr(const struct prober *p, const struct sockaddr_storage *ss)
 {
 	struct prefix_key key = { .prefixlen = 128 };
 	struct prefix_val val;
 
 	sockaddr_to_addr16(ss, key.addr);
-	if (bpf_map_lookup_elem(wp_loader_map_fd(&a->ld, "prefixes"), &key, &val))
+	if (bpf_map_lookup_elem(p->prefixes_fd, &key, &val))
 		return -1;
-	if (val.peer_id >= WP_MAX_PEERS)
-		return -1;
-	return a->id_to_rt[val.peer_id];
+	return peer_table_index_of_id(p->peers, val.peer_id);
 }
 
-int prober_open(struct agent *a, char *err, size_t errlen)
+struct probe_slot *prober_slots_new(int n)
+{
+	struct probe_slot *s = calloc(n ? n : 1, sizeof(*s));
+
+	for (int i = 0; s && i < n; i++)
+		s[i].http_fd = -1;
+	return s;
+}
+
+int prober_open(struct prober *p, const struct prober_opts *o, struct peer_table *peers, int epfd,
+		int prefixes_fd, char *err, size_t errlen)
 {
 	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = EV_TAG(EV_UDP, 0) };
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
 
-	a->icmp_fd[0] = a->icmp_fd[1] = -1;
-	a->udp_fd = probe_udp_open(a->cfg->probe_port, err, errlen);
-	if (a->udp_fd < 0)
-		return a->udp_fd;
-	getsockname(a->udp_fd, (struct sockaddr *)&ss, &len);
-	a->udp_family = ss.ss_family;
-	if (epoll_ctl(a->epfd, EPOLL_CTL_ADD, a->udp_fd, &ev))
+	memset(p, 0, sizeof(*p));
+	p->o = *o;
+	p->peers = peers;
+	p->epfd = epfd;
+	p->prefixes_fd = prefixes_fd;
+	p->icmp_fd[0] = p->icmp_fd[1] = -1;
+	p->slots = prober_slots_new(peers->n);
+	if (!p->slots) {
+		p->udp_fd = -1;
+		snprintf(err, errlen, "prober: out of memory");
+		return -ENOMEM;
+	}
+	p->udp_fd = probe_udp_open(o->port, err, errlen);
+	if (p->udp_fd < 0)
+		return p->udp_fd;
+	getsockname(p->udp_fd, (struct sockaddr *)&ss, &len);
+	p->udp_family = ss.ss_family;
+	if (epoll_ctl(epfd, EPOLL_CTL_ADD, p->udp_fd, &ev))
 		return -errno;
-	if (a->cfg->probe == WP_PROBE_ICMP && a->cfg->mode != WP_MODE_OBSERVE) {
+	if (o->kind == WP_PROBE_ICMP && o->mode != WP_MODE_OBSERVE) {
 		for (int i = 0; i < 2; i++) {
 			int family = i ? AF_INET6 : AF_INET;
 
-			a->icmp_fd[i] = probe_icmp_open(family, err, errlen);
-			if (a->icmp_fd[i] < 0) {
+			p->icmp_fd[i] = probe_icmp_open(family, err, errlen);
+			if (p->icmp_fd[i] < 0) {
 				/* IPv6 may be off in this namespace; IPv4 must work */
 				if (!i)
-					return a->icmp_fd[i];
+					return p->icmp_fd[i];
 				log_debug("%s", err);
 				continue;
 			}
 			ev.data.u64 = EV_TAG(i ? EV_ICMP6 : EV_ICMP4, 0);
-			epoll_ctl(a->epfd, EPOLL_CTL_ADD, a->icmp_fd[i], &ev);
+			epoll_ctl(epfd, EPOLL_CTL_ADD, p->icmp_fd[i], &ev);
 		}
 	}
 	return 0;
 }
 
-void prober_close(struct agent *a)
+static void http_close(struct prober *p, struct probe_slot *sl)
 {
-	for (int i = 0; i < a->nrt; i++)
-		prober_abort(a, &a->rt[i]);
-	if (a->udp_fd >= 0)
-		close(a->udp_fd);
-	for (int i = 0; i < 2; i++)
-		if (a->icmp_fd[i] >= 0)
-			close(a->icmp_fd[i]);
+	if (sl->http_fd < 0)
+		return;
+	epoll_ctl(p->epfd, EPOLL_CTL_DEL, sl->http_fd, NULL);
+	close(sl->http_fd);
+	sl->http_fd = -1;
 }
 
-/* Drop the probe in flight without counting it (peer removed, agent exiting). */
-void prober_abort(struct agent *a, struct peer_rt *rt)
+void prober_close(struct prober *p)
 {
-	if (rt->http_fd >= 0) {
-		epoll_ctl(a->epfd, EPOLL_CTL_DEL, rt->http_fd, NULL);
-		close(rt->http_fd);
-		rt->http_fd = -1;
+	/* drop the probes in flight without counting them: the agent is exiting */
+	for (int i = 0; p->slots && i < p->peers->n; i++) {
+		http_close(p, &p->slots[i]);
+		p->peers->e[i].ka.inflight = false;
 	}
-	rt->ka.inflight = false;
+	free(p->slots);
+	p->slots = NULL;
+	if (p->udp_fd >= 0)
+		close(p->udp_fd);
+	p->udp_fd = -1;
+	for (int i = 0; i < 2; i++) {
+		if (p->icmp_fd[i] >= 0)
+			close(p->icmp_fd[i]);
+		p->icmp_fd[i] = -1;
+	}
 }
 
-static void probe_done(struct agent *a, struct peer_rt *rt, bool answered, __u64 now)
+void prober_peers_changed(struct prober *p, struct probe_slot *slots, const int *old_of, int old_n)
 {
-	if (rt->http_fd >= 0) {
-		epoll_ctl(a->epfd, EPOLL_CTL_DEL, rt->http_fd, NULL);
-		close(rt->http_fd);
-		rt->http_fd = -1;
-	}
-	rt->ka.inflight = false;
-	if (!answered) {
-		rt->probes_failed++;
-		log_debug("probe to %s (%s) failed", rt->name, wp_probe_name(a->cfg->probe));
+	struct peer_table *t = p->peers;
+	bool carried = false;
+
+	if (!p->slots) { /* not open yet: prober_open sizes the slots */
+		free(slots);
 		return;
 	}
-	rt->probes_answered++;
-	rt->last_rtt_ns = now - rt->sent_ns;
-	prom_hist_observe(&rt->rtt, rt->last_rtt_ns / 1e9);
+	for (int i = 0; i < t->n; i++) {
+		int j = old_of[i];
+
+		if (j < 0 || j >= old_n)
+			continue;
+		slots[i] = p->slots[j];
+		slots[i].http_fd = -1;
+		if (p->slots[j].http_fd >= 0) {
+			/* the HTTP exchange is cut by the reload: failed */
+			t->e[i].ka.inflight = false;
+			t->e[i].probes_failed++;
+		}
+		if (t->e[i].ka.inflight)
+			carried = true;
+	}
+	for (int j = 0; j < old_n; j++)
+		http_close(p, &p->slots[j]);
+	free(p->slots);
+	p->slots = slots;
+	p->generation++;
+	/* 1: the next loop scans the carried-over probes and finds the earliest deadline */
+	p->earliest_deadline_ns = carried ? 1 : 0;
+}
+
+static void probe_done(struct prober *p, int idx, bool answered, __u64 now)
+{
+	struct peer_entry *e = &p->peers->e[idx];
+	struct probe_slot *sl = &p->slots[idx];
+
+	http_close(p, sl);
+	e->ka.inflight = false;
+	if (!answered) {
+		e->probes_failed++;
+		log_debug("probe to %s (%s) failed", e->name, wp_probe_name(p->o.kind));
+		return;
+	}
+	e->probes_answered++;
+	e->last_rtt_ns = now - sl->sent_ns;
+	prom_hist_observe(&e->rtt, e->last_rtt_ns / 1e9);
 }
 
 /* The UDP socket may be IPv6 dual-stack: IPv4 targets become ::ffff:a.b.c.d. */
-static socklen_t udp_target(struct agent *a, const struct sockaddr_storage *addr,
+static socklen_t udp_target(const struct prober *p, const struct sockaddr_storage *addr,
 			    struct sockaddr_storage *out)
 {
 	memset(out, 0, sizeof(*out));
-	if (a->udp_family == AF_INET6) {
+	if (p->udp_family == AF_INET6) {
 		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)out;
 
 		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons(a->cfg->probe_port);
+		s6->sin6_port = htons(p->o.port);
 		sockaddr_to_addr16(addr, s6->sin6_addr.s6_addr);
 		return sizeof(*s6);
 	}
 	*out = *addr;
-	((struct sockaddr_in *)out)->sin_port = htons(a->cfg->probe_port);
+	((struct sockaddr_in *)out)->sin_port = htons(p->o.port);
 	return sizeof(struct sockaddr_in);
 }
 
-void prober_send(struct agent *a, int idx, __u64 now)
+void prober_send(struct prober *p, int idx, __u64 now)
 {
-	struct peer_rt *rt = &a->rt[idx];
+	struct peer_entry *e = &p->peers->e[idx];
+	struct probe_slot *sl = &p->slots[idx];
 	struct sockaddr_storage dst;
 	struct wp_probe_msg m;
 	int ret = 0, fd;
 
-	rt->seq = ++a->next_seq;
-	rt->sent_ns = now;
-	rt->deadline_ns = now + (__u64)a->cfg->probe_timeout_ms * 1000000ull;
-	switch (a->cfg->probe) {
+	sl->seq = ++p->next_seq;
+	sl->sent_ns = now;
+	sl->deadline_ns = now + (__u64)p->o.timeout_ms * 1000000ull;
+	switch (p->o.kind) {
 	case WP_PROBE_UDP:
-		probe_msg_build(&m, WP_PROBE_REQUEST, rt->seq, (a->generation << 16) | (__u32)idx,
-				now, a->cfg->node_name);
-		if (sendto(a->udp_fd, &m, sizeof(m), 0, (struct sockaddr *)&dst,
-			   udp_target(a, &rt->addr, &dst)) < 0)
+		probe_msg_build(&m, WP_PROBE_REQUEST, sl->seq, (p->generation << 16) | (__u32)idx,
+				now, p->o.node_name);
+		if (sendto(p->udp_fd, &m, sizeof(m), 0, (struct sockaddr *)&dst,
+			   udp_target(p, &e->addr, &dst)) < 0)
 			ret = -errno;
 		break;
 	case WP_PROBE_ICMP:
-		fd = a->icmp_fd[rt->addr.ss_family == AF_INET6];
+		fd = p->icmp_fd[e->addr.ss_family == AF_INET6];
 		ret = fd < 0 ? -EAFNOSUPPORT :
-			       probe_icmp_send(fd, &rt->addr, a->cfg->probe_port, rt->seq & 0xffff);
+			       probe_icmp_send(fd, &e->addr, p->o.port, sl->seq & 0xffff);
 		break;
 	case WP_PROBE_HTTP: {
 		struct epoll_event ev = { .events = EPOLLOUT | EPOLLIN,
 					  .data.u64 = EV_TAG(EV_HTTP, idx) };
 
-		fd = probe_http_connect(&rt->addr, a->cfg->probe_port);
+		fd = probe_http_connect(&e->addr, p->o.port);
 		if (fd < 0) {
 			ret = fd;
 			break;
 		}
-		rt->http_fd = fd;
-		rt->http_sent = false;
-		rt->http_len = 0;
-		if (epoll_ctl(a->epfd, EPOLL_CTL_ADD, fd, &ev))
+		sl->http_fd = fd;
+		sl->http_sent = false;
+		sl->http_len = 0;
+		if (epoll_ctl(p->epfd, EPOLL_CTL_ADD, fd, &ev))
 			ret = -errno;
 		break;
 	}
 	}
-	rt->probes_sent++;
-	rt->ka.inflight = true;
-	if (rt->deadline_ns < a->earliest_deadline_ns || !a->earliest_deadline_ns)
-		a->earliest_deadline_ns = rt->deadline_ns;
+	e->probes_sent++;
+	e->ka.inflight = true;
+	if (sl->deadline_ns < p->earliest_deadline_ns || !p->earliest_deadline_ns)
+		p->earliest_deadline_ns = sl->deadline_ns;
 	if (ret) {
 		/* the send itself failed (no route, ...): the probe failed now */
-		a->probe_send_errors++;
-		log_debug("probe to %s: %s", rt->name, strerror(-ret));
-		probe_done(a, rt, false, now);
+		p->send_errors++;
+		log_debug("probe to %s: %s", e->name, strerror(-ret));
+		probe_done(p, idx, false, now);
 	}
 }
 
 /* Token bucket: the responder answers at most rate/s, bursts up to 2 s worth. */
-static bool resp_allow(struct agent *a, __u64 now)
+static bool resp_allow(struct prober *p, __u64 now)
 {
-	double rate = 10.0 + 4.0 * a->nrt / a->cfg->keepalive_interval;
+	double rate = 10.0 + 4.0 * p->peers->n / p->o.keepalive_interval;
 
-	a->resp_tokens += (now - a->resp_refill_ns) / 1e9 * rate;
-	if (a->resp_tokens > 2 * rate)
-		a->resp_tokens = 2 * rate;
-	a->resp_refill_ns = now;
-	if (a->resp_tokens < 1)
+	p->resp_tokens += (now - p->resp_refill_ns) / 1e9 * rate;
+	if (p->resp_tokens > 2 * rate)
+		p->resp_tokens = 2 * rate;
+	p->resp_refill_ns = now;
+	if (p->resp_tokens < 1)
 		return false;
-	a->resp_tokens -= 1;
+	p->resp_tokens -= 1;
 	return true;
 }
 
-static void on_reply(struct agent *a, const struct wp_probe_msg *m,
+static void on_reply(struct prober *p, const struct wp_probe_msg *m,
 		     const struct sockaddr_storage *src, __u64 now)
 {
 	__u32 cookie = ntohl(m->cookie), idx = cookie & 0xffff;
-	struct peer_rt *rt;
+	struct peer_entry *e;
 	int by_addr;
 
-	if (cookie >> 16 != (a->generation & 0xffff) || idx >= (__u32)a->nrt) {
+	if (cookie >> 16 != (p->generation & 0xffff) || idx >= (__u32)p->peers->n) {
 		/* sent before a peer reload: the peer's index changed, find it by address */
-		by_addr = agent_peer_by_addr(a, src);
+		by_addr = peer_by_addr(p, src);
 		if (by_addr < 0)
 			return;
 		idx = by_addr;
 	}
-	rt = &a->rt[idx];
-	if (!rt->ka.inflight || a->cfg->probe != WP_PROBE_UDP || ntohl(m->seq) != rt->seq)
+	e = &p->peers->e[idx];
+	if (!e->ka.inflight || p->o.kind != WP_PROBE_UDP || ntohl(m->seq) != p->slots[idx].seq)
 		return; /* late (already timed out) or duplicated */
-	if (!sockaddr_same_host(src, &rt->addr) && agent_peer_by_addr(a, src) != (int)idx)
+	if (!sockaddr_same_host(src, &e->addr) && peer_by_addr(p, src) != (int)idx)
 		return;
-	probe_done(a, rt, true, now);
+	probe_done(p, idx, true, now);
 }
 
-void prober_on_udp(struct agent *a, __u64 now)
+void prober_on_udp(struct prober *p, __u64 now)
 {
 	struct sockaddr_storage src;
 	struct wp_probe_msg m;
@@ -223,39 +284,38 @@ void prober_on_udp(struct agent *a, __u64 now)
 	for (int n = 0; n < RESP_BATCH; n++) {
 		socklen_t slen = sizeof(src);
 		ssize_t len =
-			recvfrom(a->udp_fd, buf, sizeof(buf), 0, (struct sockaddr *)&src, &slen);
+			recvfrom(p->udp_fd, buf, sizeof(buf), 0, (struct sockaddr *)&src, &slen);
 
 		if (len < 0)
 			return; /* EAGAIN: drained */
 		if (probe_msg_parse(buf, len, &m) != WP_PROBE_OK) {
-			a->resp_dropped[RESP_MALFORMED]++;
+			p->resp_dropped[RESP_MALFORMED]++;
 			continue;
 		}
 		if (m.type == WP_PROBE_REPLY) {
-			on_reply(a, &m, &src, now);
+			on_reply(p, &m, &src, now);
 			continue;
 		}
 		/* a request: answer known peers only, rate-limited, with the same size */
-		if (agent_peer_by_addr(a, &src) < 0) {
-			a->resp_dropped[RESP_UNKNOWN_SOURCE]++;
+		if (peer_by_addr(p, &src) < 0) {
+			p->resp_dropped[RESP_UNKNOWN_SOURCE]++;
 			continue;
 		}
-		if (!resp_allow(a, now)) {
-			a->resp_dropped[RESP_RATE_LIMITED]++;
+		if (!resp_allow(p, now)) {
+			p->resp_dropped[RESP_RATE_LIMITED]++;
 			continue;
 		}
 		m.type = WP_PROBE_REPLY;
 		memset(m.sender, 0, sizeof(m.sender));
-		memcpy(m.sender, a->cfg->node_name,
-		       strnlen(a->cfg->node_name, sizeof(m.sender) - 1));
-		if (sendto(a->udp_fd, &m, sizeof(m), 0, (struct sockaddr *)&src, slen) == sizeof(m))
-			a->resp_answered++;
+		memcpy(m.sender, p->o.node_name, strnlen(p->o.node_name, sizeof(m.sender) - 1));
+		if (sendto(p->udp_fd, &m, sizeof(m), 0, (struct sockaddr *)&src, slen) == sizeof(m))
+			p->resp_answered++;
 	}
 }
 
-void prober_on_icmp(struct agent *a, int family, __u64 now)
+void prober_on_icmp(struct prober *p, int family, __u64 now)
 {
-	int fd = a->icmp_fd[family == AF_INET6];
+	int fd = p->icmp_fd[family == AF_INET6];
 	struct sockaddr_storage src;
 	char buf[512];
 	__u16 id, seq;
@@ -267,77 +327,96 @@ void prober_on_icmp(struct agent *a, int family, __u64 now)
 
 		if (len < 0)
 			return;
-		if (!probe_icmp_parse_reply(family, buf, len, &id, &seq) ||
-		    id != a->cfg->probe_port)
+		if (!probe_icmp_parse_reply(family, buf, len, &id, &seq) || id != p->o.port)
 			continue;
-		idx = agent_peer_by_addr(a, &src);
-		if (idx < 0 || !a->rt[idx].ka.inflight || seq != (a->rt[idx].seq & 0xffff))
+		idx = peer_by_addr(p, &src);
+		if (idx < 0 || !p->peers->e[idx].ka.inflight || seq != (p->slots[idx].seq & 0xffff))
 			continue;
-		probe_done(a, &a->rt[idx], true, now);
+		probe_done(p, idx, true, now);
 	}
 }
 
-void prober_on_http(struct agent *a, int idx, __u32 events, __u64 now)
+void prober_on_http(struct prober *p, int idx, __u32 events, __u64 now)
 {
-	struct peer_rt *rt;
+	struct probe_slot *sl;
 	char req[160];
 	ssize_t n;
 	int code;
 
-	if (idx >= a->nrt || a->rt[idx].http_fd < 0)
+	if (idx >= p->peers->n || p->slots[idx].http_fd < 0)
 		return;
-	rt = &a->rt[idx];
+	sl = &p->slots[idx];
 	if (events & EPOLLERR) {
-		probe_done(a, rt, false, now);
+		probe_done(p, idx, false, now);
 		return;
 	}
-	if (!rt->http_sent && (events & EPOLLOUT)) {
+	if (!sl->http_sent && (events & EPOLLOUT)) {
 		struct epoll_event ev = { .events = EPOLLIN, .data.u64 = EV_TAG(EV_HTTP, idx) };
 		int len = snprintf(req, sizeof(req),
 				   "GET /ping HTTP/1.1\r\nHost: %s\r\nUser-Agent: warmpath/%s\r\n"
 				   "Connection: close\r\n\r\n",
-				   rt->name, WARMPATH_VERSION);
+				   p->peers->e[idx].name, WARMPATH_VERSION);
 
-		if (send(rt->http_fd, req, len, MSG_NOSIGNAL) != len) {
-			probe_done(a, rt, false, now);
+		if (send(sl->http_fd, req, len, MSG_NOSIGNAL) != len) {
+			probe_done(p, idx, false, now);
 			return;
 		}
-		rt->http_sent = true;
-		epoll_ctl(a->epfd, EPOLL_CTL_MOD, rt->http_fd, &ev);
+		sl->http_sent = true;
+		epoll_ctl(p->epfd, EPOLL_CTL_MOD, sl->http_fd, &ev);
 		return;
 	}
 	if (!(events & (EPOLLIN | EPOLLHUP)))
 		return;
-	n = recv(rt->http_fd, rt->http_buf + rt->http_len, sizeof(rt->http_buf) - rt->http_len, 0);
+	n = recv(sl->http_fd, sl->http_buf + sl->http_len, sizeof(sl->http_buf) - sl->http_len, 0);
 	if (n <= 0) {
 		if (n < 0 && errno == EAGAIN)
 			return;
-		probe_done(a, rt, false, now);
+		probe_done(p, idx, false, now);
 		return;
 	}
-	rt->http_len += n;
-	code = probe_http_status(rt->http_buf, rt->http_len);
+	sl->http_len += n;
+	code = probe_http_status(sl->http_buf, sl->http_len);
 	if (code >= 0)
-		probe_done(a, rt, code == 200, now);
-	else if (rt->http_len == sizeof(rt->http_buf))
-		probe_done(a, rt, false, now); /* not HTTP */
+		probe_done(p, idx, code == 200, now);
+	else if (sl->http_len == sizeof(sl->http_buf))
+		probe_done(p, idx, false, now); /* not HTTP */
 }
 
-void prober_expire(struct agent *a, __u64 now)
+void prober_expire(struct prober *p, __u64 now)
 {
 	__u64 earliest = 0;
 
-	if (!a->earliest_deadline_ns || now < a->earliest_deadline_ns)
+	if (!p->earliest_deadline_ns || now < p->earliest_deadline_ns)
 		return;
-	for (int i = 0; i < a->nrt; i++) {
-		struct peer_rt *rt = &a->rt[i];
+	for (int i = 0; i < p->peers->n; i++) {
+		const struct probe_slot *sl = &p->slots[i];
 
-		if (!rt->ka.inflight)
+		if (!p->peers->e[i].ka.inflight)
 			continue;
-		if (rt->deadline_ns <= now)
-			probe_done(a, rt, false, now);
-		else if (!earliest || rt->deadline_ns < earliest)
-			earliest = rt->deadline_ns;
+		if (sl->deadline_ns <= now)
+			probe_done(p, i, false, now);
+		else if (!earliest || sl->deadline_ns < earliest)
+			earliest = sl->deadline_ns;
 	}
-	a->earliest_deadline_ns = earliest;
+	p->earliest_deadline_ns = earliest;
+}
+
+void prober_emit_metrics(const struct prober *p, struct prom_buf *b)
+{
+	static const char *const drop_names[RESP_MAX] = { "malformed", "unknown_source",
+							  "rate_limited" };
+
+	prom_family(b, "warmpath_probe_responder_answered_total", PROM_COUNTER,
+		    "Probe requests from peers answered");
+	prom_sample_u64(b, "warmpath_probe_responder_answered_total", NULL, p->resp_answered);
+	prom_family(b, "warmpath_probe_responder_dropped_total", PROM_COUNTER,
+		    "Datagrams at the probe port not answered, by reason");
+	for (int r = 0; r < RESP_MAX; r++) {
+		const char *l[] = { "reason", drop_names[r], NULL };
+
+		prom_sample_u64(b, "warmpath_probe_responder_dropped_total", l, p->resp_dropped[r]);
+	}
+	prom_family(b, "warmpath_probe_send_errors_total", PROM_COUNTER,
+		    "Probes whose send failed locally (no route, refused)");
+	prom_sample_u64(b, "warmpath_probe_send_errors_total", NULL, p->send_errors);
 }

@@ -66,3 +66,15 @@ int wp_open_pin(const char *pin_path, const char *name, char *err, size_t errlen
 	}
 	return fd;
 }
+
+bool wp_map_iter_next(struct wp_map_iter *it, void *key)
+{
+	__u8 next[WP_MAP_ITER_KEY_MAX];
+
+	if (it->key_size > sizeof(next) ||
+	    bpf_map_get_next_key(it->fd, it->started ? key : NULL, next))
+		return false;
+	memcpy(key, next, it->key_size);
+	it->started = true;
+	return true;
+}

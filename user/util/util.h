@@ -7,6 +7,7 @@
 #ifndef __WARMPATH_UTIL_H
 #define __WARMPATH_UTIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <linux/types.h>
 
@@ -24,5 +25,31 @@ void wp_addr16_format(const __u8 *addr, char *buf, size_t len);
  * likely cause.
  */
 int wp_open_pin(const char *pin_path, const char *name, char *err, size_t errlen);
+
+/*
+ * Walking the keys of a BPF map (the bpf_map_get_next_key loop, written once):
+ *
+ *	struct addr_key key;
+ *
+ *	WP_MAP_FOR_EACH_KEY(fd, &key)
+ *		use(key);
+ *
+ * Keys up to WP_MAP_ITER_KEY_MAX bytes. Deleting the current key inside the
+ * walk restarts it from the first key (the kernel's get_next_key rule).
+ */
+#define WP_MAP_ITER_KEY_MAX 64
+
+struct wp_map_iter {
+	int fd;
+	size_t key_size;
+	bool started;
+};
+
+/* The next key into *key; false at the end (or on error, or a key too large). */
+bool wp_map_iter_next(struct wp_map_iter *it, void *key);
+
+#define WP_MAP_FOR_EACH_KEY(fd, keyp)                                    \
+	for (struct wp_map_iter __it = { (fd), sizeof(*(keyp)), false }; \
+	     wp_map_iter_next(&__it, (keyp));)
 
 #endif /* __WARMPATH_UTIL_H */

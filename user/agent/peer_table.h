@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The agent's peer table: one entry per configured peer (identity, keep-alive
+ * schedule, probe counters and RTT histogram, the last read of its slot in the
+ * pinned `peers` map), and the map slot -> entry index. The prober's sockets
+ * and in-flight state live in the prober (probe/prober.h), indexed alike.
+ */
+#ifndef __WARMPATH_PEER_TABLE_H
+#define __WARMPATH_PEER_TABLE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <sys/socket.h>
+#include <linux/types.h>
+#include "keepalive.h"
+#include "peers.h"
+#include "prom.h"
+#include "warmpath.h"
+
+struct peer_entry {
+	char name[WP_PEER_NAME_LEN];
+	char addr_str[64]; /* probe address as given */
+	struct sockaddr_storage addr; /* probe target, port unset */
+	__u32 map_id; /* slot in the peers map */
+	struct ka_state ka;
+	/* counters exported as metrics */
+	__u64 probes_sent;
+	__u64 probes_failed;
+	__u64 probes_answered;
+	__u64 suppressed;
+	__u64 last_rtt_ns;
+	struct prom_hist rtt;
+	__u64 cold_reported_ns; /* cold_since_ns already counted as unanswered */
+	__u64 cold_unanswered;
+	struct peer_state bpf; /* last read of its map slot */
+};
+
+struct peer_table {
+	struct peer_entry *e;
+	int n;
+	int *id_to_idx; /* map slot -> entry index, -1 when none */
+	struct peer_state *bpf_buf; /* batch read buffer, WP_MAX_PEERS slots */
+	int peers_fd; /* the `peers` map */
+	int hists_fd; /* the `peer_hists` map */
+};
+
+int peer_table_init(struct peer_table *t, int peers_fd, int hists_fd);
+void peer_table_free(struct peer_table *t);
+/*
+ * Entries for `set`, carrying counters, histogram and keep-alive schedule over
+ * from the old entry of the same name. old_of (set->n ints, caller's) receives
+ * the old index of each new entry, -1 for a new peer. Returns 0 or -ENOMEM
+ * (the table unchanged).
+ */
+int peer_table_rebuild(struct peer_table *t, const struct wp_peer_set *set, int *old_of);
+/* The entry index of a map slot, or -1. */
+int peer_table_index_of_id(const struct peer_table *t, __u32 map_id);
+/* Read every entry's map slot into e[].bpf (one batch syscall when the kernel has it). */
+void peer_table_read_states(struct peer_table *t);
+
+/* The /peers peer objects: name, id, address, the schema fields, then the agent's own. */
+json_t *peer_entry_json(const struct peer_entry *e, __u64 now);
+json_t *peer_table_json(const struct peer_table *t, __u64 now);
+
+/*
+ * Per-peer metrics. A snapshot is taken under the agent's lock (it reads
+ * peer_hists) and formatted without it: the first `cap` peers by order, the
+ * rest summed into peer="_other" so the series count stays bounded.
+ */
+struct peer_rows;
+struct peer_rows *peer_rows_snapshot(const struct peer_table *t, int cap);
+void peer_rows_emit_metrics(const struct peer_rows *r, struct prom_buf *b);
+void peer_rows_free(struct peer_rows *r);
+
+#endif /* __WARMPATH_PEER_TABLE_H */

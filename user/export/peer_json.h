@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The map-derived part of a peer object, generated from headers/peer_schema.h:
+ * `/peers` and `warmpath status --json` both call it, so the fields that come
+ * from the pinned `peers` map are the same in both views by construction.
+ */
+#ifndef __WARMPATH_PEER_JSON_H
+#define __WARMPATH_PEER_JSON_H
+
+#include <jansson.h>
+#include <linux/types.h>
+#include "warmpath.h"
+
+/* Seconds since the pair last carried a packet either way; INFINITY: never. */
+double wp_peer_idle_s(const struct peer_state *s, __u64 now);
+/* Adds every schema field of s, and idle_seconds, to the object o. */
+void wp_peer_state_json(json_t *o, const struct peer_state *s, __u64 now);
+
+#endif /* __WARMPATH_PEER_JSON_H */
