@@ -12,8 +12,10 @@
 #           with apt-get download and unpacked into .output/vm/ (never installed
 #           on the host); or a path to a vmlinuz, its modules in
 #           VMTEST_MODULES or <vmlinuz dir>/../lib/modules/<version>.
-# Environment: VMTEST_FILTER (run only the guest parts whose name contains it),
-#   VMTEST_NETNS (netns suites to run in the guest too, e.g. "drops"; default none),
+# Environment: VMTEST_FILTER (run only the guest parts whose name contains one
+#   of its words),
+#   VMTEST_NETNS (selftests/netns suites to run in the guest too, default
+#   "wireguard_nat": kernel WireGuard behind a NAT; "none" for none),
 #   VMTEST_TIMEOUT (seconds for the whole guest, default 900), VMTEST_ACCEL
 #   (auto|kvm|tcg; auto uses KVM only when a probe boot under it succeeds),
 #   VMTEST_MEM (MiB, default 1536), VMTEST_SMP (default 2).
@@ -256,7 +258,7 @@ cp -r "$ROOT/deploy/kubernetes" "$STAGE/wp/deploy/" 2>/dev/null
 cat >"$STAGE/etc/vmtest.env" <<EOF
 VMTEST_MODULES="$(cat "$BASE.modules")"
 VMTEST_FILTER="${VMTEST_FILTER:-}"
-VMTEST_NETNS="${VMTEST_NETNS:-none}"
+VMTEST_NETNS="${VMTEST_NETNS:-wireguard_nat}"
 VMTEST_KERNEL="$KVER"
 EOF
 cp "$ROOT/selftests/vm/init" "$STAGE/init"

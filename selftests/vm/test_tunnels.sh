@@ -13,7 +13,8 @@
 #   wg0 10.241.0.1/24 (kernel wireguard) <~~~> wg0 10.241.0.2/24
 #   uA 10.240.0.1/24 ============ veth ======= uB 10.240.0.2/24
 #
-# Auto-detection picks exactly tunl0, vx0 and wg0 (attach tc, no tcx on 6.1).
+# Auto-detection picks exactly tunl0, vx0 and wg0 (attach tc, no tcx on 6.1),
+# and uA as the underlay (the route to wg0's endpoint) for handshakes only.
 # Each packet is counted once on every watched device it crosses: through
 # wg0 alone once, through tunl0 or vx0 twice (the inner packet on the tunnel,
 # the encapsulated one on wg0, where encap_ipip / encap_vxlan count it).
@@ -87,8 +88,10 @@ if ! agent_start "$NS_A" "$PIN" "$LOG" --interface auto \
 fi
 ok "auto: agent starts"
 S=$(status_json "$PIN")
-check_eq "$(jq -r '[.interfaces[].name] | sort | join(" ")' <<<"$S")" "tunl0 vx0 wg0" \
-	"auto: detects tunl0 (ipip), vx0 (vxlan), wg0 (wireguard), not the veth"
+check_eq "$(jq -r '[.interfaces[] | select(.underlay | not) | .name] | sort | join(" ")' <<<"$S")" \
+	"tunl0 vx0 wg0" "auto: detects tunl0 (ipip), vx0 (vxlan), wg0 (wireguard), not the veth"
+check_eq "$(jq -r '[.interfaces[] | select(.underlay) | .name] | join(" ")' <<<"$S")" uA \
+	"auto: the underlay from the route to wg0's endpoint: uA"
 check_eq "$(jq -r '[.interfaces[].attach] | unique | join(" ")' <<<"$S")" tc "auto: all on tc"
 check_eq "$(jq -r '.interfaces[] | select(.name == "vx0") | .layout' <<<"$S")" l2 "vx0: layout l2"
 check_eq "$(jq -r '.interfaces[] | select(.name == "wg0") | .layout' <<<"$S")" l3 "wg0: layout l3"
