@@ -269,11 +269,7 @@ check_eq "$STOP_RC" 0 "agent exits 0 on SIGTERM"
 # --- (e) the event as JSON ------------------------------------------------------------
 pin_new PIN2 2 "$NS_A"
 info "(e) agent with --log-format json; idle ${IDLE}s, first SYN dropped"
-if agent_start "$NS_A" "$PIN2" "$LOG" "${AGENT[@]}" --log-format json; then
-	ok "(e) agent starts with --log-format json"
-else
-	fail "(e) agent starts with --log-format json"
-fi
+check_agent_start "(e) agent starts with --log-format json" "$NS_A" "$PIN2" "$LOG" "${AGENT[@]}" --log-format json
 ping_n "$NS_A" $B_ADDR 1 || info "warm-up ping lost"
 sleep $IDLE
 drop_once_add
