@@ -2,11 +2,15 @@
 /*
  * warmpath datapath: tc / tcx programs for the ingress and egress of tunnel and
  * WireGuard interfaces. They find the peer node of every packet (outer address
- * of encapsulated traffic, the only address otherwise), account it in the
- * `peers` array, detect cold starts, track TCP SYNs for first-packet drops and
- * passive RTT, and on the underlay watch WireGuard handshakes. They observe
- * only: every path returns TC_ACT_UNSPEC (-1, which is also TCX_NEXT), so the
- * chain continues for whatever else is attached.
+ * of encapsulated traffic, the only address otherwise), count it in the
+ * per-CPU `peer_counters`, detect cold starts, track TCP SYNs for first-packet
+ * drops and passive RTT, and on the underlay watch WireGuard handshakes. They
+ * observe only: every path returns TC_ACT_UNSPEC (-1, which is also
+ * TCX_NEXT), so the chain continues for whatever else is attached.
+ *
+ * An established flow writes nothing shared and reads no clock: per-CPU
+ * counters only; the peer's `peers` entry is read (cold_armed_ns,
+ * cold_since_ns), written only on a cold start, its answer and tracked SYNs.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_endian.h>
@@ -26,6 +30,13 @@ const volatile __u16 vxlan_port_a = WP_VXLAN_PORT_IANA;
 const volatile __u16 vxlan_port_b = WP_VXLAN_PORT_LINUX;
 const volatile __u16 wireguard_port = WP_WIREGUARD_PORT;
 const volatile __u64 cold_threshold_ns = 30ull * 1000000000ull;
+/*
+ * SYN tracking on a warm path is sampled: a SYN whose (random) initial
+ * sequence number has (isn >> 8) & syn_sample_mask == 0 is tracked, so
+ * retransmissions of one SYN are all tracked or all not. 0: every SYN (the
+ * unit tests). SYNs while the peer is cold are always tracked.
+ */
+const volatile __u32 syn_sample_mask = 7;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -83,6 +94,15 @@ struct {
 
 __u32 prefix_gen = 0;
 
+/* Per-CPU per-interface counters, by the slot in if_flags bits 16..23. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, WP_MAX_IFACES);
+	__type(key, __u32);
+	__type(value, struct iface_counters);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} iface_counters SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, WP_RINGBUF_BYTES);
@@ -109,8 +129,11 @@ struct pkt_info {
 	__u8 dir; /* WP_DIR_* */
 	__u32 ifindex;
 	__u32 peer_id;
-	__u64 now; /* coarse clock at the packet */
 };
+
+#ifndef READ_ONCE
+#define READ_ONCE(x) (*(const volatile typeof(x) *)&(x))
+#endif
 
 #define TCPF_SYN 0x02
 #define TCPF_RST 0x04
@@ -288,28 +311,29 @@ static __noinline void emit_event(__u32 type, const struct pkt_info *pi, __u32 s
 }
 
 /*
- * Cold starts: the first packet either way after an idle gap of at least
- * cold_threshold_ns marks the peer cold; the first packet the other way is the
- * answer that ends it. The compare-and-swap makes one CPU the winner when two
- * packets open the gap at once.
+ * Cold starts: the agent arms the peer (cold_armed_ns = the pair's idle-since)
+ * when its counters have not moved for cold_threshold_ns; the first packet
+ * either way takes the arm with one compare-and-swap (one winner when two CPUs
+ * race) and marks the peer cold; the first packet the other way is the answer
+ * that ends it. Only the winner and the answer read a clock.
  */
-static __noinline void track_cold(struct peer_state *ps, const struct pkt_info *pi)
+static __noinline void track_cold(struct peer_state *ps, const struct pkt_info *pi, __u64 armed,
+				  __u64 since)
 {
 	__u32 peer_id = pi->peer_id;
-	__u64 now = pi->now;
 	int dir = pi->dir;
-	__u64 last = wp_idle_since_ns(ps->last_tx_ns, ps->last_rx_ns);
-	__u64 since = ps->cold_since_ns, precise;
 	struct peer_hists *h;
+	__u64 precise;
 
-	if (last && now > last && now - last >= cold_threshold_ns) {
+	if (armed) {
+		if (__sync_val_compare_and_swap(&ps->cold_armed_ns, armed, 0) != armed)
+			return;
+		precise = bpf_ktime_get_ns();
 		/* low bits: direction of the cold packet, and whether it was TCP */
-		precise = (bpf_ktime_get_ns() & ~3ull) | dir |
-			  (pi->l4proto == IPPROTO_TCP ? WP_COLD_TCP : 0);
-		if (__sync_val_compare_and_swap(&ps->cold_since_ns, since, precise) == since) {
-			__sync_fetch_and_add(&ps->cold_starts, 1);
-			emit_event(WP_EV_COLD_START, pi, 0, now - last);
-		}
+		ps->cold_since_ns =
+			(precise & ~3ull) | dir | (pi->l4proto == IPPROTO_TCP ? WP_COLD_TCP : 0);
+		__sync_fetch_and_add(&ps->cold_starts, 1);
+		emit_event(WP_EV_COLD_START, pi, 0, precise > armed ? precise - armed : 0);
 		return;
 	}
 	if (!since || (since & 1) == (__u64)dir)
@@ -327,7 +351,11 @@ static __noinline void track_cold(struct peer_state *ps, const struct pkt_info *
  * TCP SYN tracking on innermost headers. A SYN leaving with the 4-tuple and
  * sequence number of one already seen is a retransmission: the first one was
  * lost. Lost while the peer was cold: a first-packet drop; otherwise a SYN
- * retransmit. A SYN-ACK arriving for a tracked SYN gives the passive RTT.
+ * retransmit. A SYN-ACK arriving for a tracked SYN gives the passive RTT and
+ * ends the entry: the table holds open handshakes only. Tracked: every SYN
+ * that leaves while the peer is cold, and a sample of the others (see
+ * syn_sample_mask), by their sequence number so that a retransmission is
+ * tracked exactly when its first transmission was.
  */
 static __noinline void track_syn(struct peer_state *ps, const struct pkt_info *pi)
 {
@@ -341,12 +369,16 @@ static __noinline void track_syn(struct peer_state *ps, const struct pkt_info *p
 	if (!(pi->tcp_flags & TCPF_SYN) || (pi->tcp_flags & TCPF_RST))
 		return;
 	if (dir == WP_DIR_TX && !(pi->tcp_flags & TCPF_ACK)) {
+		bool cold = ps->cold_since_ns != 0;
+
 		inner_addrs(pi, key.local, key.remote);
 		key.local_port = pi->sport;
 		key.remote_port = pi->dport;
+		f = bpf_map_lookup_elem(&flows, &key);
+		if (!f && !cold && ((pi->tcp_seq >> 8) & syn_sample_mask))
+			return; /* warm, not in the sample: nothing to track */
 		now = bpf_ktime_get_ns();
 		stat_inc(WP_STAT_SYN);
-		f = bpf_map_lookup_elem(&flows, &key);
 		/* the same transmission seen again on the next device of the stack */
 		if (f && f->syn_seq == pi->tcp_seq && f->ifindex != pi->ifindex)
 			return;
@@ -363,13 +395,15 @@ static __noinline void track_syn(struct peer_state *ps, const struct pkt_info *p
 			}
 			return;
 		}
+		if (!cold && ((pi->tcp_seq >> 8) & syn_sample_mask))
+			return; /* a new SYN on a 4-tuple tracked before, not in the sample */
 		/* a new connection (one SYN each: not a per-packet update) */
 		init.first_syn_ns = now;
 		init.last_syn_ns = now;
 		init.syn_seq = pi->tcp_seq;
 		init.peer_id = peer_id;
 		init.syn_count = 1;
-		init.cold = ps->cold_since_ns != 0;
+		init.cold = cold;
 		init.ifindex = pi->ifindex;
 		bpf_map_update_elem(&flows, &key, &init, BPF_ANY);
 		return;
@@ -388,29 +422,37 @@ static __noinline void track_syn(struct peer_state *ps, const struct pkt_info *p
 		h = bpf_map_lookup_elem(&peer_hists, &f->peer_id);
 		if (h && now > f->last_syn_ns)
 			hist_observe(&h->syn_rtt, now - f->last_syn_ns);
+		/* answered: the handshake is no longer open */
+		bpf_map_delete_elem(&flows, &key);
 	}
 }
 
-static __always_inline void account_peer(struct peer_state *ps, int dir, __u64 len, bool probe,
-					 __u64 now)
+/* Per-CPU counters: no atomic, no shared cache line, no clock. */
+static __always_inline void account_peer(__u32 peer_id, int dir, __u64 len, bool probe)
 {
-	if (dir == WP_DIR_TX) {
-		__sync_fetch_and_add(&ps->tx_packets, 1);
-		__sync_fetch_and_add(&ps->tx_bytes, len);
-		if (probe) {
-			__sync_fetch_and_add(&ps->tx_probe_packets, 1);
-			__sync_fetch_and_add(&ps->tx_probe_bytes, len);
-		}
-		ps->last_tx_ns = now;
-	} else {
-		__sync_fetch_and_add(&ps->rx_packets, 1);
-		__sync_fetch_and_add(&ps->rx_bytes, len);
-		if (probe) {
-			__sync_fetch_and_add(&ps->rx_probe_packets, 1);
-			__sync_fetch_and_add(&ps->rx_probe_bytes, len);
-		}
-		ps->last_rx_ns = now;
+	struct peer_counters *pc = bpf_map_lookup_elem(&peer_counters, &peer_id);
+
+	if (!pc)
+		return;
+	dir &= 1;
+	pc->packets[dir] += 1;
+	pc->bytes[dir] += len;
+	if (probe) {
+		pc->probe_packets[dir] += 1;
+		pc->probe_bytes[dir] += len;
 	}
+}
+
+static __always_inline void account_iface(__u32 flags, int dir, __u64 len)
+{
+	__u32 slot = (flags >> WP_IF_SLOT_SHIFT) & (WP_MAX_IFACES - 1);
+	struct iface_counters *ic = bpf_map_lookup_elem(&iface_counters, &slot);
+
+	if (!ic)
+		return;
+	dir &= 1;
+	ic->packets[dir] += 1;
+	ic->bytes[dir] += len;
 }
 
 #include "wireguard.bpf.h"
@@ -423,8 +465,9 @@ static __always_inline int handle_skb(struct __sk_buff *skb, int dir)
 	struct hdr_cursor c;
 	struct addr_key *peer_addr;
 	void *data, *end;
+	__u64 armed, since;
 	bool probe;
-	__u64 now;
+	__u32 fl;
 	int eth_type;
 
 	flags = bpf_map_lookup_elem(&if_flags, &ifindex);
@@ -432,6 +475,7 @@ static __always_inline int handle_skb(struct __sk_buff *skb, int dir)
 		stat_inc(WP_STAT_NO_IFACE);
 		return TC_ACT_UNSPEC;
 	}
+	fl = *flags;
 
 	/* Headers split into fragments (GSO, tun frags): pull just the headers in. */
 	linear = skb->data_end - skb->data;
@@ -449,13 +493,13 @@ static __always_inline int handle_skb(struct __sk_buff *skb, int dir)
 	c.pos = data;
 
 	/* L2 devices (vxlan, veth) carry Ethernet; L3 devices (wg, tun, tunl0) start at IP. */
-	if (*flags & WP_IF_L2)
+	if (fl & WP_IF_L2)
 		eth_type = parse_ethhdr(&c, end);
 	else
 		eth_type = bpf_ntohs(skb->protocol);
 
-	if (!(*flags & WP_IF_TUNNEL)) {
-		if (*flags & WP_IF_UNDERLAY)
+	if (!(fl & WP_IF_TUNNEL)) {
+		if (fl & WP_IF_UNDERLAY)
 			handle_underlay(&c, end, eth_type, ifindex, dir);
 		return TC_ACT_UNSPEC;
 	}
@@ -473,14 +517,13 @@ static __always_inline int handle_skb(struct __sk_buff *skb, int dir)
 		return TC_ACT_UNSPEC;
 	}
 
-	/* Coarse clock: idle times are seconds; SYN and cold paths read the precise one. */
-	now = bpf_ktime_get_coarse_ns();
 	peer_addr = dir == WP_DIR_TX ? &pi.daddr : &pi.saddr;
 	ps = peer_lookup_cached(peer_addr, &peer_id);
 	if (!ps) {
 		if (peer_id < WP_MAX_PEERS) {
 			stat_inc(WP_STAT_UNMATCHED);
-			account_unmatched(peer_addr, ifindex, dir, skb->len, now);
+			account_unmatched(peer_addr, ifindex, dir, skb->len,
+					  bpf_ktime_get_coarse_ns());
 		} else {
 			stat_inc(WP_STAT_BAD_PEER_ID);
 		}
@@ -495,11 +538,17 @@ static __always_inline int handle_skb(struct __sk_buff *skb, int dir)
 	pi.peer_id = peer_id;
 	pi.ifindex = ifindex;
 	pi.dir = dir;
-	pi.now = now;
-	track_cold(ps, &pi);
+	/* read, not written, on an established flow: the line stays shared */
+	armed = READ_ONCE(ps->cold_armed_ns);
+	since = READ_ONCE(ps->cold_since_ns);
+	if (armed || (since && (since & 1) != (__u64)dir))
+		track_cold(ps, &pi, armed, since);
 	if (pi.l4proto == IPPROTO_TCP && pi.l4_ok && (pi.tcp_flags & TCPF_SYN))
 		track_syn(ps, &pi);
-	account_peer(ps, dir, skb->len, probe, now);
+	account_iface(fl, dir, skb->len);
+	/* a stacked device's packets are counted per peer on the device below it */
+	if (!(fl & WP_IF_STACKED))
+		account_peer(peer_id, dir, skb->len, probe);
 	return TC_ACT_UNSPEC;
 }
 

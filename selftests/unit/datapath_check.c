@@ -197,6 +197,9 @@ static int take_snapshot(struct dp_fixture *f, struct snapshot *s)
 	size_t i;
 	int err;
 
+	err = dp_fold(f); /* the agent's tick: counters folded, idle peers armed */
+	if (err < 0)
+		return err;
 	err = dp_read_stats(f, s->stats);
 	if (err)
 		return err;
@@ -228,8 +231,8 @@ static const struct unmatched_entry *find_unmatched(const struct snapshot *s,
 }
 
 /*
- * The datapath stamps last_tx_ns / last_rx_ns with bpf_ktime_get_coarse_ns(),
- * which trails CLOCK_MONOTONIC by up to a jiffy (10 ms at HZ=100).
+ * last_tx_ns / last_rx_ns are stamped by the fold (dp_fold(), the agent's
+ * tick) run between the packet and t1; the slack is kept for clock skew.
  */
 #define DP_COARSE_SLACK_NS 20000000ull
 
@@ -369,6 +372,7 @@ bool check_run(struct dp_fixture *f, const void *data, size_t len, const struct 
 		return false;
 	t0 = dp_now_ns();
 	dp_run(prog_fd, data, len, ifindex, 1, &r);
+	dp_fold(f); /* stamps last_tx_ns / last_rx_ns inside the window */
 	t1 = dp_now_ns();
 	if (!ASSERT_OK(take_snapshot(f, &after), fmt_name("%s.snapshot", label)))
 		return false;

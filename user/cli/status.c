@@ -10,6 +10,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "loader.h"
+#include "peer_counters.h"
 #include "peer_json.h"
 #include "status.h"
 #include "util.h"
@@ -68,7 +69,7 @@ json_t *status_peer_json(struct peer_state *ps, __u32 id, __u64 now)
 
 json_t *status_json_from_pins(const char *pin_path, char *err, size_t errlen)
 {
-	int peers_fd = -1, ifaces_fd = -1, stats_fd = -1, unm_fd = -1;
+	int peers_fd = -1, ifaces_fd = -1, stats_fd = -1, unm_fd = -1, pc_fd = -1;
 	__u64 sums[WP_STAT_MAX];
 	__u32 read;
 	json_t *root = NULL, *arr, *o;
@@ -83,6 +84,10 @@ json_t *status_json_from_pins(const char *pin_path, char *err, size_t errlen)
 	stats_fd = wp_open_pin(pin_path, "stats", err, errlen);
 	unm_fd = wp_open_pin(pin_path, "unmatched", err, errlen);
 	if (ifaces_fd < 0 || stats_fd < 0 || unm_fd < 0)
+		goto cleanup;
+	/* the datapath's per-CPU counts: the totals even when no agent folds them any more */
+	pc_fd = wp_open_pin(pin_path, "peer_counters", err, errlen);
+	if (pc_fd < 0)
 		goto cleanup;
 
 	root = json_object();
@@ -105,8 +110,12 @@ json_t *status_json_from_pins(const char *pin_path, char *err, size_t errlen)
 
 	arr = json_array();
 	for (key = 0; key < WP_MAX_PEERS; key++) {
+		struct peer_counters sum;
+
 		if (bpf_map_lookup_elem(peers_fd, &key, &ps) || !ps.name[0])
 			continue;
+		if (!wp_peer_counters_read(pc_fd, &key, 1, &sum))
+			wp_peer_counters_apply(&ps, &sum);
 		json_array_append_new(arr, status_peer_json(&ps, key, now));
 	}
 	json_object_set_new(root, "peers", arr);
@@ -155,6 +164,8 @@ cleanup:
 		close(stats_fd);
 	if (unm_fd >= 0)
 		close(unm_fd);
+	if (pc_fd >= 0)
+		close(pc_fd);
 	return root;
 }
 
