@@ -138,7 +138,10 @@ int bench_main(void)
 	size_t i, r;
 	__u32 dp, base;
 
-	if (!setup_datapath(&f, NULL)) {
+	/* the program's default warm-SYN sampling, as the agent loads it */
+	struct dp_options bench_opts = { .syn_sampling = true };
+
+	if (!setup_datapath(&f, &bench_opts)) {
 		fprintf(stderr, "bench: failed to load the datapath (root needed)\n");
 		return -1;
 	}

@@ -42,6 +42,13 @@ void det_close(struct det *d)
 bool det_open(struct det *d, __u64 cold_ns)
 {
 	struct dp_options opts = { .cold_threshold_ns = cold_ns };
+
+	return det_open_opts(d, &opts);
+}
+
+bool det_open_opts(struct det *d, const struct dp_options *o)
+{
+	struct dp_options opts = *o;
 	struct dp_fixture *f = &d->f;
 
 	memset(d, 0, sizeof(*d));

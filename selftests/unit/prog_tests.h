@@ -23,6 +23,7 @@ TEST(datapath_garbage)
 /* bpf/datapath.bpf.c detection (SYN tracking, cold starts, events): test_detect.c */
 TEST(detect_syn)
 TEST(detect_stacked_devices)
+TEST(detect_hotpath)
 TEST(detect_cold_syn)
 TEST(detect_syn_mismatch)
 TEST(detect_rst)

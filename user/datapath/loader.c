@@ -336,7 +336,19 @@ int wp_loader_attach(struct wp_loader *ld, const struct link_desc *l, __u32 flag
 		snprintf(err, errlen, "writing ifaces map: %s", strerror(errno));
 		return -errno;
 	}
-	set_if_flags(bpf_map__fd(ld->skel->maps.if_flags), key, flags);
+	/* the slot in bits 16..: the datapath's per-interface counters (iface_counters) */
+	set_if_flags(bpf_map__fd(ld->skel->maps.if_flags), key,
+		     (flags & WP_IF_FLAGS_MASK) | (cfg.slot << WP_IF_SLOT_SHIFT));
+	{
+		int ncpu = libbpf_num_possible_cpus();
+		void *zero = ncpu > 0 ? calloc(ncpu, sizeof(struct iface_counters)) : NULL;
+
+		/* a slot freed and taken again starts from zero */
+		if (zero)
+			bpf_map_update_elem(bpf_map__fd(ld->skel->maps.iface_counters), &cfg.slot,
+					    zero, BPF_ANY);
+		free(zero);
+	}
 
 	for (int dir = 0; dir < 2; dir++) {
 		if (a->mode == WP_ATTACH_TCX) {

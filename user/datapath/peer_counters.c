@@ -134,8 +134,8 @@ bool wp_peer_fold(struct peer_state *ps, const struct peer_counters *sum, __u64 
 	/* never seen (idle 0): no cold start, however long idle; already armed: nothing to do */
 	if (armed || !idle || now < idle || now - idle < cold_threshold_ns)
 		return false;
-	return __atomic_compare_exchange_n(&ps->cold_armed_ns, &zero, idle, false,
-					   __ATOMIC_SEQ_CST, __ATOMIC_RELAXED);
+	return __atomic_compare_exchange_n(&ps->cold_armed_ns, &zero, idle, false, __ATOMIC_SEQ_CST,
+					   __ATOMIC_RELAXED);
 }
 
 void wp_peer_fold_recheck(struct peer_state *ps, const struct peer_counters *sum)
@@ -144,8 +144,8 @@ void wp_peer_fold_recheck(struct peer_state *ps, const struct peer_counters *sum
 
 	if (armed && (sum->packets[WP_DIR_TX] != LOAD(&ps->tx_packets) ||
 		      sum->packets[WP_DIR_RX] != LOAD(&ps->rx_packets)))
-		__atomic_compare_exchange_n(&ps->cold_armed_ns, &armed, 0, false,
-					    __ATOMIC_SEQ_CST, __ATOMIC_RELAXED);
+		__atomic_compare_exchange_n(&ps->cold_armed_ns, &armed, 0, false, __ATOMIC_SEQ_CST,
+					    __ATOMIC_RELAXED);
 }
 
 int wp_peers_fold(struct peer_state *mem, int counters_fd, const __u32 *ids, int n,
