@@ -164,6 +164,16 @@ int wp_loader_load(struct wp_loader *ld, const struct wp_load_opts *o, char *err
 	ld->skel->rodata->vxlan_port_b = o->vxlan_ports[1];
 	ld->skel->rodata->wireguard_port = o->wireguard_port;
 	ld->skel->rodata->cold_threshold_ns = o->cold_threshold_ns;
+	{
+		/*
+		 * Tests only: the warm-SYN sample (syn_sample_mask, default 7: 1 in 8).
+		 * 0 tracks every SYN, so a test can count warm retransmits exactly.
+		 */
+		const char *m = getenv("WARMPATH_SYN_SAMPLE_MASK");
+
+		if (m && *m)
+			ld->skel->rodata->syn_sample_mask = (__u32)strtoul(m, NULL, 0);
+	}
 	ret = datapath_bpf__load(ld->skel);
 	if (ret) {
 		if (ret == -EPERM || ret == -EACCES)
