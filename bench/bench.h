@@ -13,7 +13,7 @@
 #define BENCH_ROUNDS 5
 #define BENCH_SYN_GOAL_NS 80 /* a SYN on a warm path */
 #define BENCH_COLD_GOAL_NS 150 /* the packet that starts a cold period */
-#define BENCH_SYN_SAMPLE 8 /* 1 warm SYN in 8 tracked: syn_sample_mask 7, the default */
+#define BENCH_SYN_SAMPLE 16 /* 1 warm SYN in 16 tracked: syn_sample_mask 15, the default */
 
 /* The "tcp4 established" class, the first row of the repeat table. */
 #define BENCH_ESTABLISHED_SPEC                                             \

@@ -43,7 +43,7 @@
  *   SYN retransmit, ring full  the same, the ring kept full: each event is
  *       lost (WP_STAT_EVENTS_LOST), the cost during an event storm.
  *   SYN warm, not sampled  a SYN on a warm path whose sequence number is
- *       not in the sample (7 SYNs in 8 with the default syn_sample_mask):
+ *       not in the sample (15 SYNs in 16 with the default syn_sample_mask):
  *       one lookup miss in `flows`, nothing written. Nothing changes from
  *       run to run, so the repeat method applies.
  *   SYN new flow (tracked)  a sampled SYN with a new source port each run:
@@ -70,8 +70,9 @@
 #define SYN_RETX_PORT 40000
 #define SYN_NEW_PORT 1024 /* new flows: source ports SYN_NEW_PORT.. */
 #define SYN_REMOTE_PORT 443
-#define SYN_SEQ 0x800 /* in the warm-SYN sample: (seq >> 8) & mask == 0 */
+#define SYN_SEQ 0x1000 /* in the warm-SYN sample: (seq >> 8) & mask == 0 */
 #define SYN_SEQ_UNSAMPLED 0x900 /* not in it */
+_Static_assert((SYN_SEQ >> 8) % BENCH_SYN_SAMPLE == 0, "SYN_SEQ in the sample");
 
 enum syn_pkt {
 	SYN_PKT_RETX, /* LOCAL4:SYN_RETX_PORT -> NODE_A4:443, SYN */

@@ -16,14 +16,13 @@
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 #include "parsing.bpf.h"
+#include "parsing_skb.bpf.h"
 #include "maps.bpf.h"
 #include "wireguard.bpf.h"
 #include "warmpath.h"
 #include "peer_schema.h"
 
 #define TC_ACT_UNSPEC (-1)
-/* Headers we may need to see in the linear area: eth+vlan, ip, ip, udp, vxlan, eth, ip, tcp. */
-#define WP_PULL_LEN 256
 
 /* Set by the loader before load. */
 const volatile __u16 probe_port = WP_DEFAULT_PROBE_PORT;
@@ -32,11 +31,13 @@ const volatile __u16 vxlan_port_b = WP_VXLAN_PORT_LINUX;
 const volatile __u64 cold_threshold_ns = 30ull * 1000000000ull;
 /*
  * SYN tracking on a warm path is sampled: a SYN whose (random) initial
- * sequence number has (isn >> 8) & syn_sample_mask == 0 is tracked, so
+ * sequence number has (isn >> 8) & syn_sample_mask == 0 is tracked (1 in 16), so
  * retransmissions of one SYN are all tracked or all not. 0: every SYN (the
  * unit tests). SYNs while the peer is cold are always tracked.
  */
-const volatile __u32 syn_sample_mask = 7;
+const volatile __u32 syn_sample_mask = 15;
+/* Tests only: parse every packet with bpf_skb_load_bytes (test_run skbs are linear). */
+const volatile bool force_load_bytes = false;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -118,6 +119,7 @@ struct pkt_info {
 	__u8 l4proto; /* innermost IP protocol */
 	__u8 l4_ok; /* transport header present and parsed */
 	__u8 encap; /* isaddr / idaddr are valid */
+	__u8 encap_stat; /* WP_STAT_ENCAP_* of the encapsulation found, 0: none */
 	__u8 dir; /* WP_DIR_* */
 	__u32 ifindex;
 	__u32 peer_id;
@@ -179,7 +181,7 @@ static __always_inline int parse_packet(struct hdr_cursor *c, void *end, int eth
 	pi->l4_ok = l4_ok;
 
 	if (l4_ok && (proto == IPPROTO_IPIP || proto == IPPROTO_IPV6)) {
-		stat_inc(WP_STAT_ENCAP_IPIP);
+		pi->encap_stat = WP_STAT_ENCAP_IPIP;
 		pi->encap = 1;
 		proto = parse_ip(c, end, proto == IPPROTO_IPIP ? ETH_P_IP : ETH_P_IPV6,
 				 pi->isaddr.addr, pi->idaddr.addr, &l4_ok);
@@ -199,7 +201,7 @@ static __always_inline int parse_packet(struct hdr_cursor *c, void *end, int eth
 			return 0;
 		}
 		/* VXLAN: 8-byte header, inner Ethernet (maybe tagged), inner IP. */
-		stat_inc(WP_STAT_ENCAP_VXLAN);
+		pi->encap_stat = WP_STAT_ENCAP_VXLAN;
 		if (c->pos + VXLAN_HLEN > end)
 			return -1;
 		c->pos += VXLAN_HLEN;
@@ -218,6 +220,87 @@ static __always_inline int parse_packet(struct hdr_cursor *c, void *end, int eth
 		pi->l4_ok = l4_ok;
 	}
 	return parse_l4(c, end, proto, pi);
+}
+
+/* parse_l4() from a header copy (parsing_skb.bpf.h). */
+static __always_inline int skb_parse_l4(struct __sk_buff *skb, __u32 *off, int proto,
+					struct pkt_info *pi)
+{
+	struct tcphdr tcph;
+
+	pi->l4proto = proto;
+	if (!pi->l4_ok)
+		return 0;
+	if (proto == IPPROTO_UDP)
+		return skb_parse_udphdr(skb, off, &pi->sport, &pi->dport) < 0 ? -1 : 0;
+	if (proto == IPPROTO_TCP) {
+		if (skb_parse_tcphdr(skb, off, &tcph) < 0)
+			return -1;
+		pi->sport = bpf_ntohs(tcph.source);
+		pi->dport = bpf_ntohs(tcph.dest);
+		pi->tcp_flags = ((__u8 *)&tcph)[13];
+		pi->tcp_seq = bpf_ntohl(tcph.seq);
+		pi->tcp_ack = bpf_ntohl(tcph.ack_seq);
+	}
+	return 0;
+}
+
+/*
+ * parse_packet() for headers outside the linear area: the same steps with
+ * every header copied by bpf_skb_load_bytes(), from offset off (past the
+ * outer Ethernet header when there is one). Nothing is pulled.
+ */
+static __noinline int parse_packet_skb(struct __sk_buff *skb, __u32 off, int eth_type,
+				       struct pkt_info *pi)
+{
+	bool l4_ok = false;
+	__u16 sport, dport;
+	int proto;
+
+	proto = skb_parse_ip(skb, &off, eth_type, pi->saddr.addr, pi->daddr.addr, &l4_ok);
+	if (proto < 0)
+		return -1;
+	pi->l4_ok = l4_ok;
+
+	if (l4_ok && (proto == IPPROTO_IPIP || proto == IPPROTO_IPV6)) {
+		pi->encap_stat = WP_STAT_ENCAP_IPIP;
+		pi->encap = 1;
+		proto = skb_parse_ip(skb, &off, proto == IPPROTO_IPIP ? ETH_P_IP : ETH_P_IPV6,
+				     pi->isaddr.addr, pi->idaddr.addr, &l4_ok);
+		if (proto < 0)
+			return -1;
+		pi->l4_ok = l4_ok;
+		return skb_parse_l4(skb, &off, proto, pi);
+	}
+
+	if (l4_ok && proto == IPPROTO_UDP) {
+		if (skb_parse_udphdr(skb, &off, &sport, &dport) < 0)
+			return -1;
+		if (!is_vxlan_port(dport)) {
+			pi->l4proto = IPPROTO_UDP;
+			pi->sport = sport;
+			pi->dport = dport;
+			return 0;
+		}
+		pi->encap_stat = WP_STAT_ENCAP_VXLAN;
+		if (off + VXLAN_HLEN > skb->len)
+			return -1;
+		off += VXLAN_HLEN;
+		eth_type = skb_parse_ethhdr(skb, &off);
+		if (eth_type < 0)
+			return -1;
+		if (eth_type != ETH_P_IP && eth_type != ETH_P_IPV6) {
+			pi->l4proto = 0;
+			pi->l4_ok = 0;
+			return 0;
+		}
+		pi->encap = 1;
+		proto = skb_parse_ip(skb, &off, eth_type, pi->isaddr.addr, pi->idaddr.addr, &l4_ok);
+		if (proto < 0)
+			return -1;
+		pi->l4_ok = l4_ok;
+	}
+	return skb_parse_l4(skb, &off, proto, pi);
 }
 
 /* peer_of_addr() through the per-CPU cache; *peer_id is 0 when nothing matched. */
@@ -279,7 +362,7 @@ static __always_inline void inner_addrs(const struct pkt_info *pi, __u8 *saddr, 
 }
 
 static __noinline void emit_event(__u32 type, const struct pkt_info *pi, __u32 syn_count,
-				  __u64 value_ns)
+				  __u64 value_ns, __u64 ts)
 {
 	struct wp_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 
@@ -287,8 +370,9 @@ static __noinline void emit_event(__u32 type, const struct pkt_info *pi, __u32 s
 		stat_inc(WP_STAT_EVENTS_LOST);
 		return;
 	}
-	__builtin_memset(e, 0, sizeof(*e));
-	e->ts_ns = bpf_ktime_get_ns();
+	/* every field written (no implicit padding in struct wp_event): no memset */
+	e->ts_ns = ts;
+	e->pad = 0; /* the caller's clock read: one per event path */
 	e->type = type;
 	e->peer_id = pi->peer_id;
 	e->ifindex = pi->ifindex;
@@ -324,8 +408,9 @@ static __noinline void track_cold(struct peer_state *ps, const struct pkt_info *
 		/* low bits: direction of the cold packet, and whether it was TCP */
 		ps->cold_since_ns =
 			(precise & ~3ull) | dir | (pi->l4proto == IPPROTO_TCP ? WP_COLD_TCP : 0);
-		__sync_fetch_and_add(&ps->cold_starts, 1);
-		emit_event(WP_EV_COLD_START, pi, 0, precise > armed ? precise - armed : 0);
+		/* only the CAS winner writes it: no atomic needed */
+		ps->cold_starts += 1;
+		emit_event(WP_EV_COLD_START, pi, 0, precise > armed ? precise - armed : 0, precise);
 		return;
 	}
 	if (!since || (since & 1) == (__u64)dir)
@@ -380,10 +465,11 @@ static __noinline void track_syn(struct peer_state *ps, const struct pkt_info *p
 			f->last_syn_ns = now;
 			if (f->cold) {
 				__sync_fetch_and_add(&ps->first_packet_drops, 1);
-				emit_event(WP_EV_FIRST_PACKET_DROP, pi, n, now - f->first_syn_ns);
+				emit_event(WP_EV_FIRST_PACKET_DROP, pi, n, now - f->first_syn_ns,
+					   now);
 			} else {
 				__sync_fetch_and_add(&ps->syn_retransmits, 1);
-				emit_event(WP_EV_SYN_RETRANSMIT, pi, n, now - f->first_syn_ns);
+				emit_event(WP_EV_SYN_RETRANSMIT, pi, n, now - f->first_syn_ns, now);
 			}
 			return;
 		}
@@ -458,7 +544,7 @@ static __always_inline int handle_skb(struct __sk_buff *skb, int dir)
 	__u64 armed, since;
 	bool probe;
 	__u32 fl;
-	int eth_type;
+	int eth_type, ret;
 
 	flags = bpf_map_lookup_elem(&if_flags, &ifindex);
 	if (!flags || !*flags) {
@@ -467,17 +553,6 @@ static __always_inline int handle_skb(struct __sk_buff *skb, int dir)
 	}
 	fl = *flags;
 
-	/* Headers split into fragments (GSO, tun frags): pull just the headers in. */
-	linear = skb->data_end - skb->data;
-	if (linear < WP_PULL_LEN && skb->len > linear)
-		bpf_skb_pull_data(skb, skb->len < WP_PULL_LEN ? skb->len : WP_PULL_LEN);
-
-	/*
-	 * Verifier: without this barrier clang keeps &skb->data from the length
-	 * check above in a register, and the verifier refuses loads through a
-	 * modified ctx pointer.
-	 */
-	asm volatile("" : "+r"(skb));
 	data = (void *)(long)skb->data;
 	end = (void *)(long)skb->data_end;
 	c.pos = data;
@@ -489,20 +564,41 @@ static __always_inline int handle_skb(struct __sk_buff *skb, int dir)
 		eth_type = bpf_ntohs(skb->protocol);
 
 	if (!(fl & WP_IF_TUNNEL)) {
+		/* handshake messages are small: the linear data holds them */
 		if (fl & WP_IF_UNDERLAY)
 			handle_underlay(&c, end, eth_type, ifindex, dir);
 		return TC_ACT_UNSPEC;
 	}
 	stat_inc(WP_STAT_PACKETS);
-	if (eth_type < 0) {
-		stat_inc(WP_STAT_MALFORMED);
-		return TC_ACT_UNSPEC;
+	/*
+	 * Headers in the linear data: parsed in place. When they run past it
+	 * (GSO, tun frags) the parse fails short and is done again on copies
+	 * (bpf_skb_load_bytes): nothing is pulled, nothing linearised.
+	 */
+	linear = (__u32)(end - data);
+	ret = -1;
+	if (!force_load_bytes && eth_type >= 0) {
+		if (eth_type != ETH_P_IP && eth_type != ETH_P_IPV6) {
+			stat_inc(WP_STAT_NON_IP);
+			return TC_ACT_UNSPEC;
+		}
+		ret = parse_packet(&c, end, eth_type, &pi);
 	}
-	if (eth_type != ETH_P_IP && eth_type != ETH_P_IPV6) {
-		stat_inc(WP_STAT_NON_IP);
-		return TC_ACT_UNSPEC;
+	if (ret < 0 && (force_load_bytes || skb->len > linear)) {
+		__u32 off = 0;
+
+		__builtin_memset(&pi, 0, sizeof(pi));
+		eth_type = fl & WP_IF_L2 ? skb_parse_ethhdr(skb, &off) : bpf_ntohs(skb->protocol);
+		if (eth_type >= 0 && eth_type != ETH_P_IP && eth_type != ETH_P_IPV6) {
+			stat_inc(WP_STAT_NON_IP);
+			return TC_ACT_UNSPEC;
+		}
+		if (eth_type >= 0)
+			ret = parse_packet_skb(skb, off, eth_type, &pi);
 	}
-	if (parse_packet(&c, end, eth_type, &pi) < 0) {
+	if (pi.encap_stat)
+		stat_inc(pi.encap_stat);
+	if (ret < 0) {
 		stat_inc(WP_STAT_MALFORMED);
 		return TC_ACT_UNSPEC;
 	}

@@ -174,7 +174,7 @@ if ! ping_n "$NS_A" $B_ADDR 1 || ! wait_for 3 connect_once; then
 fi
 
 pin_new PIN 1 "$NS_A"
-# every SYN tracked (warm ones are a 1-in-8 sample by default): exact warm counts below
+# every SYN tracked (warm ones are a 1-in-16 sample by default): exact warm counts below
 export WARMPATH_SYN_SAMPLE_MASK=0
 AGENT=(--interface vA --peer "b=$B_ADDR" --mode observe --cold-threshold "$COLD"
 	--probe-timeout 500 --tick-interval 0.2 --metrics-listen "127.0.0.1:$MPORT")

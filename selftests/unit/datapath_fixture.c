@@ -27,6 +27,8 @@ int dp_unpin_maps(struct bpf_object *obj)
 	return 0;
 }
 
+bool dp_force_load_bytes;
+
 int dp_fixture_open(struct dp_fixture *f, const struct dp_options *opts)
 {
 	int err;
@@ -52,6 +54,7 @@ int dp_fixture_open(struct dp_fixture *f, const struct dp_options *opts)
 	if (opts && opts->cold_threshold_ns)
 		f->skel->rodata->cold_threshold_ns = opts->cold_threshold_ns;
 	f->cold_ns = f->skel->rodata->cold_threshold_ns;
+	f->skel->rodata->force_load_bytes = dp_force_load_bytes;
 	if (!opts || !opts->syn_sampling)
 		f->skel->rodata->syn_sample_mask = 0;
 	else if (opts->syn_sample_mask)

@@ -51,6 +51,13 @@ struct dp_options {
 	__u32 syn_sample_mask; /* with syn_sampling: 0 keeps the program's default */
 };
 
+/*
+ * Set: every fixture opened from now on parses every packet with
+ * bpf_skb_load_bytes (rodata force_load_bytes), the path of headers outside
+ * the linear data, which test_run (always linear) cannot reach otherwise.
+ */
+extern bool dp_force_load_bytes;
+
 /* Open, unpin, set rodata, load. Returns 0 or a negative errno. */
 int dp_fixture_open(struct dp_fixture *f, const struct dp_options *opts);
 void dp_fixture_close(struct dp_fixture *f);

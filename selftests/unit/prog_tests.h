@@ -19,6 +19,7 @@ TEST(datapath_iface_config)
 TEST(datapath_rodata)
 TEST(datapath_truncated)
 TEST(datapath_garbage)
+TEST(datapath_load_bytes)
 
 /* bpf/datapath.bpf.c detection (SYN tracking, cold starts, events): test_detect.c */
 TEST(detect_syn)

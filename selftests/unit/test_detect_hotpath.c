@@ -15,8 +15,8 @@
 #include "peer_counters.h"
 #include "test_progs.h"
 
-#define SEQ_IN 0x4000u /* (seq >> 8) & 7 == 0: in the sample */
-#define SEQ_OUT 0x4100u /* (seq >> 8) & 7 == 1: not */
+#define SEQ_IN 0x4000u /* (seq >> 8) & 15 == 0: in the sample */
+#define SEQ_OUT 0x4100u /* (seq >> 8) & 15 == 1: not */
 
 static const struct conn plain4 = { .encap = FLOW_PLAIN, .outer = 4, .name = "ipv4" };
 

@@ -154,7 +154,7 @@ int wp_loader_load(struct wp_loader *ld, const struct wp_load_opts *o, char *err
 	ld->skel->rodata->cold_threshold_ns = o->cold_threshold_ns;
 	{
 		/*
-		 * Tests only: the warm-SYN sample (syn_sample_mask, default 7: 1 in 8).
+		 * Tests only: the warm-SYN sample (syn_sample_mask, default 15: 1 in 16).
 		 * 0 tracks every SYN, so a test can count warm retransmits exactly.
 		 */
 		const char *m = getenv("WARMPATH_SYN_SAMPLE_MASK");
