@@ -291,6 +291,61 @@ static void drop_pinned_link(struct wp_loader *ld, int ifindex, int dir)
 	unlink(path);
 }
 
+/* The lowest iface_counters slot no attachment holds. */
+static __u32 free_slot(const struct wp_loader *ld)
+{
+	for (__u32 slot = 0;; slot++) {
+		int i;
+
+		for (i = 0; i < ld->nattach && ld->attach[i].slot != slot; i++)
+			;
+		if (i == ld->nattach)
+			return slot;
+	}
+}
+
+static void write_if_flags(struct wp_loader *ld, const struct wp_attachment *a)
+{
+	set_if_flags(bpf_map__fd(ld->skel->maps.if_flags), a->ifindex,
+		     (a->flags & WP_IF_FLAGS_MASK) | (a->slot << WP_IF_SLOT_SHIFT));
+}
+
+/*
+ * One count per packet: with a WireGuard device watched, IPIP / VXLAN tunnel
+ * devices are taken to be stacked on it (IPIP or VXLAN over WireGuard: each
+ * packet is seen on the tunnel device, then encrypted on the WireGuard one,
+ * both attributed to the same peer). Their packets then count in their
+ * per-interface counters only; per peer they count on the WireGuard device,
+ * whose outer (node) addresses always match a peer. Re-evaluated at every
+ * attach and detach.
+ */
+static void update_stacked(struct wp_loader *ld)
+{
+	int ifaces_fd = bpf_map__fd(ld->skel->maps.ifaces);
+	bool wg = false;
+
+	for (int i = 0; i < ld->nattach; i++)
+		wg |= ld->attach[i].wg && (ld->attach[i].flags & WP_IF_TUNNEL);
+	for (int i = 0; i < ld->nattach; i++) {
+		struct wp_attachment *a = &ld->attach[i];
+		__u32 want = a->encap && wg && (a->flags & WP_IF_TUNNEL) ? WP_IF_STACKED : 0;
+		struct iface_cfg cfg;
+		__u32 key = a->ifindex;
+
+		if ((a->flags & WP_IF_STACKED) == want)
+			continue;
+		a->flags = (a->flags & ~WP_IF_STACKED) | want;
+		write_if_flags(ld, a);
+		if (!bpf_map_lookup_elem(ifaces_fd, &key, &cfg)) {
+			cfg.flags = a->flags;
+			bpf_map_update_elem(ifaces_fd, &key, &cfg, BPF_ANY);
+		}
+		log_info("%s: %s", a->ifname,
+			 want ? "stacked on a watched WireGuard device: counted per peer there" :
+				"no longer stacked: counted per peer here");
+	}
+}
+
 int wp_loader_attach(struct wp_loader *ld, const struct link_desc *l, __u32 flags, char *err,
 		     size_t errlen)
 {
@@ -332,8 +387,11 @@ int wp_loader_attach(struct wp_loader *ld, const struct link_desc *l, __u32 flag
 	bpf_map_lookup_elem(if_flags_fd, &key, &old_flags);
 
 	/* Configure before attaching, so the first packet already knows its layout. */
+	a->slot = free_slot(ld);
+	a->wg = l->wireguard_go || !strcmp(l->kind, "wireguard");
+	a->encap = !strcmp(l->kind, "ipip") || !strcmp(l->kind, "vxlan");
 	cfg.flags = flags;
-	cfg.slot = ld->nattach;
+	cfg.slot = a->slot;
 	snprintf(cfg.name, sizeof(cfg.name), "%s", l->name);
 	cfg.attach_mode = a->mode;
 	ret = bpf_map_update_elem(ifaces_fd, &key, &cfg, BPF_ANY);
@@ -342,7 +400,7 @@ int wp_loader_attach(struct wp_loader *ld, const struct link_desc *l, __u32 flag
 		return -errno;
 	}
 	/* the slot in bits 16..: the datapath's per-interface counters (iface_counters) */
-	set_if_flags(if_flags_fd, key, (flags & WP_IF_FLAGS_MASK) | (cfg.slot << WP_IF_SLOT_SHIFT));
+	write_if_flags(ld, a);
 	{
 		int ncpu = libbpf_num_possible_cpus();
 		void *zero = ncpu > 0 ? calloc(ncpu, sizeof(struct iface_counters)) : NULL;
@@ -381,6 +439,7 @@ int wp_loader_attach(struct wp_loader *ld, const struct link_desc *l, __u32 flag
 		bpf_map_update_elem(ifaces_fd, &key, &cfg, BPF_ANY);
 	}
 	ld->nattach++;
+	update_stacked(ld);
 	return 0;
 fail:
 	if (a->link_fd[0] < 0 && a->link_fd[1] < 0 && !a->tc_attached[0] && !a->tc_attached[1]) {
@@ -494,6 +553,7 @@ void wp_loader_detach_index(struct wp_loader *ld, int i)
 	detach_one(ld, &ld->attach[i]);
 	memmove(&ld->attach[i], &ld->attach[i + 1], (ld->nattach - i - 1) * sizeof(ld->attach[0]));
 	ld->nattach--;
+	update_stacked(ld);
 }
 
 void wp_loader_detach_all(struct wp_loader *ld)
