@@ -410,6 +410,8 @@ static __noinline void track_cold(struct peer_state *ps, const struct pkt_info *
 			(precise & ~3ull) | dir | (pi->l4proto == IPPROTO_TCP ? WP_COLD_TCP : 0);
 		/* only the CAS winner writes it: no atomic needed */
 		ps->cold_starts += 1;
+		/* the idle gap, judged clean or dropped by the agent (bit 0: dropped) */
+		ps->cold_gap_ns = (precise > armed ? precise - armed : 0) & ~1ull;
 		emit_event(WP_EV_COLD_START, pi, 0, precise > armed ? precise - armed : 0, precise);
 		return;
 	}
@@ -465,6 +467,8 @@ static __noinline void track_syn(struct peer_state *ps, const struct pkt_info *p
 			f->last_syn_ns = now;
 			if (f->cold) {
 				__sync_fetch_and_add(&ps->first_packet_drops, 1);
+				/* the cold start lost its first packet */
+				__sync_fetch_and_or(&ps->cold_gap_ns, 1);
 				emit_event(WP_EV_FIRST_PACKET_DROP, pi, n, now - f->first_syn_ns,
 					   now);
 			} else {

@@ -126,6 +126,19 @@ struct peer_state {
 	 * period (cold_since_ns): the datapath reads a clock only there.
 	 */
 	__u64 cold_armed_ns;
+	/*
+	 * The idle gap before the last cold start (ns; written by the datapath
+	 * at the cold start), bit 0 set by the datapath when that cold start
+	 * lost a first packet. The agent judges each cold start once
+	 * (cold_judged: the cold_starts count judged) and keeps the bounds of
+	 * the path's lifetime: lifetime_lower_ns the longest gap that ended
+	 * clean, lifetime_upper_ns the shortest that lost its first packet or
+	 * went unanswered (0: no evidence yet).
+	 */
+	__u64 cold_gap_ns;
+	__u64 cold_judged;
+	__u64 lifetime_lower_ns;
+	__u64 lifetime_upper_ns;
 };
 
 /*

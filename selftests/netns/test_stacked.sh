@@ -113,7 +113,7 @@ check_true "peer b tx: the $N pings, not twice ($((TX1 - TX0)))" \
 	test $((TX1 - TX0)) -ge $N -a $((TX1 - TX0)) -lt $((2 * N))
 check_true "peer b rx: the $N replies, not twice ($((RX1 - RX0)))" \
 	test $((RX1 - RX0)) -ge $N -a $((RX1 - RX0)) -lt $((2 * N))
-check_match "$("$WARMPATH" status --pin-path "$PIN")" "$VX_A\(l2,[a-z]*,tx [0-9]+" "status table shows per-interface counts"
+check_match "$("$WARMPATH" status --pin-path "$PIN")" "packets per interface:.* $VX_A tx [0-9]+ rx [0-9]+" "status table shows per-interface counts"
 
 stop_pid "$AGENT_PID" TERM
 check_eq "$STOP_RC" 0 "agent exits 0"

@@ -298,6 +298,15 @@ bool check_peer_det(const struct det_snap *bs, const struct det_snap *as, int i,
 	}
 	/* a packet of the peer takes the agent's arm, if set (a cold start) */
 	want.cold_armed_ns = 0;
+	/* the cold start's idle gap; bit 0: it lost a first packet */
+	if (e->cold == COLD_SET) {
+		want.cold_gap_ns = a->cold_gap_ns;
+		ok &= ASSERT_EQ(a->cold_gap_ns & 1, 0, fmt_name("%s.cold_gap_clean", label));
+		ok &= ASSERT_GE(a->cold_gap_ns, COLD_NS, fmt_name("%s.cold_gap>=threshold", label));
+		ok &= ASSERT_LT(a->cold_gap_ns, SANE_NS, fmt_name("%s.cold_gap_sane", label));
+	}
+	if (e->first_packet_drops)
+		want.cold_gap_ns |= 1;
 	want.cold_starts += e->cold_starts;
 	want.first_packet_drops += e->first_packet_drops;
 	want.syn_retransmits += e->syn_retransmits;

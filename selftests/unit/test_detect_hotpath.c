@@ -169,8 +169,55 @@ static void fold_arm(void)
 	ASSERT_FALSE(wp_peer_fold(&ps, &sum, t + 100 * COLD_NS, COLD_NS), "never_seen");
 }
 
+/* Each cold start judged once: clean when answered, dropped on a lost first packet or no answer. */
+static void cold_outcome(void)
+{
+	struct wp_cold_gaps g = {};
+	struct peer_state ps = {};
+	__u64 gap, s = 1000000000ull;
+
+	ASSERT_EQ(wp_peer_judge_cold(&ps, 100 * s, s, &gap), -1, "none");
+	/* a 40 s gap, answered (cold_since cleared), nothing lost: clean */
+	ps.cold_starts = 1;
+	ps.cold_gap_ns = 40 * s;
+	ASSERT_EQ(wp_peer_judge_cold(&ps, 100 * s, s, &gap), WP_GAP_CLEAN, "answered.clean");
+	ASSERT_EQ(gap, 40 * s, "answered.gap");
+	ASSERT_EQ(ps.lifetime_lower_ns, 40 * s, "lower=40");
+	ASSERT_EQ(ps.lifetime_upper_ns, 0, "upper_none");
+	ASSERT_EQ(wp_peer_judge_cold(&ps, 101 * s, s, &gap), -1, "judged_once");
+	wp_cold_gaps_add(&g, WP_GAP_CLEAN, gap);
+	/* a 90 s gap whose SYN was lost: dropped, even before the answer */
+	ps.cold_starts = 2;
+	ps.cold_gap_ns = 90 * s | 1;
+	ps.cold_since_ns = (99 * s) | WP_COLD_TCP;
+	ASSERT_EQ(wp_peer_judge_cold(&ps, 100 * s, s, &gap), WP_GAP_DROPPED, "fpd.dropped");
+	ASSERT_EQ(gap, 90 * s, "fpd.gap");
+	ASSERT_EQ(ps.lifetime_upper_ns, 90 * s, "upper=90");
+	wp_cold_gaps_add(&g, WP_GAP_DROPPED, gap);
+	/* a 60 s UDP gap still waiting: open, then unanswered after the timeout: dropped */
+	ps.cold_starts = 3;
+	ps.cold_gap_ns = 60 * s;
+	ps.cold_since_ns = 200 * s;
+	ASSERT_EQ(wp_peer_judge_cold(&ps, 200 * s + s / 2, s, &gap), -1, "udp.open");
+	ASSERT_EQ(wp_peer_judge_cold(&ps, 201 * s, s, &gap), WP_GAP_DROPPED, "udp.unanswered");
+	ASSERT_EQ(ps.lifetime_upper_ns, 60 * s, "upper=60");
+	/* a shorter clean gap leaves the lower bound; a TCP cold start waits for its evidence */
+	ps.cold_starts = 4;
+	ps.cold_gap_ns = 35 * s;
+	ps.cold_since_ns = (300 * s) | WP_COLD_TCP;
+	ASSERT_EQ(wp_peer_judge_cold(&ps, 400 * s, s, &gap), -1, "tcp.open");
+	ps.cold_since_ns = 0;
+	ASSERT_EQ(wp_peer_judge_cold(&ps, 401 * s, s, &gap), WP_GAP_CLEAN, "tcp.clean");
+	ASSERT_EQ(ps.lifetime_lower_ns, 40 * s, "lower_kept");
+	ASSERT_EQ(g.counts[WP_GAP_CLEAN][5], 1, "hist.clean_40s_bucket(<=45)");
+	ASSERT_EQ(g.counts[WP_GAP_DROPPED][7], 1, "hist.dropped_90s_bucket(<=90)");
+	ASSERT_EQ(g.count[WP_GAP_CLEAN] + g.count[WP_GAP_DROPPED], 2, "hist.count");
+}
+
 void test_detect_hotpath(void)
 {
+	if (test__start_subtest("cold_outcome"))
+		cold_outcome();
 	if (test__start_subtest("sampled_syns"))
 		sampled_syns();
 	if (test__start_subtest("counted_once"))

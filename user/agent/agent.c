@@ -419,7 +419,8 @@ int cmd_run(int argc, char **argv)
 	}
 	/* the datapath counts per CPU; the tick folds the counts into `peers` */
 	ret = peer_table_attach_counters(&a.peers, bpf_map__fd(a.ld.skel->maps.peer_counters),
-					 lo.cold_threshold_ns);
+					 lo.cold_threshold_ns,
+					 (__u64)cfg.probe_timeout_ms * 1000000ull);
 	if (ret) {
 		log_error("cannot map the peers map: %s", strerror(-ret));
 		ret = 1;

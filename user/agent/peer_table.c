@@ -26,8 +26,10 @@ int peer_table_init(struct peer_table *t, int peers_fd, int hists_fd)
 	return 0;
 }
 
-int peer_table_attach_counters(struct peer_table *t, int counters_fd, __u64 cold_threshold_ns)
+int peer_table_attach_counters(struct peer_table *t, int counters_fd, __u64 cold_threshold_ns,
+			       __u64 unanswered_ns)
 {
+	t->unanswered_ns = unanswered_ns;
 	t->peers_mem = wp_peers_mmap(t->peers_fd);
 	t->fold_ids = calloc(WP_MAX_PEERS, sizeof(*t->fold_ids));
 	t->fold_buf = calloc(WP_MAX_PEERS, sizeof(*t->fold_buf));
@@ -120,8 +122,11 @@ void peer_table_read_states(struct peer_table *t)
 		for (int i = 0; i < t->n; i++)
 			if (t->e[i].map_id < WP_MAX_PEERS)
 				t->fold_ids[n++] = t->e[i].map_id;
-		wp_peers_fold(t->peers_mem, t->counters_fd, t->fold_ids, n, t->fold_buf,
-			      wp_now_ns(), t->cold_threshold_ns);
+		__u64 now = wp_now_ns();
+
+		wp_peers_fold(t->peers_mem, t->counters_fd, t->fold_ids, n, t->fold_buf, now,
+			      t->cold_threshold_ns);
+		wp_peers_judge(t->peers_mem, t->fold_ids, n, now, t->unanswered_ns, &t->cold_gaps);
 	}
 
 	for (int i = 0; i < t->n; i++)

@@ -15,6 +15,7 @@
 #include "keepalive.h"
 #include "peers.h"
 #include "prom.h"
+#include "peer_counters.h"
 #include "warmpath.h"
 
 struct peer_entry {
@@ -48,6 +49,8 @@ struct peer_table {
 	__u64 cold_threshold_ns;
 	__u32 *fold_ids;
 	struct peer_counters *fold_buf;
+	__u64 unanswered_ns; /* a non-TCP cold start unanswered this long lost its packet */
+	struct wp_cold_gaps cold_gaps; /* node-level idle gaps of cold starts, by outcome */
 };
 
 int peer_table_init(struct peer_table *t, int peers_fd, int hists_fd);
@@ -57,7 +60,8 @@ void peer_table_free(struct peer_table *t);
  * peer_table_read_states(): totals, last_tx_ns / last_rx_ns, the cold arm.
  * Returns 0 or -errno (the map cannot be mapped: nothing is folded).
  */
-int peer_table_attach_counters(struct peer_table *t, int counters_fd, __u64 cold_threshold_ns);
+int peer_table_attach_counters(struct peer_table *t, int counters_fd, __u64 cold_threshold_ns,
+			       __u64 unanswered_ns);
 /*
  * Entries for `set`, carrying counters, histogram and keep-alive schedule over
  * from the old entry of the same name. old_of (set->n ints, caller's) receives

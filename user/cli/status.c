@@ -214,15 +214,19 @@ static void print_table(json_t *root)
 	if (!json_array_size(arr))
 		printf(" none attached");
 	json_array_foreach(arr, i, o) {
-		printf(" %s(%s,%s", json_string_value(json_object_get(o, "name")),
+		printf(" %s(%s,%s)", json_string_value(json_object_get(o, "name")),
 		       json_string_value(json_object_get(o, "layout")),
 		       json_string_value(json_object_get(o, "attach")));
+	}
+	/* per-device detail: a packet crossing stacked devices counts on each, once per peer */
+	if (json_array_size(arr))
+		printf("\npackets per interface:");
+	json_array_foreach(arr, i, o) {
 		if (json_object_get(o, "tx_packets") &&
 		    !json_is_true(json_object_get(o, "underlay")))
-			printf(",tx %lld rx %lld",
+			printf(" %s tx %lld rx %lld", json_string_value(json_object_get(o, "name")),
 			       json_integer_value(json_object_get(o, "tx_packets")),
 			       json_integer_value(json_object_get(o, "rx_packets")));
-		printf(")");
 	}
 	printf("\n\n%-24s %10s %10s %12s %12s %8s %8s %7s %7s %7s %5s %5s\n", "PEER", "TX_PKTS",
 	       "RX_PKTS", "TX_BYTES", "RX_BYTES", "PRB_TX", "PRB_RX", "IDLE", "LAST_TX", "LAST_RX",

@@ -169,3 +169,67 @@ int wp_peers_fold(struct peer_state *mem, int counters_fd, const __u32 *ids, int
 	}
 	return armed;
 }
+
+const double wp_gap_bounds_s[WP_GAP_NR_BOUNDS] = { 5,  10,  15,	 20,  30,  45,	 60,
+						   90, 120, 180, 300, 600, 1800, 3600 };
+
+int wp_peer_judge_cold(struct peer_state *ps, __u64 now, __u64 unanswered_ns, __u64 *gap_ns)
+{
+	__u64 starts = LOAD(&ps->cold_starts), since, gap, v;
+	int outcome;
+
+	if (starts == LOAD(&ps->cold_judged))
+		return -1;
+	gap = LOAD(&ps->cold_gap_ns);
+	since = LOAD(&ps->cold_since_ns);
+	if (gap & 1)
+		outcome = WP_GAP_DROPPED; /* a first-packet drop */
+	else if (!since)
+		outcome = WP_GAP_CLEAN; /* answered */
+	else if (!(since & WP_COLD_TCP) && now > since && now - since >= unanswered_ns)
+		outcome = WP_GAP_DROPPED; /* unanswered */
+	else
+		return -1; /* still open */
+	STORE(&ps->cold_judged, starts);
+	gap &= ~1ull;
+	*gap_ns = gap;
+	if (!gap)
+		return outcome;
+	if (outcome == WP_GAP_CLEAN) {
+		v = LOAD(&ps->lifetime_lower_ns);
+		if (gap > v)
+			STORE(&ps->lifetime_lower_ns, gap);
+	} else {
+		v = LOAD(&ps->lifetime_upper_ns);
+		if (!v || gap < v)
+			STORE(&ps->lifetime_upper_ns, gap);
+	}
+	return outcome;
+}
+
+void wp_cold_gaps_add(struct wp_cold_gaps *g, int outcome, __u64 gap_ns)
+{
+	double s = gap_ns / 1e9;
+	int i;
+
+	for (i = 0; i < WP_GAP_NR_BOUNDS && s > wp_gap_bounds_s[i]; i++)
+		;
+	g->counts[outcome][i]++;
+	g->count[outcome]++;
+	g->sum_s[outcome] += s;
+}
+
+void wp_peers_judge(struct peer_state *mem, const __u32 *ids, int n, __u64 now, __u64 unanswered_ns,
+		    struct wp_cold_gaps *gaps)
+{
+	for (int i = 0; i < n; i++) {
+		__u64 gap;
+		int outcome;
+
+		if (ids[i] >= WP_MAX_PEERS)
+			continue;
+		outcome = wp_peer_judge_cold(&mem[ids[i]], now, unanswered_ns, &gap);
+		if (outcome >= 0 && gaps)
+			wp_cold_gaps_add(gaps, outcome, gap);
+	}
+}

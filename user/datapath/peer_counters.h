@@ -37,11 +37,38 @@ bool wp_peer_fold(struct peer_state *ps, const struct peer_counters *sum, __u64 
 void wp_peer_fold_recheck(struct peer_state *ps, const struct peer_counters *sum);
 
 /*
+ * The cold-start tax (issue 16, passive): idle gaps before cold starts, by
+ * outcome, node-level. Upper bounds in seconds; [WP_GAP_NR_BOUNDS]: above.
+ */
+#define WP_GAP_NR_BOUNDS 14
+extern const double wp_gap_bounds_s[WP_GAP_NR_BOUNDS];
+enum { WP_GAP_CLEAN = 0, WP_GAP_DROPPED = 1 };
+
+struct wp_cold_gaps {
+	__u64 counts[2][WP_GAP_NR_BOUNDS + 1];
+	__u64 count[2];
+	double sum_s[2];
+};
+
+/*
+ * Judge the peer's last cold start once it has an outcome: clean (answered,
+ * no first packet lost), dropped (a first-packet drop, or a non-TCP cold start
+ * unanswered for unanswered_ns). Updates the lifetime bounds and cold_judged.
+ * Returns WP_GAP_CLEAN / WP_GAP_DROPPED with the gap in *gap_ns, or -1 (none
+ * new, or still open).
+ */
+int wp_peer_judge_cold(struct peer_state *ps, __u64 now, __u64 unanswered_ns, __u64 *gap_ns);
+void wp_cold_gaps_add(struct wp_cold_gaps *g, int outcome, __u64 gap_ns);
+
+/*
  * Fold the slots ids[0..n-1] of mem (mapped peers) from counters_fd, with the
  * arm re-check. scratch: n entries (caller's). Returns how many were armed, or
  * -errno when the counters could not be read.
  */
 int wp_peers_fold(struct peer_state *mem, int counters_fd, const __u32 *ids, int n,
 		  struct peer_counters *scratch, __u64 now, __u64 cold_threshold_ns);
+/* Judge the cold starts of ids[0..n-1] (wp_peer_judge_cold) into gaps. */
+void wp_peers_judge(struct peer_state *mem, const __u32 *ids, int n, __u64 now, __u64 unanswered_ns,
+		    struct wp_cold_gaps *gaps);
 
 #endif /* __WARMPATH_PEER_COUNTERS_H */
