@@ -91,8 +91,9 @@ fi
 S=$(status_json "$PIN")
 check_eq "$(jq -r '.interfaces | length' <<<"$S")" 2 "both devices watched"
 check_match "$(cat "$LOG")" "$VX_A: stacked on a watched WireGuard device" "the vxlan device is flagged stacked"
-TX0=$(peer_get "$PIN" b tx_packets)
-RX0=$(peer_get "$PIN" b rx_packets)
+# one status snapshot for every baseline
+TX0=$(jq -r '.peers[] | select(.name == "b") | .tx_packets' <<<"$S")
+RX0=$(jq -r '.peers[] | select(.name == "b") | .rx_packets' <<<"$S")
 VX0=$(jq -r --arg n "$VX_A" '.interfaces[] | select(.name == $n) | .tx_packets' <<<"$S")
 WG0=$(jq -r --arg n "$WG_A" '.interfaces[] | select(.name == $n) | .tx_packets' <<<"$S")
 
@@ -102,8 +103,8 @@ sleep 0.5
 S=$(status_json "$PIN")
 VX1=$(jq -r --arg n "$VX_A" '.interfaces[] | select(.name == $n) | .tx_packets' <<<"$S")
 WG1=$(jq -r --arg n "$WG_A" '.interfaces[] | select(.name == $n) | .tx_packets' <<<"$S")
-TX1=$(peer_get "$PIN" b tx_packets)
-RX1=$(peer_get "$PIN" b rx_packets)
+TX1=$(jq -r '.peers[] | select(.name == "b") | .tx_packets' <<<"$S")
+RX1=$(jq -r '.peers[] | select(.name == "b") | .rx_packets' <<<"$S")
 info "deltas: peer tx $((TX1 - TX0)) rx $((RX1 - RX0)), $VX_A tx $((VX1 - VX0)), $WG_A tx $((WG1 - WG0))"
 check_eq "$((VX1 - VX0))" $N "per-interface detail: $N pings on the vxlan device"
 # the WireGuard device also carries what the vxlan device sends that is not IP
