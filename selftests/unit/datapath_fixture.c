@@ -165,6 +165,12 @@ int dp_set_peer(struct dp_fixture *f, __u32 peer_id, const char *name)
 	return wp_peer_counters_zero(f->counters_fd, peer_id);
 }
 
+int dp_fold_stamp(struct dp_fixture *f)
+{
+	return wp_peers_fold(f->peers_mem, f->counters_fd, f->fold_ids, f->nfold, f->fold_buf,
+			     dp_now_ns(), ~0ull);
+}
+
 int dp_fold(struct dp_fixture *f)
 {
 	return wp_peers_fold(f->peers_mem, f->counters_fd, f->fold_ids, f->nfold, f->fold_buf,

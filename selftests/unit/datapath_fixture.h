@@ -80,6 +80,8 @@ int dp_read_peer(struct dp_fixture *f, __u32 peer_id, struct peer_state *ps);
  * the ones idle for the cold threshold. Returns how many it armed or -errno.
  */
 int dp_fold(struct dp_fixture *f);
+/* The same without arming: the stamps of a run, nothing else moves. */
+int dp_fold_stamp(struct dp_fixture *f);
 /* The per-CPU stats summed over CPUs. */
 int dp_read_stats(struct dp_fixture *f, __u64 stats[WP_STAT_MAX]);
 /* The unmatched entry of an address; -ENOENT when absent. */

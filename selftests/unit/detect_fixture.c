@@ -206,9 +206,6 @@ int take_snap(struct det *d, struct det_snap *s)
 {
 	int i, err;
 
-	err = dp_fold(&d->f); /* the agent's tick: counters folded, idle peers armed */
-	if (err < 0)
-		return err;
 	err = dp_read_stats(&d->f, s->stats);
 	if (err)
 		return err;
@@ -380,11 +377,13 @@ bool run_detect(struct det *d, const void *data, size_t len, const struct det_ex
 	ring_buffer__consume(d->rb); /* nothing may be pending: counted below */
 	ok &= ASSERT_EQ(d->nev, 0, fmt_name("%s.no_stale_events", label));
 	d->nev = 0;
-	if (!ASSERT_OK(take_snap(d, &r->before), fmt_name("%s.snapshot", label)))
+	/* the agent's tick before the run: counters folded, idle peers armed */
+	if (!ASSERT_GE(dp_fold(&d->f), 0, fmt_name("%s.fold", label)) ||
+	    !ASSERT_OK(take_snap(d, &r->before), fmt_name("%s.snapshot", label)))
 		return false;
 	r->t0 = dp_now_ns();
 	dp_run(prog_fd, data, len, DP_TEST_IFINDEX, 1, &run);
-	dp_fold(&d->f); /* stamps last_tx_ns / last_rx_ns inside the window */
+	dp_fold_stamp(&d->f); /* stamps last_tx_ns / last_rx_ns inside the window */
 	r->t1 = dp_now_ns();
 	ok &= ASSERT_GE(ring_buffer__consume(d->rb), 0, fmt_name("%s.consume", label));
 	if (!ASSERT_OK(take_snap(d, &r->after), fmt_name("%s.snapshot", label)))
