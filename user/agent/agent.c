@@ -137,11 +137,16 @@ static void agent_tick(struct agent *a, __u64 now)
 	int n = a->peers.n, budget = 2 * (int)((n + per_interval - 1) / per_interval) + 16,
 	    sent = 0;
 	int start = n ? a->tick_next_peer % n : 0;
-	/* tie-break margin: past the other side's tick jitter and probe round trip */
-	__u64 margin = 2 * a->tick_ns + (__u64)a->cfg->probe_timeout_ms * 1000000ull;
+	/*
+	 * tie-break margin: past the other side's tick jitter and probe round trip,
+	 * plus a tick for each side's activity stamps, which move at the tick that
+	 * folds the per-CPU counters (tick resolution); at most one interval, so a
+	 * pair whose other agent stopped is still probed every 2 intervals at worst
+	 */
+	__u64 margin = 3 * a->tick_ns + (__u64)a->cfg->probe_timeout_ms * 1000000ull;
 
-	if (margin > interval / 2)
-		margin = interval / 2;
+	if (margin > interval)
+		margin = interval;
 
 	tick_stats_begin(&a->ticks);
 	peer_table_read_states(&a->peers);
