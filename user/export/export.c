@@ -3,8 +3,10 @@
  * The agent's HTTP views: Prometheus metrics and the /peers JSON, built from
  * a list of collectors that read each room through its interface. Called
  * from the HTTP server's thread; every read of agent state holds src->lock.
- * Peers beyond --max-peer-series are summed into peer="_other" so the series
- * count stays bounded whatever the cluster size.
+ * The peers' series follow --peer-metrics (peer_table.h): node-level
+ * aggregates always, then the worst K peers by name (default: the series
+ * count does not grow with the cluster), nothing, or every peer up to
+ * --max-peer-series (the rest summed into peer="_other").
  */
 #include <errno.h>
 #include <stdio.h>
@@ -156,10 +158,16 @@ int wp_export_metrics(void *ctx, struct prom_buf *b)
 	struct peer_rows *rows;
 	int nrt, nwg = wg_devices(src, &wgdevs);
 	struct wp_scrape s = { .src = src, .wgdevs = wgdevs, .nwg = nwg };
+	const struct peer_metrics_opts po = {
+		.mode = src->cfg->peer_metrics,
+		.worst_k = src->cfg->worst_peers,
+		.max_series = src->cfg->max_peer_series,
+		.idle_s = src->cfg->keepalive_interval,
+	};
 
 	pthread_mutex_lock(src->lock);
 	peer_table_read_states(src->peers);
-	rows = peer_rows_snapshot(src->peers, src->cfg->max_peer_series);
+	rows = peer_rows_snapshot(src->peers, &po, wp_now_ns());
 	nrt = src->peers->n;
 	pthread_mutex_unlock(src->lock);
 	if (!rows) {
@@ -171,8 +179,9 @@ int wp_export_metrics(void *ctx, struct prom_buf *b)
 	prom_family(b, "warmpath_peers", PROM_GAUGE, "Configured peer nodes");
 	prom_sample(b, "warmpath_peers", NULL, nrt);
 	/*
-	 * The bulk of a scrape (~70 samples a peer) is formatted from the
-	 * snapshot without the lock: the tick and probe replies never wait for it.
+	 * The peers' series (~70 samples a peer with --peer-metrics all) are
+	 * formatted from the snapshot without the lock: the tick and probe
+	 * replies never wait for it.
 	 */
 	peer_rows_emit_metrics(rows, b);
 	pthread_mutex_lock(src->lock);
