@@ -41,6 +41,10 @@ TEST(peer_table)
 TEST(map_iter)
 TEST(prober_reload)
 
+/* user/agent/peer_metrics.c, peer_rank.c: test_peer_metrics.c */
+TEST(peer_metrics_budget)
+TEST(peer_rank_stable)
+
 /* user/prom.c, user/http.c: test_prom.c */
 TEST_WEAK(prom_text)
 TEST_WEAK(prom_hist)
