@@ -264,34 +264,38 @@ static void emit_hist(struct prom_buf *b, const char *name, const char *help,
 	}
 }
 
-/* The per-peer counters; `worst`: also exported for the worst peers. */
+/*
+ * The per-peer counters, and the node-level family summing each over every
+ * peer; `worst`: also exported for the worst peers.
+ */
 static const struct peer_counter {
 	const char *metric; /* NULL: not one to one */
+	const char *node; /* NULL: warmpath_node_ + metric without warmpath_ */
 	const char *help;
 	size_t off;
 	bool worst;
 } peer_counters[] = {
-	{ "warmpath_probes_sent_total", "Keep-alive probes sent", offsetof(struct row, sent),
+	{ "warmpath_probes_sent_total", "warmpath_node_probes_sent_total", "Keep-alive probes sent",
+	  offsetof(struct row, sent), true },
+	{ "warmpath_probes_failed_total", "warmpath_node_probes_failed_total",
+	  "Keep-alive probes with no answer within --probe-timeout", offsetof(struct row, failed),
 	  true },
-	{ "warmpath_probes_failed_total", "Keep-alive probes with no answer within --probe-timeout",
-	  offsetof(struct row, failed), true },
-	{ "warmpath_probes_answered_total", "Keep-alive probes answered",
-	  offsetof(struct row, answered), false },
-	{ "warmpath_keepalives_suppressed_total",
+	{ "warmpath_probes_answered_total", "warmpath_node_probes_answered_total",
+	  "Keep-alive probes answered", offsetof(struct row, answered), false },
+	{ "warmpath_keepalives_suppressed_total", "warmpath_node_keepalives_suppressed_total",
 	  "Keep-alives not sent because the pair carried traffic", offsetof(struct row, suppressed),
 	  false },
-	{ "warmpath_cold_starts_unanswered_total",
+	{ "warmpath_cold_starts_unanswered_total", "warmpath_node_cold_starts_unanswered_total",
 	  "Cold starts the peer did not answer within --probe-timeout",
 	  offsetof(struct row, cold_unanswered), false },
 /* the map fields exported one to one: headers/peer_schema.h */
-#define IN_WORST(field)                                                                    \
-	(offsetof(struct peer_state, field) == offsetof(struct peer_state, cold_starts) || \
-	 offsetof(struct peer_state, field) == offsetof(struct peer_state, first_packet_drops))
-#define X(field, kind, key, metric, help) \
-	{ metric, help, offsetof(struct row, s.field), IN_WORST(field) },
+#define IS(field, f) (offsetof(struct peer_state, field) == offsetof(struct peer_state, f))
+#define X(field, kind, key, metric, help)                                                      \
+	{ metric, NULL, help, offsetof(struct row, s.field),                                    \
+	  IS(field, cold_starts) || IS(field, first_packet_drops) },
 	WP_PEER_STATE_FIELDS(X)
 #undef X
-#undef IN_WORST
+#undef IS
 };
 #define NR_PEER_COUNTERS (sizeof(peer_counters) / sizeof(peer_counters[0]))
 
@@ -304,6 +308,28 @@ static const char *const help_probe_rtt = "Round trip time of answered keep-aliv
 static __u64 row_u64(const struct row *r, size_t off)
 {
 	return *(const __u64 *)((const char *)r + off);
+}
+
+/* The schema's node-level names, spelled out (the deploy test greps for them). */
+static const char *const schema_node_names[][2] = {
+	{ "warmpath_cold_starts_total", "warmpath_node_cold_starts_total" },
+	{ "warmpath_first_packet_drops_total", "warmpath_node_first_packet_drops_total" },
+	{ "warmpath_syn_retransmits_total", "warmpath_node_syn_retransmits_total" },
+	{ "warmpath_peer_kernel_drops_total", "warmpath_node_peer_kernel_drops_total" },
+};
+
+static void node_name_of(const struct peer_counter *c, char *name, size_t len)
+{
+	const char *node = c->node;
+
+	for (size_t i = 0; !node && i < sizeof(schema_node_names) / sizeof(schema_node_names[0]);
+	     i++)
+		if (!strcmp(schema_node_names[i][0], c->metric))
+			node = schema_node_names[i][1];
+	if (node)
+		snprintf(name, len, "%s", node);
+	else /* a schema field added later */
+		snprintf(name, len, "warmpath_node_%s", c->metric + strlen("warmpath_"));
 }
 
 /*
@@ -338,7 +364,7 @@ static void emit_node(const struct peer_rows *pr, struct prom_buf *b)
 
 		if (!c->metric)
 			continue;
-		snprintf(name, sizeof(name), "warmpath_node_%s", c->metric + strlen("warmpath_"));
+		node_name_of(c, name, sizeof(name));
 		snprintf(help, sizeof(help), "%s, every peer summed", c->help);
 		prom_family(b, name, PROM_COUNTER, help);
 		prom_sample_u64(b, name, NULL, row_u64(r, c->off));
