@@ -103,8 +103,8 @@ void test_peer_metrics_budget(void)
 			if (modes[m] == WP_PEER_METRICS_WORST) {
 				char want[96];
 
-				snprintf(want, sizeof(want), "warmpath_node_probes_failed_total %d\n",
-					 3 * sizes[z]);
+				snprintf(want, sizeof(want),
+					 "warmpath_node_probes_failed_total %d\n", 3 * sizes[z]);
 				assert_contains(b.data, want, "node total: every peer's failures");
 				snprintf(want, sizeof(want),
 					 "warmpath_node_peers{state=\"failing\"} %d\n", sizes[z]);
@@ -114,11 +114,12 @@ void test_peer_metrics_budget(void)
 				assert_contains(b.data, want, "node gauge: cold peers");
 				ASSERT_EQ(count_occurrences(b.data, "warmpath_worst_peer_score{"),
 					  10, "10 worst peers named");
-				ASSERT_EQ(count_occurrences(b.data, "warmpath_probe_rtt_seconds_"), 0,
-					  "no per-peer histogram in worst");
+				ASSERT_EQ(count_occurrences(b.data, "warmpath_probe_rtt_seconds_"),
+					  0, "no per-peer histogram in worst");
 			}
 			if (modes[m] == WP_PEER_METRICS_NONE)
-				ASSERT_EQ(count_occurrences(b.data, "peer=\""), 0, "none: no peer label");
+				ASSERT_EQ(count_occurrences(b.data, "peer=\""), 0,
+					  "none: no peer label");
 			prom_buf_free(&b);
 			peer_table_free(&t);
 		}
@@ -126,7 +127,8 @@ void test_peer_metrics_budget(void)
 	for (int m = 0; m < 2; m++) {
 		for (int f = 0; f < 2; f++) {
 			snprintf(name, sizeof(name), "%s, %s: series for 10 peers == for 5000",
-				 wp_peer_metrics_name(modes[m]), f ? "every peer faulty" : "healthy");
+				 wp_peer_metrics_name(modes[m]),
+				 f ? "every peer faulty" : "healthy");
 			ASSERT_EQ(count[m][0][f], count[m][1][f], name);
 			snprintf(name, sizeof(name), "%s, %s: %d series <= %d",
 				 wp_peer_metrics_name(modes[m]), f ? "faulty" : "healthy",

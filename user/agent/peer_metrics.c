@@ -290,8 +290,8 @@ static const struct peer_counter {
 	  offsetof(struct row, cold_unanswered), false },
 /* the map fields exported one to one: headers/peer_schema.h */
 #define IS(field, f) (offsetof(struct peer_state, field) == offsetof(struct peer_state, f))
-#define X(field, kind, key, metric, help)                                                      \
-	{ metric, NULL, help, offsetof(struct row, s.field),                                    \
+#define X(field, kind, key, metric, help)                    \
+	{ metric, NULL, help, offsetof(struct row, s.field), \
 	  IS(field, cold_starts) || IS(field, first_packet_drops) },
 	WP_PEER_STATE_FIELDS(X)
 #undef X
