@@ -54,6 +54,7 @@ __u64 drops_unattributed = 0; /* IP packets whose addresses matched no peer */
 __u64 drops_non_ip = 0; /* not IPv4/IPv6 (ARP, ...): no attribution tried */
 __u64 decode_errors = 0; /* IP header not readable, unset or inconsistent */
 __u64 map_full = 0; /* a new (ifindex, reason) found the drops map full */
+__u64 drops_echo_replies = 0; /* echo replies freed after raw sockets had their copy */
 
 /*
  * The enumerators of enum skb_drop_reason this program compares against,
@@ -65,6 +66,7 @@ __u64 map_full = 0; /* a new (ifindex, reason) found the drops map full */
 enum skb_drop_reason___wp {
 	SKB_NOT_DROPPED_YET___wp = 0,
 	SKB_CONSUMED___wp = 1,
+	SKB_DROP_REASON_NO_SOCKET___wp = 2,
 };
 
 /* skb->network_header before anything set it (skb_network_header_was_set()). */
@@ -101,6 +103,47 @@ static __always_inline int drop_addrs(struct sk_buff *skb, __u8 *saddr, __u8 *da
 	__builtin_memcpy(saddr, &ip6h.saddr, 16);
 	__builtin_memcpy(daddr, &ip6h.daddr, 16);
 	return 0;
+}
+
+/*
+ * Whether the skb is an ICMP / ICMPv6 echo reply. A ping on a raw socket (as
+ * root, iputils' ping) gets a clone of each reply; the kernel then frees the
+ * original because no ping socket wants it (NO_SOCKET on 5.17+, a plain
+ * kfree_skb before): every healthy ping would count as a drop. Bounds: the
+ * ICMP type byte must lie before skb->tail; reads go through
+ * bpf_probe_read_kernel and a failed one answers "no".
+ */
+static __always_inline bool is_echo_reply(struct sk_buff *skb)
+{
+	__be16 proto = skb->protocol;
+	unsigned char *head = skb->head;
+	__u32 nh = skb->network_header, tail = skb->tail, off;
+	struct ipv6hdr ip6h;
+	struct iphdr iph;
+	__u8 type;
+
+	if (!head || nh == WP_NH_UNSET)
+		return false;
+	if (proto == bpf_htons(ETH_P_IP)) {
+		if (bpf_probe_read_kernel(&iph, sizeof(iph), head + nh) || iph.version != 4 ||
+		    iph.ihl < 5 || iph.protocol != IPPROTO_ICMP ||
+		    (iph.frag_off & bpf_htons(0x1fff)))
+			return false;
+		off = nh + iph.ihl * 4;
+		if (off >= tail || bpf_probe_read_kernel(&type, 1, head + off))
+			return false;
+		return type == 0; /* ICMP_ECHOREPLY */
+	}
+	if (proto == bpf_htons(ETH_P_IPV6)) {
+		if (bpf_probe_read_kernel(&ip6h, sizeof(ip6h), head + nh) || ip6h.version != 6 ||
+		    ip6h.nexthdr != IPPROTO_ICMPV6)
+			return false;
+		off = nh + sizeof(ip6h);
+		if (off >= tail || bpf_probe_read_kernel(&type, 1, head + off))
+			return false;
+		return type == 129; /* ICMPV6_ECHO_REPLY */
+	}
+	return false;
 }
 
 /* The peer of the source address, else of the destination: add the drop to it. */
@@ -142,7 +185,8 @@ static __always_inline bool watched_dev(struct net_device *dev, __u32 ifindex)
 	return true;
 }
 
-static __always_inline int count_drop(struct sk_buff *skb, __u32 reason)
+/* reason_known: the reason variant; no_socket: the reason is NO_SOCKET */
+static __always_inline int count_drop(struct sk_buff *skb, __u32 reason, bool no_socket)
 {
 	struct drop_key key = {};
 	struct net_device *dev;
@@ -155,6 +199,11 @@ static __always_inline int count_drop(struct sk_buff *skb, __u32 reason)
 	key.ifindex = dev->ifindex;
 	if (!watched_dev(dev, key.ifindex))
 		return 0;
+	/* a raw socket's echo reply: NO_SOCKET, or any free where no reason is reported */
+	if (no_socket && is_echo_reply(skb)) {
+		__sync_fetch_and_add(&drops_echo_replies, 1);
+		return 0;
+	}
 	key.reason = reason;
 
 	/* lookup, insert on the first drop of this (ifindex, reason) only, atomic add */
@@ -187,13 +236,17 @@ int BPF_PROG(wp_drop_reason, struct sk_buff *skb, void *location, enum skb_drop_
 	if (bpf_core_enum_value_exists(enum skb_drop_reason___wp, SKB_CONSUMED___wp) &&
 	    reason == bpf_core_enum_value(enum skb_drop_reason___wp, SKB_CONSUMED___wp))
 		return 0;
-	return count_drop(skb, reason);
+	return count_drop(skb, reason,
+			  bpf_core_enum_value_exists(enum skb_drop_reason___wp,
+						     SKB_DROP_REASON_NO_SOCKET___wp) &&
+				  reason == bpf_core_enum_value(enum skb_drop_reason___wp,
+								SKB_DROP_REASON_NO_SOCKET___wp));
 }
 
 SEC("tp_btf/kfree_skb")
 int BPF_PROG(wp_drop_plain, struct sk_buff *skb, void *location)
 {
-	return count_drop(skb, 0);
+	return count_drop(skb, 0, true);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -326,8 +326,13 @@ lab_require()
 		lab_log "$WARMPATH not built; run 'make' first"
 		return 2
 	fi
+	# a fresh machine or container may have no bpffs: mount it (we are root)
 	if [ "$(stat -f -c %T "$LAB_BPFFS" 2>/dev/null)" != bpf_fs ]; then
-		lab_log "$LAB_BPFFS is not a bpffs; mount -t bpf bpf $LAB_BPFFS"
+		mkdir -p "$LAB_BPFFS" && mount -t bpf bpf "$LAB_BPFFS" &&
+			lab_log "mounted a bpffs at $LAB_BPFFS"
+	fi
+	if [ "$(stat -f -c %T "$LAB_BPFFS" 2>/dev/null)" != bpf_fs ]; then
+		lab_log "$LAB_BPFFS is not a bpffs and mounting one failed; mount -t bpf bpf $LAB_BPFFS"
 		return 2
 	fi
 	for c in ip bridge nft nsenter setsid wireguard-go wg ncat ping jq prometheus; do

@@ -133,10 +133,7 @@ wp_require_root()
 		echo "$(basename "$0"): $WARMPATH not built; run 'make' first" >&2
 		exit 2
 	fi
-	if [ "$(stat -f -c %T "$WP_BPFFS" 2>/dev/null)" != bpf_fs ]; then
-		echo "$(basename "$0"): $WP_BPFFS is not a bpffs; mount -t bpf bpf $WP_BPFFS" >&2
-		exit 2
-	fi
+	wp_ensure_bpffs "$WP_BPFFS" || exit 2
 	for c in ip tc nft jq nsenter bpftool ncat ping; do
 		if ! command -v "$c" >/dev/null; then
 			echo "$(basename "$0"): '$c' missing; run scripts/install-deps.sh" >&2
@@ -147,6 +144,18 @@ wp_require_root()
 	trap _wp_cleanup EXIT
 	trap 'exit 130' INT
 	trap 'exit 143' TERM
+}
+
+# wp_ensure_bpffs DIR: mount a bpffs at DIR when none is there (a fresh
+# machine or container has none; root may mount it).
+wp_ensure_bpffs()
+{
+	[ "$(stat -f -c %T "$1" 2>/dev/null)" = bpf_fs ] && return 0
+	mkdir -p "$1" && mount -t bpf bpf "$1" && echo "# mounted a bpffs at $1"
+	if [ "$(stat -f -c %T "$1" 2>/dev/null)" != bpf_fs ]; then
+		echo "$(basename "$0"): $1 is not a bpffs and mounting one failed; mount -t bpf bpf $1" >&2
+		return 1
+	fi
 }
 
 # ns_add NAME: a fresh namespace, lo up, IPv6 off (no ND/MLD noise in counts).

@@ -32,6 +32,11 @@ if [ "$(id -u)" != 0 ]; then
 	exit 2
 fi
 
+# the device tests pin under /sys/fs/bpf: a fresh machine may have no bpffs there
+if [ "$(stat -f -c %T /sys/fs/bpf 2>/dev/null)" != bpf_fs ]; then
+	mkdir -p /sys/fs/bpf && mount -t bpf bpf /sys/fs/bpf && echo "# mounted a bpffs at /sys/fs/bpf"
+fi
+
 total_pass=0
 total_fail=0
 results=()

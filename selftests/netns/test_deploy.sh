@@ -326,7 +326,7 @@ check_rc $RC 0 "promtool test rules: the alerts fire on made-up series (and only
 [ "$RC" = 0 ] || info "$OUT"
 
 # --- metric names: the dashboard's and the alerts' queries use exported names ------
-grep -rhoE '"warmpath_[a-z0-9_]+"' "$WP_ROOT"/user/*/*.c "$WP_ROOT"/headers/*.h 2>/dev/null |
+grep -rhoE '"warmpath_[a-z0-9_]+"' "$WP_ROOT"/user/*/*.c "$WP_ROOT"/headers/*.h "$WP_ROOT"/bpf/*.c 2>/dev/null |
 	tr -d '"' | sort -u >"$WP_TMP/exported"
 check_true "agent sources export metrics" test -s "$WP_TMP/exported"
 DASH=$DEPLOY/grafana/warmpath.json

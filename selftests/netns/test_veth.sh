@@ -102,11 +102,11 @@ tc_ours()
 	in_ns "$NS_A" tc filter show dev vA "$1" | grep -c 'handle 0x5750'
 }
 
-# the foreign u32 filters (prio 1) on vA, ingress + egress
+# the foreign u32 filters (prio 2) on vA, ingress + egress
 tc_foreign()
 {
-	echo $(($(in_ns "$NS_A" tc filter show dev vA ingress | grep -c "pref 1 u32 .*fh 800::800") + \
-		$(in_ns "$NS_A" tc filter show dev vA egress | grep -c "pref 1 u32 .*fh 800::800")))
+	echo $(($(in_ns "$NS_A" tc filter show dev vA ingress | grep -c "pref 2 u32 .*fh 800::800") + \
+		$(in_ns "$NS_A" tc filter show dev vA egress | grep -c "pref 2 u32 .*fh 800::800")))
 }
 
 pinned_links()
@@ -199,8 +199,8 @@ check_eq "$(peer_get "$PIN" b tx_packets)" $E_TX "SIGTERM: nothing counted once 
 # --- 4. tc clsact, next to a foreign filter ---------------------------------------
 in_ns "$NS_A" tc qdisc add dev vA clsact
 # a foreign filter in each direction (this kernel has u32 but no matchall)
-in_ns "$NS_A" tc filter add dev vA ingress prio 1 protocol all u32 match u32 0 0
-in_ns "$NS_A" tc filter add dev vA egress prio 1 protocol all u32 match u32 0 0
+in_ns "$NS_A" tc filter add dev vA ingress prio 2 protocol all u32 match u32 0 0
+in_ns "$NS_A" tc filter add dev vA egress prio 2 protocol all u32 match u32 0 0
 check_eq "$(tc_foreign)" 2 "tc: foreign u32 filters installed"
 info "tc: agent on vA with --attach-mode tc"
 if agent_start "$NS_A" "$PIN" "$LOG" "${AGENT[@]}" --attach-mode tc; then
@@ -213,7 +213,7 @@ check_eq "$(jq -r '.interfaces[0].attach' <<<"$S")" tc "tc: attach mode tc"
 check_eq "$(jq -r '.interfaces[0].layout' <<<"$S")" l2 "tc: layout l2"
 check_eq "$(tc_ours ingress) $(tc_ours egress)" "1 1" "tc: one filter at handle 0x5750 per direction"
 check_match "$(in_ns "$NS_A" tc filter show dev vA ingress)" \
-	"pref 22352 bpf chain 0 handle 0x5750 wp_tc_ingress" "tc: filter prio 0x5750 runs wp_tc_ingress"
+	"pref 1 bpf chain 0 handle 0x5750 wp_tc_ingress" "tc: filter prio 1 runs wp_tc_ingress"
 check_eq "$(tc_foreign)" 2 "tc: foreign filter still there"
 check_eq "$(pinned_links)" "" "tc: no tcx link pinned"
 check_counts "tc: counters survive the mode change"

@@ -273,6 +273,63 @@ static int send_to_closed_port(int n)
 	return ret;
 }
 
+static __u16 inet_csum(const void *data, size_t len)
+{
+	const __u16 *p = data;
+	__u32 sum = 0;
+
+	for (; len > 1; len -= 2)
+		sum += *p++;
+	if (len)
+		sum += *(const __u8 *)p;
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return ~sum;
+}
+
+/*
+ * @n ICMP echo replies to 127.0.0.1 and @n ICMPv6 echo replies to ::1 from a
+ * raw socket, the way a raw-socket ping receives its replies: the raw socket
+ * gets a clone, then the kernel frees the original with no ping socket for it
+ * (SKB_DROP_REASON_NO_SOCKET on 5.17+). Not a drop anyone cares about.
+ */
+static int send_echo_replies(int n)
+{
+	struct sockaddr_in to4 = { .sin_family = AF_INET };
+	struct sockaddr_in6 to6 = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+	struct {
+		__u8 type, code;
+		__u16 csum, id, seq;
+		char payload[8];
+	} msg = { .id = htons(0x5750), .payload = "warmpath" };
+	int fd4, fd6, ret = 0;
+
+	to4.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	fd4 = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_ICMP);
+	fd6 = socket(AF_INET6, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_ICMPV6);
+	if (fd4 < 0 || fd6 < 0)
+		ret = -1;
+	for (int i = 0; i < n && !ret; i++) {
+		msg.type = 0; /* ICMP_ECHOREPLY */
+		msg.seq = htons(i);
+		msg.csum = 0;
+		msg.csum = inet_csum(&msg, sizeof(msg));
+		if (sendto(fd4, &msg, sizeof(msg), 0, (struct sockaddr *)&to4, sizeof(to4)) !=
+		    sizeof(msg))
+			ret = -1;
+		msg.type = 129; /* ICMPV6_ECHO_REPLY; the kernel computes the checksum */
+		msg.csum = 0;
+		if (!ret && sendto(fd6, &msg, sizeof(msg), 0, (struct sockaddr *)&to6,
+				   sizeof(to6)) != sizeof(msg))
+			ret = -1;
+	}
+	if (fd4 >= 0)
+		close(fd4);
+	if (fd6 >= 0)
+		close(fd6);
+	return ret;
+}
+
 static void __attribute__((noreturn)) worker_main(int cmd, int ack, int setup_err)
 {
 	unsigned char c, n;
@@ -283,9 +340,12 @@ static void __attribute__((noreturn)) worker_main(int cmd, int ack, int setup_er
 	}
 	(void)!write(ack, "R", 1);
 	for (;;) {
-		if (read(cmd, &c, 1) != 1 || c != 's' || read(cmd, &n, 1) != 1)
+		if (read(cmd, &c, 1) != 1 || (c != 's' && c != 'e') || read(cmd, &n, 1) != 1)
 			_exit(0);
-		(void)!write(ack, send_to_closed_port(n) ? "E" : "D", 1);
+		if (c == 'e')
+			(void)!write(ack, send_echo_replies(n) ? "E" : "D", 1);
+		else
+			(void)!write(ack, send_to_closed_port(n) ? "E" : "D", 1);
 	}
 }
 
@@ -309,13 +369,19 @@ static int worker_start(struct netns_worker *w)
 	return netns_worker_note_netns(w);
 }
 
-static int worker_send(struct netns_worker *w, int n)
+static int worker_request(struct netns_worker *w, char what, int n)
 {
-	unsigned char req[2] = { 's', n };
+	unsigned char req[2] = { what, n };
 
 	if (write(w->cmd_fd, req, 2) != 2)
 		return -EIO;
 	return worker_ack(w, 'D');
+}
+
+/* @n datagrams to a closed port of 127.0.0.1: @n kernel drops. */
+static int worker_send(struct netns_worker *w, int n)
+{
+	return worker_request(w, 's', n);
 }
 
 static __u64 now_ms(void)
@@ -483,6 +549,21 @@ static void run_kfree_skb(enum wp_drops_variant variant, const char *reason)
 		dump_drops(d);
 	ASSERT_EQ(peer_kernel_drops(d, LO_PEER_ID), N_DROPS, "peer of 127.0.0.1: kernel_drops");
 	check_metrics(d, reason, N_DROPS);
+
+	/* echo replies a raw socket received, freed with no ping socket: not drops */
+	ASSERT_OK(worker_request(&a, 'e', N_DROPS), "a: ICMP and ICMPv6 echo replies");
+	got = wait_count(d, LO_IFINDEX, reason, N_DROPS + 1);
+	if (!ASSERT_EQ(got, N_DROPS, "echo replies to a raw socket: not counted"))
+		dump_drops(d);
+	ASSERT_EQ(peer_kernel_drops(d, LO_PEER_ID), N_DROPS, "echo replies: peer kernel_drops");
+	{
+		json_t *j = wp_drops_json(d);
+		json_t *c = json_object_get(json_object_get(j, "counters"), "echo_replies_ignored");
+
+		ASSERT_EQ(json_integer_value(c), 2 * N_DROPS,
+			  "echo replies: json counters.echo_replies_ignored (ICMP + ICMPv6)");
+		json_decref(j);
+	}
 
 	/* unwatched again: no more counts */
 	set_watched(d, LO_IFINDEX, 0);

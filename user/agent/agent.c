@@ -486,6 +486,8 @@ detach:
 	wp_drops_close(a.drops);
 	wp_loader_detach_all(&a.ld);
 destroy:
+	if (ret) /* a failed start leaves nothing of its own behind */
+		wp_loader_abandon(&a.ld);
 	wp_loader_destroy(&a.ld);
 out:
 	if (a.epfd >= 0)

@@ -20,73 +20,106 @@ static bool already_attached(const struct wp_loader *ld, int ifindex)
 	return false;
 }
 
-/* Resolve --interface (or auto) and attach to each. Returns the number attached or -1. */
-int attach_interfaces(const struct wp_config *cfg, struct wp_loader *ld)
-{
-	struct link_desc *links = NULL;
-	const struct link_desc *l;
-	char err[512], chosen[512] = "";
-	int n, ret = -1;
+struct chosen_link {
+	const struct link_desc *link;
+	__u32 flags;
+};
 
-	n = links_dump(&links);
-	if (n < 0) {
-		log_error("listing network interfaces failed: %s", strerror(-n));
-		return -1;
-	}
+/*
+ * The links --interface (or auto) and --underlay-interface name, with their
+ * flags. Returns how many, or -1 after logging which name does not resolve.
+ */
+static int choose_links(const struct wp_config *cfg, const struct link_desc *links, int n,
+			struct chosen_link *out, int max)
+{
+	const struct link_desc *l;
+	int k = 0;
+
 	if (cfg->iface_auto) {
-		for (int i = 0; i < n; i++) {
-			if (!link_is_tunnel(&links[i]))
-				continue;
-			if (wp_loader_attach(ld, &links[i],
-					     WP_IF_TUNNEL | (links[i].l2 ? WP_IF_L2 : 0), err,
-					     sizeof(err))) {
-				log_error("%s", err);
-				goto cleanup;
-			}
-			snprintf(chosen + strlen(chosen), sizeof(chosen) - strlen(chosen),
-				 "%s%s(%s%s)", chosen[0] ? " " : "", links[i].name,
-				 links[i].wireguard_go ? "wireguard-go" : links[i].kind,
-				 links[i].l2 ? ",l2" : ",l3");
-		}
-		if (!ld->nattach) {
+		for (int i = 0; i < n && k < max; i++)
+			if (link_is_tunnel(&links[i]))
+				out[k++] = (struct chosen_link){
+					&links[i], WP_IF_TUNNEL | (links[i].l2 ? WP_IF_L2 : 0)
+				};
+		if (!k) {
 			log_error(
 				"--interface auto found no ipip, vxlan, wireguard or wireguard-go "
 				"interface in this network namespace; name one with --interface IF");
-			goto cleanup;
+			return -1;
 		}
-		log_info("interface auto: chose %s", chosen);
 	} else {
-		for (int i = 0; i < cfg->niface; i++) {
+		for (int i = 0; i < cfg->niface && k < max; i++) {
 			l = links_find(links, n, cfg->ifaces[i]);
 			if (!l) {
 				log_error(
 					"--interface %s: no such interface in this network namespace "
 					"(see 'ip link')",
 					cfg->ifaces[i]);
-				goto cleanup;
+				return -1;
 			}
-			if (wp_loader_attach(ld, l, WP_IF_TUNNEL | (l->l2 ? WP_IF_L2 : 0), err,
-					     sizeof(err))) {
-				log_error("%s", err);
-				goto cleanup;
-			}
+			out[k++] = (struct chosen_link){ l, WP_IF_TUNNEL | (l->l2 ? WP_IF_L2 : 0) };
 		}
 	}
 	if (cfg->underlay[0]) {
+		bool dup = false;
+
 		l = links_find(links, n, cfg->underlay);
 		if (!l) {
 			log_error("--underlay-interface %s: no such interface in this network "
 				  "namespace",
 				  cfg->underlay);
-			goto cleanup;
+			return -1;
 		}
-		if (!already_attached(ld, l->ifindex) &&
-		    wp_loader_attach(ld, l, WP_IF_UNDERLAY | (l->l2 ? WP_IF_L2 : 0), err,
-				     sizeof(err))) {
+		for (int i = 0; i < k; i++)
+			dup |= out[i].link->ifindex == l->ifindex;
+		if (!dup && k < max)
+			out[k++] =
+				(struct chosen_link){ l, WP_IF_UNDERLAY | (l->l2 ? WP_IF_L2 : 0) };
+	}
+	return k;
+}
+
+/*
+ * Resolve --interface (or auto) and attach to each. Every name is resolved and
+ * every link checked before the first attach, so a start that fails on its
+ * input or refuses an interface leaves what an earlier run attached as it was.
+ * Returns the number attached or -1.
+ */
+int attach_interfaces(const struct wp_config *cfg, struct wp_loader *ld)
+{
+	struct chosen_link chosen[WP_MAX_IFACES + 1];
+	struct link_desc *links = NULL;
+	char err[512], names[512] = "";
+	int n, k, ret = -1;
+
+	n = links_dump(&links);
+	if (n < 0) {
+		log_error("listing network interfaces failed: %s", strerror(-n));
+		return -1;
+	}
+	k = choose_links(cfg, links, n, chosen, WP_MAX_IFACES + 1);
+	if (k < 0)
+		goto cleanup;
+	for (int i = 0; i < k; i++) {
+		if (wp_loader_preflight(ld, chosen[i].link, err, sizeof(err))) {
 			log_error("%s", err);
 			goto cleanup;
 		}
 	}
+	for (int i = 0; i < k; i++) {
+		const struct link_desc *l = chosen[i].link;
+
+		if (wp_loader_attach(ld, l, chosen[i].flags, err, sizeof(err))) {
+			log_error("%s", err);
+			goto cleanup;
+		}
+		if (cfg->iface_auto && (chosen[i].flags & WP_IF_TUNNEL))
+			snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s(%s%s)",
+				 names[0] ? " " : "", l->name,
+				 l->wireguard_go ? "wireguard-go" : l->kind, l->l2 ? ",l2" : ",l3");
+	}
+	if (cfg->iface_auto)
+		log_info("interface auto: chose %s", names);
 	for (int i = 0; i < ld->nattach; i++)
 		log_info("attached to %s (ifindex %d, %s, %s)", ld->attach[i].ifname,
 			 ld->attach[i].ifindex, ld->attach[i].flags & WP_IF_L2 ? "l2" : "l3",

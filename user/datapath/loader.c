@@ -7,18 +7,22 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
-#include <sys/vfs.h>
-#include <linux/magic.h>
+#include <linux/if_ether.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "datapath.skel.h"
+#include "kernel_check.h"
 #include "loader.h"
 #include "log.h"
+#include "loader_tc.h"
+#include "tc_filters.h"
 
 /* Debian's libbpf 1.1 and UAPI headers predate tcx (kernel 6.6). */
 #define WP_BPF_TCX_INGRESS 46
 #define WP_BPF_TCX_EGRESS 47
 #define WP_BPF_LINK_TYPE_TCX 11
+/* mprog attach flag (6.6): with no relative program, the head of the chain */
+#define WP_BPF_F_BEFORE (1U << 3)
 
 static const char *const dir_names[2] = { "ingress", "egress" };
 
@@ -41,27 +45,6 @@ static void set_if_flags(int fd, __u32 ifindex, __u32 flags)
 		bpf_map_update_elem(fd, &ifindex, &flags, BPF_ANY);
 }
 
-static bool is_our_prog_name(const char *name)
-{
-	return !strcmp(name, "wp_tc_ingress") || !strcmp(name, "wp_tc_egress");
-}
-
-static bool prog_id_is_ours(__u32 id)
-{
-	struct bpf_prog_info info = {};
-	__u32 len = sizeof(info);
-	bool ours = false;
-	int fd;
-
-	fd = bpf_prog_get_fd_by_id(id);
-	if (fd < 0)
-		return false;
-	if (!bpf_obj_get_info_by_fd(fd, &info, &len))
-		ours = is_our_prog_name(info.name);
-	close(fd);
-	return ours;
-}
-
 static int mkdir_p(const char *path)
 {
 	char buf[256], *p;
@@ -82,33 +65,6 @@ static int mkdir_p(const char *path)
 	return 0;
 }
 
-/* The pin path must be on a bpffs: check its nearest existing ancestor. */
-static int check_bpffs(const char *pin_path, char *err, size_t errlen)
-{
-	char buf[256], *slash;
-	struct statfs st;
-
-	snprintf(buf, sizeof(buf), "%s", pin_path);
-	while (statfs(buf, &st)) {
-		slash = strrchr(buf, '/');
-		if (!slash || slash == buf) {
-			snprintf(err, errlen, "pin path '%s': %s", pin_path, strerror(errno));
-			return -ENOENT;
-		}
-		*slash = '\0';
-	}
-	if (st.f_type != BPF_FS_MAGIC) {
-		snprintf(err, errlen,
-			 "pin path '%s' is not on a BPF filesystem (%s is not bpffs): mount it "
-			 "with 'mount -t bpf bpf /sys/fs/bpf' or pass --pin-path DIR on a bpffs "
-			 "('ip netns exec' mounts a fresh /sys: 'nsenter --net=/run/netns/NAME' "
-			 "keeps the host's bpffs)",
-			 pin_path, buf);
-		return -ENOTSUP;
-	}
-	return 0;
-}
-
 /*
  * Pinned tcx links are named by ifindex: bpffs refuses dots in names, and
  * interface names may have them (vxlan.calico).
@@ -118,28 +74,60 @@ static void link_pin_path(const struct wp_loader *ld, int ifindex, int dir, char
 	snprintf(buf, len, "%s/links/if%d_%s", ld->pin_path, ifindex, dir_names[dir]);
 }
 
+/* Remember which of our pins exist before this run, so a failed start removes only its own. */
+static void note_pin(struct wp_loader *ld, const char *path)
+{
+	struct wp_new_pin *p;
+
+	if (ld->nnew_pins == WP_MAX_NEW_PINS || !access(path, F_OK))
+		return;
+	if (strlen(path) >= sizeof(p->path))
+		return;
+	p = &ld->new_pins[ld->nnew_pins++];
+	memcpy(p->path, path, strlen(path) + 1);
+}
+
+/*
+ * In auto mode: whether the kernel has tcx links, without touching an
+ * interface (ifindex 0 fails with ENODEV where tcx exists, EINVAL where the
+ * attach type is unknown).
+ */
+static bool kernel_has_tcx(int prog_fd)
+{
+	int fd = bpf_link_create(prog_fd, 0, WP_BPF_TCX_INGRESS, NULL);
+
+	if (fd >= 0) {
+		close(fd);
+		return true;
+	}
+	return errno != EINVAL && errno != EOPNOTSUPP;
+}
+
 int wp_loader_load(struct wp_loader *ld, const struct wp_load_opts *o, char *err, size_t errlen)
 {
-	char links_dir[300];
+	char links_dir[300], path[600];
+	struct bpf_prog_info info;
+	struct bpf_map *m;
+	__u32 len;
 	bool had_dir;
-	int ret;
+	int ret, mounted;
 
 	memset(ld, 0, sizeof(*ld));
+	ld->tc_rec_fd = -1;
 	snprintf(ld->pin_path, sizeof(ld->pin_path), "%s", o->pin_path);
 	ld->attach_pref = o->attach_pref;
 
-	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
-		snprintf(err, errlen,
-			 "this kernel exposes no BTF (/sys/kernel/btf/vmlinux missing): warmpath "
-			 "needs a kernel built with CONFIG_DEBUG_INFO_BTF=y");
-		return -ENOTSUP;
-	}
-	ret = check_bpffs(o->pin_path, err, errlen);
+	ret = wp_check_kernel(err, errlen);
+	if (ret)
+		return ret;
+	ret = wp_check_bpffs(o->pin_path, &mounted, err, errlen);
 	if (ret)
 		return ret;
 	had_dir = access(o->pin_path, F_OK) == 0;
+	ld->created_pin_dir = !had_dir;
 	ret = mkdir_p(o->pin_path);
 	snprintf(links_dir, sizeof(links_dir), "%s/links", o->pin_path);
+	ld->created_links_dir = access(links_dir, F_OK) != 0;
 	if (!ret)
 		ret = mkdir_p(links_dir);
 	if (ret) {
@@ -164,6 +152,15 @@ int wp_loader_load(struct wp_loader *ld, const struct wp_load_opts *o, char *err
 	ld->skel->rodata->vxlan_port_b = o->vxlan_ports[1];
 	ld->skel->rodata->wireguard_port = o->wireguard_port;
 	ld->skel->rodata->cold_threshold_ns = o->cold_threshold_ns;
+	/* the pins this run may create (the drop tracer pins `drops` later) */
+	bpf_object__for_each_map(m, ld->skel->obj) {
+		if (bpf_map__pin_path(m))
+			note_pin(ld, bpf_map__pin_path(m));
+	}
+	snprintf(path, sizeof(path), "%s/drops", o->pin_path);
+	note_pin(ld, path);
+	snprintf(path, sizeof(path), "%s/tc_filters", o->pin_path);
+	note_pin(ld, path);
 	ret = datapath_bpf__load(ld->skel);
 	if (ret) {
 		if (ret == -EPERM || ret == -EACCES)
@@ -187,10 +184,36 @@ int wp_loader_load(struct wp_loader *ld, const struct wp_load_opts *o, char *err
 		ld->skel = NULL;
 		goto fail_dirs;
 	}
+	/* our programs' tags: how a tc filter dump shows a program of this build */
+	for (int dir = 0; dir < 2; dir++) {
+		int fd = bpf_program__fd(dir == 0 ? ld->skel->progs.wp_tc_ingress :
+						    ld->skel->progs.wp_tc_egress);
+
+		memset(&info, 0, sizeof(info));
+		len = sizeof(info);
+		if (!bpf_obj_get_info_by_fd(fd, &info, &len))
+			memcpy(ld->tc_tag[dir], info.tag, sizeof(ld->tc_tag[dir]));
+	}
+	ld->tc_rec_fd = tc_record_open(o->pin_path, true);
+	if (ld->tc_rec_fd < 0) {
+		ret = ld->tc_rec_fd;
+		snprintf(err, errlen, "creating the pinned map %s/tc_filters: %s", o->pin_path,
+			 strerror(-ret));
+		wp_loader_abandon(ld);
+		datapath_bpf__destroy(ld->skel);
+		ld->skel = NULL;
+		goto fail_dirs;
+	}
+	if (ld->attach_pref == WP_ATTACH_PREF_AUTO &&
+	    !kernel_has_tcx(bpf_program__fd(ld->skel->progs.wp_tc_ingress))) {
+		log_info("kernel has no tcx links (Linux 6.6+): attaching with tc clsact filters");
+		ld->attach_pref = WP_ATTACH_PREF_TC;
+	}
 	return 0;
 fail_dirs:
 	/* a start that failed leaves no empty directory behind (rmdir spares pins) */
-	rmdir(links_dir);
+	if (ld->created_links_dir)
+		rmdir(links_dir);
 	if (!had_dir)
 		rmdir(o->pin_path);
 	return ret;
@@ -221,8 +244,13 @@ static int attach_tcx(struct wp_loader *ld, struct wp_attachment *a, int dir, in
 		close(fd);
 		unlink(path);
 	}
-	fd = bpf_link_create(prog_fd, a->ifindex, dir == 0 ? WP_BPF_TCX_INGRESS : WP_BPF_TCX_EGRESS,
-			     NULL);
+	{
+		/* first in the chain: BPF_F_BEFORE with no relative program is the head */
+		LIBBPF_OPTS(bpf_link_create_opts, lo, .flags = WP_BPF_F_BEFORE);
+
+		fd = bpf_link_create(prog_fd, a->ifindex,
+				     dir == 0 ? WP_BPF_TCX_INGRESS : WP_BPF_TCX_EGRESS, &lo);
+	}
 	if (fd < 0) {
 		snprintf(err, errlen, "tcx attach to %s %s: %s", a->ifname, dir_names[dir],
 			 strerror(errno));
@@ -237,52 +265,6 @@ static int attach_tcx(struct wp_loader *ld, struct wp_attachment *a, int dir, in
 	}
 	a->link_fd[dir] = fd;
 	return 0;
-}
-
-static int attach_tc(struct wp_loader *ld, struct wp_attachment *a, int dir, int prog_fd, char *err,
-		     size_t errlen)
-{
-	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = a->ifindex,
-		    .attach_point = dir == 0 ? BPF_TC_INGRESS : BPF_TC_EGRESS);
-	LIBBPF_OPTS(bpf_tc_opts, q, .handle = WP_TC_HANDLE, .priority = WP_TC_PRIORITY);
-	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = WP_TC_HANDLE, .priority = WP_TC_PRIORITY,
-		    .prog_fd = prog_fd, .flags = BPF_TC_F_REPLACE);
-	int ret;
-
-	ret = bpf_tc_hook_create(&hook);
-	if (!ret)
-		a->created_hook = true;
-	else if (ret != -EEXIST) {
-		snprintf(err, errlen, "creating clsact on %s: %s", a->ifname, strerror(-ret));
-		return ret;
-	}
-	/* Our handle/priority taken by somebody else's program: refuse to replace it. */
-	if (!bpf_tc_query(&hook, &q) && !prog_id_is_ours(q.prog_id)) {
-		snprintf(err, errlen,
-			 "tc %s filter handle 0x%x priority 0x%x on %s belongs to another program "
-			 "(id %u); not replacing it",
-			 dir_names[dir], WP_TC_HANDLE, WP_TC_PRIORITY, a->ifname, q.prog_id);
-		return -EBUSY;
-	}
-	ret = bpf_tc_attach(&hook, &opts);
-	if (ret) {
-		snprintf(err, errlen, "tc attach to %s %s: %s", a->ifname, dir_names[dir],
-			 strerror(-ret));
-		return ret;
-	}
-	return 0;
-}
-
-/* Remove our tc filter at (ifindex, dir) if the program there is ours. */
-static void detach_tc_if_ours(int ifindex, int dir)
-{
-	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
-		    .attach_point = dir == 0 ? BPF_TC_INGRESS : BPF_TC_EGRESS);
-	LIBBPF_OPTS(bpf_tc_opts, q, .handle = WP_TC_HANDLE, .priority = WP_TC_PRIORITY);
-	LIBBPF_OPTS(bpf_tc_opts, d, .handle = WP_TC_HANDLE, .priority = WP_TC_PRIORITY);
-
-	if (!bpf_tc_query(&hook, &q) && prog_id_is_ours(q.prog_id))
-		bpf_tc_detach(&hook, &d);
 }
 
 static void drop_pinned_link(struct wp_loader *ld, int ifindex, int dir)
@@ -304,9 +286,12 @@ int wp_loader_attach(struct wp_loader *ld, const struct link_desc *l, __u32 flag
 {
 	int progs[2] = { bpf_program__fd(ld->skel->progs.wp_tc_ingress),
 			 bpf_program__fd(ld->skel->progs.wp_tc_egress) };
+	int ifaces_fd = bpf_map__fd(ld->skel->maps.ifaces);
+	int if_flags_fd = bpf_map__fd(ld->skel->maps.if_flags);
+	struct iface_cfg cfg = {}, old_cfg = {};
+	__u32 key = l->ifindex, old_flags = 0;
 	struct wp_attachment *a;
-	struct iface_cfg cfg = {};
-	__u32 key = l->ifindex;
+	bool had_cfg;
 	int ret = 0;
 
 	if (ld->nattach == WP_MAX_IFACES) {
@@ -324,19 +309,29 @@ int wp_loader_attach(struct wp_loader *ld, const struct link_desc *l, __u32 flag
 	snprintf(a->ifname, sizeof(a->ifname), "%s", l->name);
 	a->flags = flags;
 	a->link_fd[0] = a->link_fd[1] = -1;
+	a->mode = ld->attach_pref == WP_ATTACH_PREF_TC ? WP_ATTACH_TC : WP_ATTACH_TCX;
+
+	/* A filter we must not replace: refuse before changing anything. */
+	if (a->mode == WP_ATTACH_TC) {
+		ret = wp_loader_preflight(ld, l, err, errlen);
+		if (ret)
+			return ret;
+	}
+	/* what an earlier run recorded, restored if this attach fails untouched */
+	had_cfg = !bpf_map_lookup_elem(ifaces_fd, &key, &old_cfg);
+	bpf_map_lookup_elem(if_flags_fd, &key, &old_flags);
 
 	/* Configure before attaching, so the first packet already knows its layout. */
 	cfg.flags = flags;
 	cfg.slot = ld->nattach;
 	snprintf(cfg.name, sizeof(cfg.name), "%s", l->name);
-	a->mode = ld->attach_pref == WP_ATTACH_PREF_TC ? WP_ATTACH_TC : WP_ATTACH_TCX;
 	cfg.attach_mode = a->mode;
-	ret = bpf_map_update_elem(bpf_map__fd(ld->skel->maps.ifaces), &key, &cfg, BPF_ANY);
+	ret = bpf_map_update_elem(ifaces_fd, &key, &cfg, BPF_ANY);
 	if (ret) {
 		snprintf(err, errlen, "writing ifaces map: %s", strerror(errno));
 		return -errno;
 	}
-	set_if_flags(bpf_map__fd(ld->skel->maps.if_flags), key, flags);
+	set_if_flags(if_flags_fd, key, flags);
 
 	for (int dir = 0; dir < 2; dir++) {
 		if (a->mode == WP_ATTACH_TCX) {
@@ -353,20 +348,29 @@ int wp_loader_attach(struct wp_loader *ld, const struct link_desc *l, __u32 flag
 		/* what an earlier run left in the other mode must not run twice */
 		if (a->mode == WP_ATTACH_TC) {
 			drop_pinned_link(ld, a->ifindex, dir);
-			ret = attach_tc(ld, a, dir, progs[dir], err, errlen);
-		} else if (!ret) {
-			detach_tc_if_ours(a->ifindex, dir);
+			ret = wp_loader_attach_tc(ld, a, dir, progs[dir], err, errlen);
 		}
 		if (ret)
 			goto fail;
 	}
+	if (a->mode == WP_ATTACH_TCX)
+		wp_tc_detach_ours(ld->tc_rec_fd, ld->tc_tag, a->ifindex);
 	if (cfg.attach_mode != (__u32)a->mode) {
 		cfg.attach_mode = a->mode;
-		bpf_map_update_elem(bpf_map__fd(ld->skel->maps.ifaces), &key, &cfg, BPF_ANY);
+		bpf_map_update_elem(ifaces_fd, &key, &cfg, BPF_ANY);
 	}
 	ld->nattach++;
 	return 0;
 fail:
+	if (a->link_fd[0] < 0 && a->link_fd[1] < 0 && !a->tc_attached[0] && !a->tc_attached[1]) {
+		/* nothing attached or replaced: what an earlier run left stays as it was */
+		if (had_cfg)
+			bpf_map_update_elem(ifaces_fd, &key, &old_cfg, BPF_ANY);
+		else
+			bpf_map_delete_elem(ifaces_fd, &key);
+		set_if_flags(if_flags_fd, key, old_flags);
+		return ret;
+	}
 	/* leave nothing half-attached: our links/filters on this interface go */
 	for (int dir = 0; dir < 2; dir++) {
 		char path[300];
@@ -377,11 +381,11 @@ fail:
 			link_pin_path(ld, a->ifindex, dir, path, sizeof(path));
 			unlink(path);
 		}
-		if (a->mode == WP_ATTACH_TC)
-			detach_tc_if_ours(a->ifindex, dir);
 	}
-	bpf_map_delete_elem(bpf_map__fd(ld->skel->maps.ifaces), &key);
-	set_if_flags(bpf_map__fd(ld->skel->maps.if_flags), key, 0);
+	if (a->mode == WP_ATTACH_TC)
+		wp_tc_detach_ours(ld->tc_rec_fd, ld->tc_tag, a->ifindex);
+	bpf_map_delete_elem(ifaces_fd, &key);
+	set_if_flags(if_flags_fd, key, 0);
 	return ret;
 }
 
@@ -410,8 +414,7 @@ void wp_loader_prune_stale(struct wp_loader *ld)
 			stale[nstale++] = key;
 	}
 	for (int i = 0; i < nstale; i++) {
-		detach_tc_if_ours(stale[i], 0);
-		detach_tc_if_ours(stale[i], 1);
+		wp_tc_detach_ours(ld->tc_rec_fd, ld->tc_tag, stale[i]);
 		bpf_map_delete_elem(fd, &stale[i]);
 		set_if_flags(bpf_map__fd(ld->skel->maps.if_flags), stale[i], 0);
 		log_info("ifindex %u: removed what an earlier run attached there", stale[i]);
@@ -454,15 +457,11 @@ static void detach_one(struct wp_loader *ld, struct wp_attachment *a)
 			a->link_fd[dir] = -1;
 			link_pin_path(ld, a->ifindex, dir, path, sizeof(path));
 			unlink(path);
-		} else if (a->mode == WP_ATTACH_TC) {
-			detach_tc_if_ours(a->ifindex, dir);
 		}
 	}
-	if (a->mode == WP_ATTACH_TC && a->created_hook) {
-		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = a->ifindex,
-			    .attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS);
-		bpf_tc_hook_destroy(&hook);
-	}
+	/* our filters go; the clsact qdisc only if we created it and it is empty now */
+	if (a->mode == WP_ATTACH_TC)
+		wp_tc_detach_ours(ld->tc_rec_fd, ld->tc_tag, a->ifindex);
 	bpf_map_delete_elem(bpf_map__fd(ld->skel->maps.ifaces), &key);
 	set_if_flags(bpf_map__fd(ld->skel->maps.if_flags), key, 0);
 }
@@ -488,83 +487,26 @@ void wp_loader_prefixes_changed(struct wp_loader *ld)
 	__atomic_add_fetch(&ld->skel->bss->prefix_gen, 1, __ATOMIC_RELEASE);
 }
 
+void wp_loader_abandon(struct wp_loader *ld)
+{
+	char path[300];
+
+	for (int i = 0; i < ld->nnew_pins; i++)
+		if (!unlink(ld->new_pins[i].path))
+			log_debug("failed start: removed %s", ld->new_pins[i].path);
+	ld->nnew_pins = 0;
+	snprintf(path, sizeof(path), "%s/links", ld->pin_path);
+	if (ld->created_links_dir)
+		rmdir(path);
+	if (ld->created_pin_dir)
+		rmdir(ld->pin_path);
+}
+
 void wp_loader_destroy(struct wp_loader *ld)
 {
 	datapath_bpf__destroy(ld->skel);
 	ld->skel = NULL;
-}
-
-int wp_cleanup(const char *pin_path, bool verbose)
-{
-	char path[600], dir_path[300];
-	struct datapath_bpf *skel;
-	struct bpf_map *m;
-	struct dirent *de;
-	int fd, removed = 0;
-	__u32 key, next;
-	DIR *d;
-
-	/* 1. tc filters of ours on the interfaces recorded in the pinned ifaces map */
-	snprintf(path, sizeof(path), "%s/ifaces", pin_path);
-	fd = bpf_obj_get(path);
-	if (fd >= 0) {
-		for (int more = !bpf_map_get_next_key(fd, NULL, &next); more;
-		     more = !bpf_map_get_next_key(fd, &key, &next)) {
-			key = next;
-			detach_tc_if_ours(key, 0);
-			detach_tc_if_ours(key, 1);
-		}
-		close(fd);
-	}
-
-	/* 2. our pinned tcx links */
-	snprintf(dir_path, sizeof(dir_path), "%s/links", pin_path);
-	d = opendir(dir_path);
-	if (d) {
-		while ((de = readdir(d))) {
-			if (de->d_name[0] == '.')
-				continue;
-			snprintf(path, sizeof(path), "%s/%s", dir_path, de->d_name);
-			fd = bpf_obj_get(path);
-			if (fd >= 0) {
-				bpf_link_detach(fd);
-				close(fd);
-			}
-			if (!unlink(path)) {
-				removed++;
-				if (verbose)
-					printf("removed link %s\n", path);
-			}
-		}
-		closedir(d);
-		rmdir(dir_path);
-	}
-
-	/* 3. our map pins, by the names the object defines; foreign pins stay */
-	skel = datapath_bpf__open();
-	if (!skel) {
-		fprintf(stderr, "cannot open the BPF object: %s\n", strerror(errno));
-		return -errno;
-	}
-	bpf_object__for_each_map(m, skel->obj) {
-		if (bpf_map__is_internal(m))
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", pin_path, bpf_map__name(m));
-		if (!unlink(path)) {
-			removed++;
-			if (verbose)
-				printf("removed map %s\n", path);
-		}
-	}
-	datapath_bpf__destroy(skel);
-	/* the drop tracer's own map (bpf/drops.bpf.c); the rest it shares with the datapath */
-	snprintf(path, sizeof(path), "%s/drops", pin_path);
-	if (!unlink(path)) {
-		removed++;
-		if (verbose)
-			printf("removed map %s\n", path);
-	}
-	if (rmdir(pin_path) && errno != ENOENT && verbose)
-		printf("kept %s: %s\n", pin_path, strerror(errno));
-	return removed;
+	if (ld->tc_rec_fd >= 0)
+		close(ld->tc_rec_fd);
+	ld->tc_rec_fd = -1;
 }

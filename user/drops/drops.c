@@ -482,6 +482,11 @@ int wp_drops_emit_metrics(struct wp_drops *d, struct prom_buf *b, ifname_fn ifna
 			    "Kernel drops not counted by reason because the drops map was full");
 		prom_sample_u64(b, "warmpath_kernel_drop_map_full_total", NULL,
 				bss_read(&s->map_full));
+		prom_family(b, "warmpath_kernel_drop_echo_replies_ignored_total", PROM_COUNTER,
+			    "ICMP/ICMPv6 echo replies the kernel freed after raw sockets (ping) "
+			    "got their copy (no_socket): not counted as drops");
+		prom_sample_u64(b, "warmpath_kernel_drop_echo_replies_ignored_total", NULL,
+				bss_read(&s->drops_echo_replies));
 	}
 
 	ni = read_iface_rows(d, ifname, ctx, &irows);
@@ -555,13 +560,14 @@ json_t *wp_drops_json(struct wp_drops *d)
 
 		json_object_set_new(
 			root, "counters",
-			json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "counted",
+			json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "counted",
 				  (json_int_t)bss_read(&s->drops_counted), "attributed",
 				  (json_int_t)bss_read(&s->drops_attributed), "unattributed",
 				  (json_int_t)bss_read(&s->drops_unattributed), "non_ip",
 				  (json_int_t)bss_read(&s->drops_non_ip), "decode_errors",
 				  (json_int_t)bss_read(&s->decode_errors), "map_full",
-				  (json_int_t)bss_read(&s->map_full)));
+				  (json_int_t)bss_read(&s->map_full), "echo_replies_ignored",
+				  (json_int_t)bss_read(&s->drops_echo_replies)));
 	}
 	return root;
 }

@@ -102,7 +102,7 @@ int wp_drops_emit_metrics(struct wp_drops *d, struct prom_buf *b,
  *  "interfaces":[{"interface","ifindex","rx_dropped","tx_dropped","rx_errors",
  *                 "tx_errors"}...],
  *  "counters":{"counted","attributed","unattributed","non_ip","decode_errors",
- *              "map_full"} (only while the tracer runs)}
+ *              "map_full","echo_replies_ignored"} (only while the tracer runs)}
  * New reference, or NULL when out of memory.
  */
 json_t *wp_drops_json(struct wp_drops *d);
