@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "peer_table.h"
 #include "test_helpers.h"
 #include "test_progs.h"
@@ -137,6 +138,28 @@ void test_peer_metrics_budget(void)
 		}
 	}
 	ASSERT_TRUE(count[2][1][1] > 1000 * 30, "all: every peer's families up to the cap");
+	/* -v: what a worst-mode view costs without the map reads */
+	{
+		struct peer_table t;
+		struct prom_buf b;
+		struct timespec t0, t1;
+
+		if (ASSERT_OK(table_of(&t, 5000), "table")) {
+			view(&t, WP_PEER_METRICS_WORST, 100 * S_NS, &b);
+			prom_buf_free(&b);
+			clock_gettime(CLOCK_MONOTONIC, &t0);
+			for (int r = 0; r < 10; r++) {
+				view(&t, WP_PEER_METRICS_WORST, (101 + r) * S_NS, &b);
+				prom_buf_free(&b);
+			}
+			clock_gettime(CLOCK_MONOTONIC, &t1);
+			if (env.verbose)
+				printf("worst view at 5000 peers: %.3f ms\n",
+				       ((t1.tv_sec - t0.tv_sec) * 1e9 + (t1.tv_nsec - t0.tv_nsec)) /
+					       1e7);
+			peer_table_free(&t);
+		}
+	}
 	if (env.verbose)
 		printf("series (healthy/faulty) none %d/%d worst %d/%d all(10) %d/%d all(5000) "
 		       "%d/%d\n",

@@ -90,40 +90,42 @@ static void row_add(struct row *r, const struct peer_entry *e, const struct peer
 
 /*
  * Every peer's histograms in one batch read of the array (indexed by map
- * slot), NULL when the map cannot be read (then the SYN and cold-start
- * histograms stay empty). The caller frees.
+ * slot) into the table's buffer; NULL when the map cannot be read (then the
+ * SYN and cold-start histograms stay empty).
  */
-static struct peer_hists *read_hists(const struct peer_table *t, __u32 *count)
+static const struct peer_hists *read_hists(struct peer_table *t, __u32 *count)
 {
-	__u32 max_id = 0, n, out_batch, *keys;
-	struct peer_hists *h;
+	__u32 max_id = 0, n, out_batch;
 	int ret;
 
 	*count = 0;
 	if (t->hists_fd < 0 || !t->n)
 		return NULL;
+	if (!t->hists_buf) {
+		t->hists_buf = malloc(WP_MAX_PEERS * sizeof(*t->hists_buf));
+		t->hists_keys = malloc(WP_MAX_PEERS * sizeof(*t->hists_keys));
+		if (!t->hists_buf || !t->hists_keys) {
+			free(t->hists_buf);
+			t->hists_buf = NULL;
+			return NULL;
+		}
+	}
 	for (int i = 0; i < t->n; i++)
 		if (t->e[i].map_id > max_id)
 			max_id = t->e[i].map_id;
 	n = max_id + 1;
-	h = calloc(n, sizeof(*h));
-	keys = calloc(n, sizeof(*keys));
-	if (!h || !keys)
-		goto fail;
-	ret = bpf_map_lookup_batch(t->hists_fd, NULL, &out_batch, keys, h, &n, NULL);
+	ret = bpf_map_lookup_batch(t->hists_fd, NULL, &out_batch, t->hists_keys, t->hists_buf, &n,
+				   NULL);
 	if (ret && errno != ENOENT) {
 		/* no batch support: one lookup per peer */
 		n = max_id + 1;
 		for (int i = 0; i < t->n; i++)
-			bpf_map_lookup_elem(t->hists_fd, &t->e[i].map_id, &h[t->e[i].map_id]);
+			if (bpf_map_lookup_elem(t->hists_fd, &t->e[i].map_id,
+						&t->hists_buf[t->e[i].map_id]))
+				memset(&t->hists_buf[t->e[i].map_id], 0, sizeof(*t->hists_buf));
 	}
-	free(keys);
 	*count = n;
-	return h;
-fail:
-	free(h);
-	free(keys);
-	return NULL;
+	return t->hists_buf;
 }
 
 static const struct peer_hists *hists_of(const struct peer_hists *h, __u32 count,
@@ -150,8 +152,8 @@ struct peer_rows *peer_rows_snapshot(struct peer_table *t, const struct peer_met
 {
 	int cap = o->max_series, n = 0, k = o->worst_k > 0 ? o->worst_k : 0;
 	int worst[k ? k : 1];
+	const struct peer_hists *h;
 	struct peer_rows *rows;
-	struct peer_hists *h;
 	__u32 nh;
 
 	peer_rank_update(t, now);
@@ -185,7 +187,6 @@ struct peer_rows *peer_rows_snapshot(struct peer_table *t, const struct peer_met
 		snprintf(rows->r[w].name, sizeof(rows->r[w].name), "%s", e->name);
 		row_add(&rows->r[w], e, hists_of(h, nh, e), now);
 	}
-	free(h);
 	return rows;
 }
 

@@ -58,6 +58,8 @@ struct peer_table {
 	struct peer_state *bpf_buf; /* batch read buffer, WP_MAX_PEERS slots */
 	int peers_fd; /* the `peers` map */
 	int hists_fd; /* the `peer_hists` map */
+	struct peer_hists *hists_buf; /* its batch read buffer (metrics), allocated at first use */
+	__u32 *hists_keys;
 };
 
 int peer_table_init(struct peer_table *t, int peers_fd, int hists_fd);
