@@ -22,6 +22,18 @@
 #include "util.h"
 
 #define RESP_BATCH 256 /* datagrams handled per wake-up before yielding */
+#define TX_BATCH 64 /* probes per sendmmsg */
+#define RX_BATCH 32 /* datagrams per recvmmsg */
+#define RX_LEN 512
+
+struct prober_txq {
+	int n;
+	int idx[TX_BATCH]; /* peer table index of each queued probe */
+	struct wp_probe_msg msg[TX_BATCH];
+	struct sockaddr_storage dst[TX_BATCH];
+	struct iovec iov[TX_BATCH];
+	struct mmsghdr hdr[TX_BATCH];
+};
 
 /* The peer table index of the peer owning an address, or -1. */
 static int peer_by_addr(const struct prober *p, const struct sockaddr_storage *ss)
@@ -58,7 +70,8 @@ int prober_open(struct prober *p, const struct prober_opts *o, struct peer_table
 	p->prefixes_fd = prefixes_fd;
 	p->icmp_fd[0] = p->icmp_fd[1] = -1;
 	p->slots = prober_slots_new(peers->n);
-	if (!p->slots) {
+	p->txq = calloc(1, sizeof(*p->txq));
+	if (!p->slots || !p->txq) {
 		p->udp_fd = -1;
 		snprintf(err, errlen, "prober: out of memory");
 		return -ENOMEM;
@@ -107,6 +120,8 @@ void prober_close(struct prober *p)
 	}
 	free(p->slots);
 	p->slots = NULL;
+	free(p->txq); /* probes still queued are dropped uncounted too */
+	p->txq = NULL;
 	if (p->udp_fd >= 0)
 		close(p->udp_fd);
 	p->udp_fd = -1;
@@ -185,11 +200,70 @@ static socklen_t udp_target(const struct prober *p, const struct sockaddr_storag
 	return sizeof(struct sockaddr_in);
 }
 
+/* Queue a UDP probe to peer idx (flushing a full queue first). */
+static int udp_queue(struct prober *p, int idx, const struct wp_probe_msg *m,
+		     const struct sockaddr_storage *addr)
+{
+	struct prober_txq *q = p->txq;
+	int i;
+
+	if (!q)
+		return -ENOMEM;
+	if (q->n == TX_BATCH)
+		prober_flush(p);
+	i = q->n++;
+	q->idx[i] = idx;
+	q->msg[i] = *m;
+	q->iov[i] = (struct iovec){ .iov_base = &q->msg[i], .iov_len = sizeof(*m) };
+	q->hdr[i] = (struct mmsghdr){
+		.msg_hdr = { .msg_name = &q->dst[i],
+			     .msg_namelen = udp_target(p, addr, &q->dst[i]),
+			     .msg_iov = &q->iov[i],
+			     .msg_iovlen = 1 },
+	};
+	return 0;
+}
+
+/* A probe whose send failed locally (no route, ...): failed now. */
+static void send_failed(struct prober *p, int idx, int err, __u64 now)
+{
+	p->send_errors++;
+	log_debug("probe to %s: %s", p->peers->e[idx].name, strerror(err));
+	probe_done(p, idx, false, now);
+}
+
+void prober_flush(struct prober *p)
+{
+	struct prober_txq *q = p->txq;
+	__u64 now;
+	int off = 0;
+
+	if (!q || !q->n)
+		return;
+	/* the round trip counts from the send, not from the queueing */
+	now = wp_now_ns();
+	for (int i = 0; i < q->n; i++)
+		p->slots[q->idx[i]].sent_ns = now;
+	while (off < q->n) {
+		int r = sendmmsg(p->udp_fd, q->hdr + off, q->n - off, 0);
+
+		if (r > 0) {
+			off += r;
+			continue;
+		}
+		if (r < 0 && errno == EINTR)
+			continue;
+		/* the first unsent one failed: count it and go on with the rest */
+		send_failed(p, q->idx[off], r < 0 ? errno : EIO, now);
+		off++;
+	}
+	q->n = 0;
+}
+
 void prober_send(struct prober *p, int idx, __u64 now)
 {
 	struct peer_entry *e = &p->peers->e[idx];
 	struct probe_slot *sl = &p->slots[idx];
-	struct sockaddr_storage dst;
 	struct wp_probe_msg m;
 	int ret = 0, fd;
 
@@ -200,9 +274,7 @@ void prober_send(struct prober *p, int idx, __u64 now)
 	case WP_PROBE_UDP:
 		probe_msg_build(&m, WP_PROBE_REQUEST, sl->seq, (p->generation << 16) | (__u32)idx,
 				now, p->o.node_name);
-		if (sendto(p->udp_fd, &m, sizeof(m), 0, (struct sockaddr *)&dst,
-			   udp_target(p, &e->addr, &dst)) < 0)
-			ret = -errno;
+		ret = udp_queue(p, idx, &m, &e->addr);
 		break;
 	case WP_PROBE_ICMP:
 		fd = p->icmp_fd[e->addr.ss_family == AF_INET6];
@@ -230,12 +302,8 @@ void prober_send(struct prober *p, int idx, __u64 now)
 	e->ka.inflight = true;
 	if (sl->deadline_ns < p->earliest_deadline_ns || !p->earliest_deadline_ns)
 		p->earliest_deadline_ns = sl->deadline_ns;
-	if (ret) {
-		/* the send itself failed (no route, ...): the probe failed now */
-		p->send_errors++;
-		log_debug("probe to %s: %s", e->name, strerror(-ret));
-		probe_done(p, idx, false, now);
-	}
+	if (ret) /* the send itself failed (no route, ...): the probe failed now */
+		send_failed(p, idx, -ret, now);
 }
 
 /* Token bucket: the responder answers at most rate/s, bursts up to 2 s worth. */
@@ -275,41 +343,64 @@ static void on_reply(struct prober *p, const struct wp_probe_msg *m,
 	probe_done(p, idx, true, now);
 }
 
+static void on_udp_datagram(struct prober *p, const char *buf, size_t len,
+			    const struct sockaddr_storage *src, socklen_t slen, __u64 now)
+{
+	struct wp_probe_msg m;
+
+	if (probe_msg_parse(buf, len, &m) != WP_PROBE_OK) {
+		p->resp_dropped[RESP_MALFORMED]++;
+		return;
+	}
+	if (m.type == WP_PROBE_REPLY) {
+		on_reply(p, &m, src, now);
+		return;
+	}
+	/* a request: answer known peers only, rate-limited, with the same size */
+	if (peer_by_addr(p, src) < 0) {
+		p->resp_dropped[RESP_UNKNOWN_SOURCE]++;
+		return;
+	}
+	if (!resp_allow(p, now)) {
+		p->resp_dropped[RESP_RATE_LIMITED]++;
+		return;
+	}
+	m.type = WP_PROBE_REPLY;
+	memset(m.sender, 0, sizeof(m.sender));
+	memcpy(m.sender, p->o.node_name, strnlen(p->o.node_name, sizeof(m.sender) - 1));
+	if (sendto(p->udp_fd, &m, sizeof(m), 0, (const struct sockaddr *)src, slen) == sizeof(m))
+		p->resp_answered++;
+}
+
+/* Replies and requests, RX_BATCH datagrams a recvmmsg, at most RESP_BATCH a wake-up. */
 void prober_on_udp(struct prober *p, __u64 now)
 {
-	struct sockaddr_storage src;
-	struct wp_probe_msg m;
-	char buf[512];
+	struct sockaddr_storage src[RX_BATCH];
+	struct mmsghdr hdr[RX_BATCH];
+	struct iovec iov[RX_BATCH];
+	char buf[RX_BATCH][RX_LEN];
 
-	for (int n = 0; n < RESP_BATCH; n++) {
-		socklen_t slen = sizeof(src);
-		ssize_t len =
-			recvfrom(p->udp_fd, buf, sizeof(buf), 0, (struct sockaddr *)&src, &slen);
+	for (int done = 0; done < RESP_BATCH;) {
+		int n;
 
-		if (len < 0)
+		for (int i = 0; i < RX_BATCH; i++) {
+			iov[i] = (struct iovec){ .iov_base = buf[i], .iov_len = RX_LEN };
+			hdr[i] = (struct mmsghdr){
+				.msg_hdr = { .msg_name = &src[i],
+					     .msg_namelen = sizeof(src[i]),
+					     .msg_iov = &iov[i],
+					     .msg_iovlen = 1 },
+			};
+		}
+		n = recvmmsg(p->udp_fd, hdr, RX_BATCH, MSG_DONTWAIT, NULL);
+		if (n <= 0)
 			return; /* EAGAIN: drained */
-		if (probe_msg_parse(buf, len, &m) != WP_PROBE_OK) {
-			p->resp_dropped[RESP_MALFORMED]++;
-			continue;
-		}
-		if (m.type == WP_PROBE_REPLY) {
-			on_reply(p, &m, &src, now);
-			continue;
-		}
-		/* a request: answer known peers only, rate-limited, with the same size */
-		if (peer_by_addr(p, &src) < 0) {
-			p->resp_dropped[RESP_UNKNOWN_SOURCE]++;
-			continue;
-		}
-		if (!resp_allow(p, now)) {
-			p->resp_dropped[RESP_RATE_LIMITED]++;
-			continue;
-		}
-		m.type = WP_PROBE_REPLY;
-		memset(m.sender, 0, sizeof(m.sender));
-		memcpy(m.sender, p->o.node_name, strnlen(p->o.node_name, sizeof(m.sender) - 1));
-		if (sendto(p->udp_fd, &m, sizeof(m), 0, (struct sockaddr *)&src, slen) == sizeof(m))
-			p->resp_answered++;
+		for (int i = 0; i < n; i++)
+			on_udp_datagram(p, buf[i], hdr[i].msg_len, &src[i],
+					hdr[i].msg_hdr.msg_namelen, now);
+		done += n;
+		if (n < RX_BATCH)
+			return;
 	}
 }
 

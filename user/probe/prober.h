@@ -37,6 +37,12 @@ struct prober_opts {
 	const char *node_name;
 };
 
+/*
+ * UDP probes queued by prober_send during a tick and sent by prober_flush in
+ * one sendmmsg per TX_BATCH (a tick at 5,000 peers sends ~500).
+ */
+struct prober_txq;
+
 struct prober {
 	struct prober_opts o;
 	struct peer_table *peers;
@@ -50,6 +56,7 @@ struct prober {
 	__u32 next_seq;
 	__u64 earliest_deadline_ns; /* 0: nothing in flight; the loop wakes for it */
 	__u64 send_errors;
+	struct prober_txq *txq;
 	/* responder */
 	__u64 resp_answered;
 	__u64 resp_dropped[RESP_MAX];
@@ -72,7 +79,13 @@ void prober_close(struct prober *p);
  */
 struct probe_slot *prober_slots_new(int n);
 void prober_peers_changed(struct prober *p, struct probe_slot *slots, const int *old_of, int old_n);
+/*
+ * Start a probe to peer idx. A UDP probe is queued: the caller calls
+ * prober_flush before it returns to the loop (before any peer reload).
+ */
 void prober_send(struct prober *p, int idx, __u64 now);
+/* Send the queued UDP probes (sendmmsg); a send that fails fails its probe now. */
+void prober_flush(struct prober *p);
 void prober_on_udp(struct prober *p, __u64 now);
 void prober_on_icmp(struct prober *p, int family, __u64 now);
 void prober_on_http(struct prober *p, int idx, __u32 events, __u64 now);
