@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <jansson.h>
@@ -150,8 +151,20 @@ static const struct wp_collector locked_collectors[] = {
 	{ "ready", collect_ready },	  { "kube", collect_kube },
 };
 
+/* CPU time of the last /metrics built (any HTTP thread). */
+static __u64 last_metrics_cpu_ns;
+
+static __u64 thread_cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (__u64)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
 int wp_export_metrics(void *ctx, struct prom_buf *b)
 {
+	__u64 cpu0 = thread_cpu_ns();
 	const struct wp_export_sources *src = ctx;
 	const char *ver[] = { "version", WARMPATH_VERSION, NULL };
 	struct wg_device *wgdevs = NULL;
@@ -178,6 +191,10 @@ int wp_export_metrics(void *ctx, struct prom_buf *b)
 	prom_sample(b, "warmpath_build_info", ver, 1);
 	prom_family(b, "warmpath_peers", PROM_GAUGE, "Configured peer nodes");
 	prom_sample(b, "warmpath_peers", NULL, nrt);
+	prom_family(b, "warmpath_metrics_last_cpu_seconds", PROM_GAUGE,
+		    "CPU time the agent spent building the previous /metrics response");
+	prom_sample(b, "warmpath_metrics_last_cpu_seconds", NULL,
+		    __atomic_load_n(&last_metrics_cpu_ns, __ATOMIC_RELAXED) / 1e9);
 	/*
 	 * The peers' series (~70 samples a peer with --peer-metrics all) are
 	 * formatted from the snapshot without the lock: the tick and probe
@@ -190,6 +207,7 @@ int wp_export_metrics(void *ctx, struct prom_buf *b)
 	pthread_mutex_unlock(src->lock);
 	peer_rows_free(rows);
 	wg_devices_free(wgdevs, nwg);
+	__atomic_store_n(&last_metrics_cpu_ns, thread_cpu_ns() - cpu0, __ATOMIC_RELAXED);
 	return prom_buf_error(b);
 }
 
