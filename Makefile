@@ -9,6 +9,19 @@
 
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.1.0)
 OUTPUT := .output
+# `make test SANITIZE=address,undefined`: user space and the unit tests built
+# with ASan/UBSan into their own directory, so sanitized and normal objects
+# never mix (the BPF objects are rebuilt there too).
+SANITIZE ?=
+ifneq ($(SANITIZE),)
+OUTPUT := .output-san
+BIN := $(OUTPUT)/warmpath
+else
+BIN := warmpath
+endif
+# Any sanitizer report fails the run (exit status 1 or abort, never just a log).
+SAN_ENV := ASAN_OPTIONS=halt_on_error=1:abort_on_error=1:detect_leaks=1:strict_string_checks=1 \
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 CLANG ?= clang
 BPFTOOL ?= bpftool
 CC ?= gcc
@@ -35,6 +48,9 @@ CFLAGS ?= -g -O2
 CFLAGS += -Wall -Wextra -Wno-unused-parameter -Werror -Werror=undef \
 	-Wmissing-field-initializers -D_GNU_SOURCE -DWARMPATH_VERSION='"$(VERSION)"' \
 	-MMD -MP $(INCLUDES)
+ifneq ($(SANITIZE),)
+CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+endif
 PKGS := libbpf libelf zlib libmicrohttpd jansson libcurl
 LDLIBS := $$(pkg-config --libs $(PKGS)) -lpthread -lm
 
@@ -50,7 +66,7 @@ endif
 .DELETE_ON_ERROR:
 .SECONDARY:
 
-all: warmpath
+all: $(BIN)
 
 # Install missing Debian packages once (order-only: never forces a rebuild).
 $(OUTPUT)/.deps-ok: | $(OUTPUT)
@@ -103,7 +119,7 @@ $(OUTPUT)/user/%.o: user/%.c | $(SKELS) $(OUTPUT)/.deps-ok
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
-warmpath: $(USER_OBJS)
+$(BIN): $(USER_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
 
@@ -122,8 +138,64 @@ $(OUTPUT)/test_progs: $(TEST_OBJS) $(LIB_OBJS)
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
 
 # The whole suite: unit (BPF_PROG_TEST_RUN) then netns/device tests, one summary.
-test: warmpath $(OUTPUT)/test_progs
-	$(Q)selftests/run.sh
+ifneq ($(SANITIZE),)
+# Sanitized: the unit suite and a datapath mutation run under ASan/UBSan.
+# The netns suites can drive the sanitized agent too (they are not run here:
+# they take minutes and need no other build):
+#   ASAN_OPTIONS=detect_leaks=0 WARMPATH=$(BIN) selftests/run.sh veth
+test: $(BIN) $(OUTPUT)/test_progs $(OUTPUT)/fuzz_datapath
+	$(Q)$(SAN_ENV) $(OUTPUT)/test_progs
+	$(Q)$(SAN_ENV) $(OUTPUT)/fuzz_datapath -n $(FUZZ_SMOKE_DATAPATH_RUNS) -o $(OUTPUT)
+else
+# Everything, then every fuzz target a few seconds over its corpus (and its
+# crash reproducers), then a short datapath mutation run.
+test: warmpath $(OUTPUT)/test_progs fuzz-build $(OUTPUT)/fuzz_datapath
+	$(Q)rc=0; selftests/run.sh || rc=1; \
+	selftests/fuzz/run.sh --smoke $(FUZZ_SMOKE_SECONDS) $(FUZZ_SMOKE_DATAPATH_RUNS) || rc=1; \
+	exit $$rc
+endif
+
+# ---- fuzzing: selftests/fuzz/ (README.md there) ----
+# libFuzzer targets, one per parser, built with clang into their own
+# directory (-fsanitize=fuzzer,address,undefined, user space included), and
+# fuzz_datapath (BPF_PROG_TEST_RUN on mutated packets) built like the tests.
+FUZZ_OUTPUT := .output-fuzz
+FUZZ_TARGETS := $(patsubst selftests/fuzz/fuzz_%.c,%,$(filter-out \
+	selftests/fuzz/fuzz_datapath.c,$(wildcard selftests/fuzz/fuzz_*.c)))
+FUZZ_SECONDS ?= 60
+FUZZ_DATAPATH_RUNS ?= 1000000
+FUZZ_SMOKE_SECONDS ?= 3
+FUZZ_SMOKE_DATAPATH_RUNS ?= 50000
+# Targets that include the file they fuzz (for its static parser) link without its object.
+FUZZ_OWN_events := user/agent/events.o
+FUZZ_OWN_links := user/datapath/links.o
+FUZZ_OWN_kube_watch := user/discovery/kube.o
+FUZZ_DATAPATH_OBJS := $(addprefix $(OUTPUT)/selftests/,fuzz/fuzz_datapath.o \
+	unit/datapath_check.o unit/datapath_fixture.o unit/packet_builder.o)
+
+.PHONY: fuzz fuzz-build fuzz-bins
+fuzz-build: | $(OUTPUT)/.deps-ok
+	$(Q)$(MAKE) --no-print-directory FUZZ_BUILD=1 OUTPUT=$(FUZZ_OUTPUT) CC=$(CLANG) SANITIZE= \
+		fuzz-bins
+
+fuzz: fuzz-build $(OUTPUT)/fuzz_datapath
+	$(Q)selftests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_DATAPATH_RUNS)
+
+$(OUTPUT)/fuzz_datapath: $(FUZZ_DATAPATH_OBJS) $(LIB_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+
+ifeq ($(FUZZ_BUILD),1)
+CFLAGS += -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer \
+	-fno-sanitize-recover=all
+fuzz-bins: $(addprefix $(OUTPUT)/fuzz/fuzz_,$(FUZZ_TARGETS))
+
+$(OUTPUT)/fuzz/fuzz_%: selftests/fuzz/fuzz_%.c $(LIB_OBJS) | $(SKELS)
+	$(call msg,FUZZ,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -fsanitize=fuzzer -Iselftests/fuzz $< \
+		$(filter-out $(addprefix $(OUTPUT)/,$(FUZZ_OWN_$*)),$(LIB_OBJS)) $(LDLIBS) -o $@
+endif
 
 unit-test: $(OUTPUT)/test_progs
 	$(Q)$(OUTPUT)/test_progs
@@ -149,6 +221,7 @@ check-format:
 clean:
 	$(call msg,CLEAN)
 	$(Q)rm -rf $(OUTPUT)/*.o $(OUTPUT)/*.skel.h $(OUTPUT)/*.d $(OUTPUT)/user $(OUTPUT)/selftests \
-		$(OUTPUT)/bench $(OUTPUT)/test_progs warmpath
+		$(OUTPUT)/bench $(OUTPUT)/test_progs $(OUTPUT)/fuzz_datapath warmpath .output-san \
+		$(FUZZ_OUTPUT)
 
 -include $(shell find $(OUTPUT) -name '*.d' 2>/dev/null)

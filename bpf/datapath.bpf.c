@@ -13,6 +13,7 @@
 #include <bpf/bpf_helpers.h>
 #include "parsing.bpf.h"
 #include "maps.bpf.h"
+#include "wireguard.bpf.h"
 #include "warmpath.h"
 #include "peer_schema.h"
 
@@ -24,7 +25,6 @@
 const volatile __u16 probe_port = WP_DEFAULT_PROBE_PORT;
 const volatile __u16 vxlan_port_a = WP_VXLAN_PORT_IANA;
 const volatile __u16 vxlan_port_b = WP_VXLAN_PORT_LINUX;
-const volatile __u16 wireguard_port = WP_WIREGUARD_PORT;
 const volatile __u64 cold_threshold_ns = 30ull * 1000000000ull;
 
 struct {
@@ -50,14 +50,6 @@ struct {
 	__type(value, struct flow_state);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } flows SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, WP_MAX_WG_ENDPOINTS);
-	__type(key, struct wg_endpoint_key);
-	__type(value, struct wg_endpoint_state);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} wg_endpoints SEC(".maps");
 
 /*
  * Per-CPU direct-mapped cache in front of the prefixes trie (an LPM lookup is
@@ -412,8 +404,6 @@ static __always_inline void account_peer(struct peer_state *ps, int dir, __u64 l
 		ps->last_rx_ns = now;
 	}
 }
-
-#include "wireguard.bpf.h"
 
 static __always_inline int handle_skb(struct __sk_buff *skb, int dir)
 {

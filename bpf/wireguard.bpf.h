@@ -5,11 +5,33 @@
  * (three reserved zero bytes follow); lengths are fixed for the handshake
  * messages. An initiation (type 1, 148 bytes) carries its sender index at
  * offset 4; the response (type 2, 92 bytes) names it as receiver index at
- * offset 8. Included by datapath.bpf.c; data messages (type 4) cost one
- * comparison and nothing else.
+ * offset 8. Data messages (type 4) cost one comparison and nothing else.
+ *
+ * Self-contained: the `wg_endpoints` LRU and the `wireguard_port` setting
+ * live here; the program that includes this header (datapath.bpf.c) calls
+ * handle_underlay() for packets on an underlay interface.
  */
 #ifndef __WARMPATH_WIREGUARD_BPF_H
 #define __WARMPATH_WIREGUARD_BPF_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+#include "parsing.bpf.h"
+#include "maps.bpf.h"
+#include "warmpath.h"
+
+/* This node's WireGuard UDP port; set by the loader before load. */
+const volatile __u16 wireguard_port = WP_WIREGUARD_PORT;
+
+/* (underlay ifindex, remote address, remote port) -> handshake state; pinned. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, WP_MAX_WG_ENDPOINTS);
+	__type(key, struct wg_endpoint_key);
+	__type(value, struct wg_endpoint_state);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} wg_endpoints SEC(".maps");
 
 /* A zeroed value to insert from: too large for the 512-byte BPF stack. */
 static struct wg_endpoint_state wg_endpoint_zero;
@@ -63,17 +85,25 @@ static __noinline void handle_underlay(struct hdr_cursor *c, void *end, int eth_
 
 	__builtin_memcpy(key.addr, dir == WP_DIR_TX ? daddr.addr : saddr.addr, 16);
 	key.port = bpf_ntohs(dir == WP_DIR_TX ? udph->dest : udph->source);
-	st = wg_endpoint(&key);
-	if (!st)
-		return;
+	/*
+	 * Validate before allocating: garbage to the WireGuard port (a scanner,
+	 * a spoofed flood) must not create LRU entries and so evict real
+	 * handshake state. It counts into an endpoint already tracked, and in
+	 * the global statistics always.
+	 */
 	if (p[1] || p[2] || p[3] || (type == WG_MSG_INITIATION && plen != WG_LEN_INITIATION) ||
 	    (type == WG_MSG_RESPONSE && plen != WG_LEN_RESPONSE) ||
 	    (type == WG_MSG_COOKIE && plen != WG_LEN_COOKIE) || type < WG_MSG_INITIATION ||
 	    type > WG_MSG_COOKIE || (void *)(p + 12) > end) {
 		stat_inc(WP_STAT_WG_MALFORMED);
-		__sync_fetch_and_add(&st->malformed, 1);
+		st = bpf_map_lookup_elem(&wg_endpoints, &key);
+		if (st)
+			__sync_fetch_and_add(&st->malformed, 1);
 		return;
 	}
+	st = wg_endpoint(&key);
+	if (!st)
+		return;
 	stat_inc(WP_STAT_WG_HANDSHAKE);
 	now = bpf_ktime_get_ns();
 	sender = *(__u32 *)(p + 4);

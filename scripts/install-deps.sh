@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #
-# Install the Debian 12 packages warmpath needs to build, test, bench and demo.
+# Install the Debian 12 packages warmpath needs to build, test, fuzz, bench and demo
+# (gcc brings ASan/UBSan for make test SANITIZE=...; libclang-rt-14-dev libFuzzer).
 # Usage: scripts/install-deps.sh [--check]
 #   --check  only report what is missing (exit 1 if anything is)
 # Idempotent: installs only what is missing, never recommends (no kernel images).
@@ -12,6 +13,7 @@ deps=(
 	"make:make"
 	"gcc:gcc"
 	"clang:clang"
+	"libclang-rt-14-dev:file:/usr/lib/llvm-14/lib/clang/14.0.6/include/fuzzer/FuzzedDataProvider.h"
 	"llvm:llvm-strip"
 	"clang-format:clang-format"
 	"pkg-config:pkg-config"

@@ -32,6 +32,28 @@ struct arp_eth_ipv4 {
 	__be32 tip;
 } __packed;
 
+/*
+ * Headers start at any offset of p->data (an IPv4 header after the 14 bytes
+ * of Ethernet is 2 bytes off its natural alignment), so the kernel's header
+ * structs are reached only through these 1-aligned wrappers, never by a plain
+ * cast: a misaligned struct access is undefined (UBSan reports it).
+ */
+struct iphdr_u {
+	struct iphdr h;
+} __packed;
+
+struct ipv6hdr_u {
+	struct ipv6hdr h;
+} __packed;
+
+struct tcphdr_u {
+	struct tcphdr h;
+} __packed;
+
+struct udphdr_u {
+	struct udphdr h;
+} __packed;
+
 struct tcp_ts_opt {
 	__u8 nop[2];
 	__u8 kind; /* 8: timestamps */
@@ -139,7 +161,7 @@ void pkt_vlan(struct pkt *p, __u16 tpid, __u16 vid)
 void pkt_ipv4_opts(struct pkt *p, const char *saddr, const char *daddr, size_t opt_len,
 		   __u16 frag_off)
 {
-	struct iphdr *iph;
+	struct iphdr_u *iph;
 	__u8 *opts;
 
 	if (opt_len % 4 || opt_len > 40) {
@@ -150,13 +172,13 @@ void pkt_ipv4_opts(struct pkt *p, const char *saddr, const char *daddr, size_t o
 	iph = pkt_push(p, sizeof(*iph) + opt_len);
 	if (!iph)
 		return;
-	iph->version = 4;
-	iph->ihl = (sizeof(*iph) + opt_len) / 4;
-	iph->ttl = 64;
-	iph->id = htons(0x1234);
-	iph->frag_off = htons(frag_off);
-	if (inet_pton(AF_INET, saddr, &iph->saddr) != 1 ||
-	    inet_pton(AF_INET, daddr, &iph->daddr) != 1)
+	iph->h.version = 4;
+	iph->h.ihl = (sizeof(*iph) + opt_len) / 4;
+	iph->h.ttl = 64;
+	iph->h.id = htons(0x1234);
+	iph->h.frag_off = htons(frag_off);
+	if (inet_pton(AF_INET, saddr, &iph->h.saddr) != 1 ||
+	    inet_pton(AF_INET, daddr, &iph->h.daddr) != 1)
 		p->overflow = true;
 	/* Options: NOPs, then an end-of-list in the last byte. */
 	opts = (__u8 *)(iph + 1);
@@ -164,7 +186,7 @@ void pkt_ipv4_opts(struct pkt *p, const char *saddr, const char *daddr, size_t o
 		memset(opts, 1, opt_len);
 		opts[opt_len - 1] = 0;
 	}
-	p->link_off = (__u8 *)&iph->protocol - p->data;
+	p->link_off = (__u8 *)&iph->h.protocol - p->data;
 	p->link_kind = PKT_LINK_IPPROTO;
 	p->last_ip = 4;
 	pkt_fixup(p, (__u8 *)iph - p->data, PKT_FIX_IPV4);
@@ -177,18 +199,18 @@ void pkt_ipv4(struct pkt *p, const char *saddr, const char *daddr)
 
 void pkt_ipv6(struct pkt *p, const char *saddr, const char *daddr)
 {
-	struct ipv6hdr *ip6h;
+	struct ipv6hdr_u *ip6h;
 
 	pkt_link(p, ETH_P_IPV6, IPPROTO_IPV6);
 	ip6h = pkt_push(p, sizeof(*ip6h));
 	if (!ip6h)
 		return;
-	ip6h->version = 6;
-	ip6h->hop_limit = 64;
-	if (inet_pton(AF_INET6, saddr, &ip6h->saddr) != 1 ||
-	    inet_pton(AF_INET6, daddr, &ip6h->daddr) != 1)
+	ip6h->h.version = 6;
+	ip6h->h.hop_limit = 64;
+	if (inet_pton(AF_INET6, saddr, &ip6h->h.saddr) != 1 ||
+	    inet_pton(AF_INET6, daddr, &ip6h->h.daddr) != 1)
 		p->overflow = true;
-	p->link_off = (__u8 *)&ip6h->nexthdr - p->data;
+	p->link_off = (__u8 *)&ip6h->h.nexthdr - p->data;
 	p->link_kind = PKT_LINK_IPPROTO;
 	p->last_ip = 6;
 	pkt_fixup(p, (__u8 *)ip6h - p->data, PKT_FIX_IPV6);
@@ -239,25 +261,26 @@ void pkt_ipv6_frag(struct pkt *p, __u16 offset, bool more)
 	p->link_kind = PKT_LINK_IPPROTO;
 }
 
-static struct tcphdr *push_tcp(struct pkt *p, size_t opt_len, __u16 sport, __u16 dport, __u8 flags)
+static struct tcphdr_u *push_tcp(struct pkt *p, size_t opt_len, __u16 sport, __u16 dport,
+				 __u8 flags)
 {
-	struct tcphdr *tcph;
+	struct tcphdr_u *tcph;
 
 	pkt_link(p, -1, IPPROTO_TCP);
 	tcph = pkt_push(p, sizeof(*tcph) + opt_len);
 	if (!tcph)
 		return NULL;
-	tcph->source = htons(sport);
-	tcph->dest = htons(dport);
-	tcph->seq = htonl(1000);
-	tcph->ack_seq = flags & TCP_FLAG_ACK ? htonl(2000) : 0;
-	tcph->doff = (sizeof(*tcph) + opt_len) / 4;
-	tcph->fin = !!(flags & TCP_FLAG_FIN);
-	tcph->syn = !!(flags & TCP_FLAG_SYN);
-	tcph->rst = !!(flags & TCP_FLAG_RST);
-	tcph->psh = !!(flags & TCP_FLAG_PSH);
-	tcph->ack = !!(flags & TCP_FLAG_ACK);
-	tcph->window = htons(64240);
+	tcph->h.source = htons(sport);
+	tcph->h.dest = htons(dport);
+	tcph->h.seq = htonl(1000);
+	tcph->h.ack_seq = flags & TCP_FLAG_ACK ? htonl(2000) : 0;
+	tcph->h.doff = (sizeof(*tcph) + opt_len) / 4;
+	tcph->h.fin = !!(flags & TCP_FLAG_FIN);
+	tcph->h.syn = !!(flags & TCP_FLAG_SYN);
+	tcph->h.rst = !!(flags & TCP_FLAG_RST);
+	tcph->h.psh = !!(flags & TCP_FLAG_PSH);
+	tcph->h.ack = !!(flags & TCP_FLAG_ACK);
+	tcph->h.window = htons(64240);
 	return tcph;
 }
 
@@ -269,7 +292,7 @@ void pkt_tcp(struct pkt *p, __u16 sport, __u16 dport, __u8 flags)
 void pkt_tcp_ts(struct pkt *p, __u16 sport, __u16 dport, __u8 flags)
 {
 	struct tcp_ts_opt *ts;
-	struct tcphdr *tcph;
+	struct tcphdr_u *tcph;
 
 	tcph = push_tcp(p, sizeof(*ts), sport, dport, flags);
 	if (!tcph)
@@ -284,14 +307,14 @@ void pkt_tcp_ts(struct pkt *p, __u16 sport, __u16 dport, __u8 flags)
 
 void pkt_udp(struct pkt *p, __u16 sport, __u16 dport)
 {
-	struct udphdr *udph;
+	struct udphdr_u *udph;
 
 	pkt_link(p, -1, IPPROTO_UDP);
 	udph = pkt_push(p, sizeof(*udph));
 	if (!udph)
 		return;
-	udph->source = htons(sport);
-	udph->dest = htons(dport);
+	udph->h.source = htons(sport);
+	udph->h.dest = htons(dport);
 	pkt_fixup(p, (__u8 *)udph - p->data, PKT_FIX_UDP);
 }
 
@@ -373,21 +396,21 @@ int pkt_finish(struct pkt *p)
 	for (i = p->nfixups - 1; i >= 0; i--) {
 		void *hdr = p->data + p->fixups[i].off;
 		size_t rest = p->len - p->fixups[i].off;
-		struct ipv6hdr *ip6h = hdr;
-		struct udphdr *udph = hdr;
-		struct iphdr *iph = hdr;
+		struct ipv6hdr_u *ip6h = hdr;
+		struct udphdr_u *udph = hdr;
+		struct iphdr_u *iph = hdr;
 
 		switch (p->fixups[i].kind) {
 		case PKT_FIX_IPV4:
-			iph->tot_len = htons(rest);
-			iph->check = 0;
-			iph->check = ipv4_csum(iph, iph->ihl * 4);
+			iph->h.tot_len = htons(rest);
+			iph->h.check = 0;
+			iph->h.check = ipv4_csum(iph, iph->h.ihl * 4);
 			break;
 		case PKT_FIX_IPV6:
-			ip6h->payload_len = htons(rest - sizeof(*ip6h));
+			ip6h->h.payload_len = htons(rest - sizeof(*ip6h));
 			break;
 		case PKT_FIX_UDP:
-			udph->len = htons(rest);
+			udph->h.len = htons(rest);
 			break;
 		}
 	}

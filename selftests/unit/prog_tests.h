@@ -52,18 +52,29 @@ TEST_WEAK(prom_promtool)
 TEST_WEAK(prom_http)
 TEST_WEAK(prom_http_concurrent)
 
+/* user/discovery/peers.c input limits: test_peer_limits.c */
+TEST(peer_prefix_limits)
+
+/* user/util/log.c: test_log.c */
+TEST(log_escape)
+
+/* user/export/http.c under a slowloris: test_http_slowloris.c */
+TEST(http_slowloris)
+
 /* bpf/drops.bpf.c, user/drops.c: test_drops.c */
 TEST(drops_reason_names)
 TEST(drops_variant)
 TEST(drops_kfree_skb)
 TEST(drops_kfree_skb_plain)
 
-/* bpf/wireguard.bpf.h, user/wireguard.c: test_wireguard.c */
+/* bpf/wireguard.bpf.h, user/wireguard/: test_wireguard*.c (fake_uapi.c, wg_packets.c) */
 TEST(wireguard_handshakes)
 TEST(wireguard_truncated)
 TEST(wireguard_uapi)
 TEST(wireguard_metrics)
+TEST(wireguard_netlink)
+TEST(wireguard_attrib)
 
-/* user/kube.c: test_kube.c (a fake API server over TLS in the test) */
+/* user/discovery/kube*.c, peerset.c: test_kube_*.c (fake_kube_api.c) */
 TEST(kube_node)
 TEST(kube_discovery)

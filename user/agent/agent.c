@@ -17,6 +17,7 @@
 #include "config.h"
 #include "http.h"
 #include "ifwatch.h"
+#include "wg_sync.h"
 #include "probe.h"
 #include "util.h"
 #include "links.h"
@@ -150,6 +151,10 @@ static void agent_tick(struct agent *a, __u64 now)
 		switch (keepalive_decide(a->cfg->mode, &rt->ka, now, rt->bpf.last_tx_ns,
 					 rt->bpf.last_rx_ns, interval, a->tick_ns / 2)) {
 		case KA_PROBE:
+			if (a->cfg->mode == WP_MODE_IDLE && wg_sync_keepalive_suppress(rt->name)) {
+				rt->suppressed++; /* WireGuard's persistent keepalive holds it warm */
+				break;
+			}
 			prober_send(&a->prober, i, now);
 			sent++;
 			break;
@@ -184,8 +189,8 @@ static int agent_install_peers(struct agent *a)
 	char err[256];
 	int skipped;
 
-	if (kube_merge_peers(&set, &a->static_peers, err, sizeof(err)) < 0 ||
-	    (skipped = kube_merge_peers(&set, &a->kube_peers, err, sizeof(err))) < 0) {
+	if (peer_set_merge(&set, &a->static_peers, err, sizeof(err)) < 0 ||
+	    (skipped = peer_set_merge(&set, &a->kube_peers, err, sizeof(err))) < 0) {
 		log_error("peers: %s", err);
 		peer_set_free(&set);
 		return -1;
@@ -194,6 +199,9 @@ static int agent_install_peers(struct agent *a)
 		log_warn("kubernetes: %d node(s) not made peers: their name or address is a "
 			 "--peer / --peers-file peer's (-v names them)",
 			 skipped);
+	wg_sync_peers(&set, bpf_map__fd(a->ld.skel->maps.ifaces),
+		      &(struct wg_sync_opts){ !a->cfg->no_wireguard_prefixes,
+					      a->cfg->keepalive_interval });
 	if (agent_set_peers(a, &set)) {
 		peer_set_free(&set);
 		return -1;
@@ -323,6 +331,8 @@ static void agent_loop(struct agent *a)
 		/* after the unlock: installing peers takes the lock itself */
 		if (kube_changed)
 			agent_kube_update(a);
+		if (wg_sync_changed(bpf_map__fd(a->ld.skel->maps.ifaces)) && agent_install_peers(a))
+			log_warn("wireguard: peers unchanged (%d peers kept)", a->peers.n);
 	}
 }
 
@@ -424,6 +434,7 @@ int cmd_run(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	ret = 1;
+	wg_sync_underlay(cfg.underlay, sizeof(cfg.underlay));
 	if (attach_interfaces(&cfg, &a.ld) < 0)
 		goto detach;
 	wp_loader_prune_stale(&a.ld);

@@ -36,6 +36,7 @@ enum {
 	OPT_PEER_METRICS,
 	OPT_WORST_PEERS,
 	OPT_TICK,
+	OPT_NO_WG_PREFIXES,
 	OPT_HELP,
 };
 
@@ -66,6 +67,7 @@ static const struct option run_options[] = {
 	{ "peer-metrics", required_argument, NULL, OPT_PEER_METRICS },
 	{ "worst-peers", required_argument, NULL, OPT_WORST_PEERS },
 	{ "tick-interval", required_argument, NULL, OPT_TICK },
+	{ "no-wireguard-prefixes", no_argument, NULL, OPT_NO_WG_PREFIXES },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{},
@@ -86,6 +88,8 @@ void config_print_run_help(FILE *f)
 		"                              'auto' (default): every ipip, vxlan, wireguard link\n"
 		"                              and every wireguard-go tun device\n"
 		"  --underlay-interface IF     interface carrying WireGuard UDP (handshakes)\n"
+		"                              (default: the one the route to the WireGuard\n"
+		"                              peers' endpoints goes through; 'none': no underlay)\n"
 		"  --wireguard-port N          WireGuard UDP port on the underlay (default 51820)\n"
 		"  --attach-mode auto|tcx|tc   tcx links when the kernel has them (default auto)\n"
 		"  --vxlan-port N[,N]          VXLAN UDP ports to decapsulate (default 4789,8472)\n"
@@ -110,6 +114,8 @@ void config_print_run_help(FILE *f)
 		"                              'none': InternalIP only)\n"
 		"  --node-name NAME            this node's name, skipped among peers\n"
 		"                              (default: $NODE_NAME, else the hostname)\n"
+		"  --no-wireguard-prefixes     do not add a WireGuard peer's allowed IPs to the\n"
+		"                              prefixes of the peer it belongs to (added by default)\n"
 		"\n"
 		"Keep-alive:\n"
 		"  --mode idle|constant|observe  probe idle peers only (default) / every peer every\n"
@@ -277,6 +283,9 @@ static int apply(struct wp_config *cfg, int opt, const char *arg)
 		return copy_str("--peers-file", arg, cfg->peers_file, sizeof(cfg->peers_file));
 	case OPT_KUBERNETES:
 		cfg->kubernetes = !arg || !strcmp(arg, "1") || !strcasecmp(arg, "true");
+		return 0;
+	case OPT_NO_WG_PREFIXES:
+		cfg->no_wireguard_prefixes = !arg || !strcmp(arg, "1") || !strcasecmp(arg, "true");
 		return 0;
 	case OPT_KUBE_API:
 		if (strncmp(arg, "https://", 8) && strncmp(arg, "http://", 7))

@@ -25,6 +25,7 @@ struct wp_config {
 	struct wp_peer_set cli_peers; /* from --peer */
 	char peers_file[256];
 	bool kubernetes;
+	bool no_wireguard_prefixes; /* --no-wireguard-prefixes */
 	char kube_api[256]; /* "" : in-cluster (KUBERNETES_SERVICE_HOST/_PORT) */
 	char kube_token_file[256]; /* "" : the service account's; "none": no token */
 	char kube_ca_file[256]; /* "" : the service account's; "system": the system store */

@@ -19,7 +19,7 @@
  *	struct wp_kube_opts o = { .node_name = cfg->node_name };
  *	struct wp_kube *k = kube_start(&o, err, sizeof(err));
  *	epoll_ctl(epfd, EPOLL_CTL_ADD, kube_notify_fd(k), ...);
- *	... on EPOLLIN: kube_take_peers(k, &set); kube_merge_peers(&static_set, &set, ...)
+ *	... on EPOLLIN: kube_take_peers(k, &set); peer_set_merge(&static_set, &set, ...)
  *	kube_stop(k);
  *
  * Each node becomes a peer named metadata.name. Its probe address is the first
@@ -68,6 +68,7 @@ struct wp_kube_opts {
 	size_t max_event_bytes; /* longest watch line; 0: 8 MiB */
 	size_t max_list_bytes; /* largest list page; 0: 64 MiB */
 	int list_page_size; /* ?limit=; 0: 500 */
+	int max_nodes; /* nodes kept (list and watch); more count as too_large; 0: 20000 */
 };
 
 /* Why a request failed: the `reason` label of warmpath_discovery_errors_total. */
@@ -129,16 +130,6 @@ void kube_get_stats(struct wp_kube *k, struct wp_kube_stats *st);
  * Returns prom_buf_error(b).
  */
 int kube_emit_metrics(struct wp_kube *k, struct prom_buf *b);
-
-/*
- * Append the peers of @kube to @dst (the --peer / --peers-file set, which wins):
- * a name already in @dst is skipped, prefixes already claimed in @dst are
- * dropped, and a peer whose probe address is claimed is skipped. O(n log n),
- * unlike repeated peer_set_add(). Returns the number of peers skipped, or
- * -ENOMEM / -E2BIG (more than WP_MAX_PEERS) with a message in @err.
- */
-int kube_merge_peers(struct wp_peer_set *dst, const struct wp_peer_set *kube, char *err,
-		     size_t errlen);
 
 /*
  * One Node object to a peer, with annotation keys @annotations (NULL-terminated;

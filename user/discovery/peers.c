@@ -9,9 +9,39 @@
 #include <bpf/bpf.h>
 #include "peers.h"
 
+/*
+ * The broadest prefix a peer may claim. A peer's prefixes say which traffic
+ * is "to that peer" (and which sources the responder treats as a peer), so a
+ * /0 or a /1 would claim the whole Internet. /8 (IPv4) and /16 (IPv6) still
+ * cover any cluster's pod or node range.
+ */
+#define PEER_PREFIX_MIN_V4 8
+#define PEER_PREFIX_MIN_V6 16
+
+/* A prefix length: 1-3 decimal digits, no sign, space or leading zero. */
+static long prefix_len_parse(const char *s)
+{
+	size_t n = strlen(s);
+	long len = 0;
+
+	if (n == 0 || n > 3 || (s[0] == '0' && n > 1))
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		len = len * 10 + (s[i] - '0');
+	}
+	return len;
+}
+
+/*
+ * ADDR or ADDR/LEN, any length 0..32 / 0..128 (WireGuard's allowed IPs may
+ * well be 0.0.0.0/0); peers' prefixes are held to the minimums above by
+ * peer_prefix_parse().
+ */
 int prefix_parse(const char *s, struct wp_prefix *pfx)
 {
-	char buf[INET6_ADDRSTRLEN + 8], *slash, *end;
+	char buf[INET6_ADDRSTRLEN + 8], *slash;
 	struct in_addr a4;
 	long len = -1;
 
@@ -21,9 +51,8 @@ int prefix_parse(const char *s, struct wp_prefix *pfx)
 	slash = strchr(buf, '/');
 	if (slash) {
 		*slash = '\0';
-		errno = 0;
-		len = strtol(slash + 1, &end, 10);
-		if (errno || *end || end == slash + 1 || len < 0)
+		len = prefix_len_parse(slash + 1);
+		if (len < 0)
 			return -EINVAL;
 	}
 	memset(pfx, 0, sizeof(*pfx));
@@ -65,6 +94,27 @@ void prefix_format(const struct wp_prefix *pfx, char *buf, size_t len)
 		inet_ntop(AF_INET6, pfx->addr, a, sizeof(a));
 		snprintf(buf, len, "%s/%u", a, pfx->len);
 	}
+}
+
+/*
+ * A peer's prefix: prefix_parse(), no broader than /8 (IPv4) or /16 (IPv6),
+ * and no IPv6 prefix that holds all of IPv4 (::/16 contains ::ffff:0:0/96).
+ */
+static int peer_prefix_parse(const char *s, struct wp_prefix *pfx)
+{
+	struct wp_prefix all_v4 = { .addr = { [10] = 0xff, [11] = 0xff }, .len = 96 };
+
+	if (prefix_parse(s, pfx))
+		return -EINVAL;
+	if (pfx->len < (prefix_is_v4(pfx) ? 96 + PEER_PREFIX_MIN_V4 : PEER_PREFIX_MIN_V6))
+		return -ERANGE;
+	if (pfx->len < 96) {
+		for (unsigned int bit = pfx->len; bit < 128; bit++)
+			all_v4.addr[bit / 8] &= ~(0x80 >> (bit % 8));
+		if (!memcmp(all_v4.addr, pfx->addr, 16))
+			return -ERANGE;
+	}
+	return 0;
 }
 
 static bool valid_name(const char *name)
@@ -111,10 +161,11 @@ static int peer_fill(struct wp_peer *p, const char *name, const char *addr, char
 				 WP_MAX_PEER_PREFIXES - 1);
 			return -EINVAL;
 		}
-		if (prefix_parse(pfxs[i], &p->prefixes[p->nprefixes])) {
-			snprintf(err, errlen,
-				 "peer '%s': bad prefix '%s' (want ADDR or ADDR/LEN, IPv4 or IPv6)",
-				 name, pfxs[i]);
+		if (peer_prefix_parse(pfxs[i], &p->prefixes[p->nprefixes])) {
+			snprintf(
+				err, errlen,
+				"peer '%s': bad prefix '%s' (want ADDR or ADDR/LEN, IPv4 /%d-32 or IPv6 /%d-128)",
+				name, pfxs[i], PEER_PREFIX_MIN_V4, PEER_PREFIX_MIN_V6);
 			return -EINVAL;
 		}
 		p->nprefixes++;

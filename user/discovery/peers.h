@@ -39,6 +39,15 @@ int peer_parse_spec(const char *spec, struct wp_peer *p, char *err, size_t errle
 int peers_file_load(const char *path, struct wp_peer_set *set, char *err, size_t errlen);
 /* Append a copy; rejects duplicate names and prefixes claimed by two peers. */
 int peer_set_add(struct wp_peer_set *set, const struct wp_peer *p, char *err, size_t errlen);
+/*
+ * Append the peers of @src to @dst (whose peers win): a name already in @dst
+ * is skipped, prefixes already claimed (in @dst or by an earlier peer of
+ * @src) are dropped, and a peer whose probe address is claimed is skipped.
+ * O(n log n), unlike repeated peer_set_add(). Returns the number of peers
+ * skipped, or -ENOMEM / -E2BIG (more than WP_MAX_PEERS) with a message in @err.
+ */
+int peer_set_merge(struct wp_peer_set *dst, const struct wp_peer_set *src, char *err,
+		   size_t errlen);
 struct wp_peer *peer_set_find(struct wp_peer_set *set, const char *name);
 void peer_set_free(struct wp_peer_set *set);
 

@@ -79,7 +79,7 @@ static void wg_names_of(const struct wp_export_sources *src, struct wg_names *nm
 /* wireguard-go peer lists, read outside the lock (a UAPI query may take up to 1 s). */
 static int wg_devices(const struct wp_export_sources *src, struct wg_device **devs)
 {
-	int n = wg_uapi_get_ifaces(bpf_map__fd(src->ld->skel->maps.ifaces), devs);
+	int n = wg_devices_from_ifaces(bpf_map__fd(src->ld->skel->maps.ifaces), devs);
 
 	return n > 0 ? n : 0;
 }

@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <microhttpd.h>
 #include "http.h"
+#include "http_guard.h"
 #include "log.h"
 
 #define LISTEN_BACKLOG 128
@@ -47,6 +48,7 @@ static const unsigned int codes[] = { 200, 404, 405, 500, 503 };
 
 struct wp_http {
 	struct MHD_Daemon *daemon;
+	struct http_guard guard; /* the request deadline */
 	struct wp_http_handlers h;
 	bool running; /* started: MHD's messages are per-connection noise from now on */
 	uint16_t port;
@@ -492,8 +494,10 @@ struct wp_http *wp_http_start(const char *listen_addr, const struct wp_http_hand
 	int fd = -1, mhd_fd, one = 1, zero = 0;
 
 	s = calloc(1, sizeof(*s));
-	if (!s) {
+	if (!s || http_guard_init(&s->guard, WP_HTTP_REQUEST_DEADLINE,
+				  WP_HTTP_MAX_CONNECTIONS_PER_IP, s->addr)) {
 		set_err(err, errlen, "http: %s", strerror(ENOMEM));
+		free(s);
 		return NULL;
 	}
 	if (h)
@@ -544,11 +548,13 @@ struct wp_http *wp_http_start(const char *listen_addr, const struct wp_http_hand
 	s->daemon = MHD_start_daemon(
 		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_AUTO |
 			MHD_USE_ERROR_LOG,
-		0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
-		MHD_OPTION_LISTEN_SOCKET, (MHD_socket)mhd_fd, MHD_OPTION_CONNECTION_LIMIT,
-		(unsigned int)WP_HTTP_MAX_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT,
-		(unsigned int)WP_HTTP_CONNECTION_TIMEOUT, MHD_OPTION_THREAD_STACK_SIZE,
-		(size_t)THREAD_STACK_SIZE, MHD_OPTION_END);
+		0, http_guard_accept, &s->guard, on_request, s, MHD_OPTION_EXTERNAL_LOGGER,
+		on_mhd_log, s, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)mhd_fd,
+		MHD_OPTION_CONNECTION_LIMIT, (unsigned int)WP_HTTP_MAX_CONNECTIONS,
+		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)WP_HTTP_CONNECTION_TIMEOUT,
+		MHD_OPTION_NOTIFY_CONNECTION, http_guard_on_connection, &s->guard,
+		MHD_OPTION_NOTIFY_COMPLETED, http_guard_on_completed, &s->guard,
+		MHD_OPTION_THREAD_STACK_SIZE, (size_t)THREAD_STACK_SIZE, MHD_OPTION_END);
 	if (!s->daemon) {
 		set_err(err, errlen, "cannot start the HTTP server on %s (libmicrohttpd failed)",
 			s->addr);
@@ -557,11 +563,19 @@ struct wp_http *wp_http_start(const char *listen_addr, const struct wp_http_hand
 		goto fail;
 	}
 	close(fd);
+	fd = -1;
+	if (http_guard_start(&s->guard)) {
+		set_err(err, errlen,
+			"cannot start the HTTP server on %s: no request deadline thread", s->addr);
+		MHD_stop_daemon(s->daemon);
+		goto fail;
+	}
 	__atomic_store_n(&s->running, true, __ATOMIC_RELEASE);
 	return s;
 fail:
 	if (fd >= 0)
 		close(fd);
+	http_guard_fini(&s->guard);
 	free(s);
 	return NULL;
 }
@@ -570,8 +584,11 @@ void wp_http_stop(struct wp_http *s)
 {
 	if (!s)
 		return;
+	/* the reaper first: it must not cut what MHD is tearing down */
+	http_guard_stop(&s->guard);
 	if (s->daemon)
 		MHD_stop_daemon(s->daemon);
+	http_guard_fini(&s->guard);
 	free(s);
 }
 

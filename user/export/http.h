@@ -29,8 +29,21 @@
 
 /* Concurrent connections served (more are accepted and closed at once). */
 #define WP_HTTP_MAX_CONNECTIONS 64
+/*
+ * Concurrent connections from one client address: one client (a slowloris
+ * holding connections open) cannot take the slots the kubelet's /healthz
+ * probe and Prometheus need.
+ */
+#define WP_HTTP_MAX_CONNECTIONS_PER_IP 8
 /* Seconds a connection may sit idle (keep-alive or a slow client) before it is closed. */
 #define WP_HTTP_CONNECTION_TIMEOUT 10
+/*
+ * Seconds a connection gets from its accept, or from the end of its previous
+ * request, to the end of its next request (headers, body, response), however
+ * busy it keeps the line: a client trickling a header line every few seconds
+ * never hits the idle timeout above, but is cut here.
+ */
+#define WP_HTTP_REQUEST_DEADLINE 5
 
 struct wp_http_handlers {
 	void *ctx;

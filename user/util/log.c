@@ -25,24 +25,99 @@ bool log_is_json(void)
 }
 
 /*
+ * Length of the valid UTF-8 sequence at s (at most n bytes): 1..4, or 0 when
+ * the bytes there are not one (a stray continuation byte, a sequence cut short,
+ * an overlong form, a surrogate, a code point past U+10FFFF).
+ */
+static size_t utf8_seq_len(const unsigned char *s, size_t n)
+{
+	size_t len, i;
+	unsigned int cp;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+		len = 2;
+		cp = s[0] & 0x1f;
+	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+		len = 3;
+		cp = s[0] & 0x0f;
+	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		len = 4;
+		cp = s[0] & 0x07;
+	} else {
+		return 0;
+	}
+	if (n < len)
+		return 0;
+	for (i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10ffff ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return len;
+}
+
+/*
+ * Copy src (len bytes) into dst (size >= 4 * len + 1) so that nothing in it
+ * can break the line or the JSON around it: every byte that is not part of a
+ * valid UTF-8 sequence, and every control character (newlines, escapes, DEL),
+ * becomes the four characters \xNN. Valid UTF-8 passes unchanged.
+ */
+size_t log_escape(char *dst, const char *src, size_t len)
+{
+	const unsigned char *s = (const unsigned char *)src;
+	size_t i = 0, o = 0, n;
+
+	while (i < len) {
+		n = utf8_seq_len(s + i, len - i);
+		if (n == 1 && s[i] >= 0x20 && s[i] != 0x7f) {
+			dst[o++] = s[i++];
+		} else if (n > 1) {
+			memcpy(dst + o, s + i, n);
+			o += n;
+			i += n;
+		} else {
+			o += sprintf(dst + o, "\\x%02x", s[i++]);
+		}
+	}
+	dst[o] = '\0';
+	return o;
+}
+
+/*
  * One line: text "TS LEVEL MSG", or JSON {"ts","level","msg"} plus the members
- * of `fields` (which this consumes) for machine-readable events.
+ * of `fields` (which this consumes) for machine-readable events. The message
+ * is escaped (log_escape()) so that no input can drop the line or forge
+ * another one; a message longer than the buffer is cut and marked.
  */
 static void log_line(enum log_level level, json_t *fields, const char *fmt, va_list ap)
 {
-	char msg[1024], ts[96];
+	static const char cut_mark[] = " [truncated]";
+	char msg[1024], safe[4 * sizeof(msg) + sizeof(cut_mark)], ts[96];
 	struct timespec now;
 	struct tm tm;
+	bool cut;
+	int ret;
 	size_t len;
 
 	if (level == LOG_DEBUG && log_verbosity < 1) {
 		json_decref(fields);
 		return;
 	}
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	len = strlen(msg);
+	ret = vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (ret < 0)
+		ret = snprintf(msg, sizeof(msg), "(unformattable message: %s)", fmt);
+	cut = (size_t)ret >= sizeof(msg);
+	len = cut ? sizeof(msg) - 1 : (size_t)ret;
 	while (len && msg[len - 1] == '\n')
-		msg[--len] = '\0';
+		len--;
+	len = log_escape(safe, msg, len);
+	if (cut)
+		memcpy(safe + len, cut_mark, sizeof(cut_mark));
 
 	clock_gettime(CLOCK_REALTIME, &now);
 	gmtime_r(&now.tv_sec, &tm);
@@ -52,7 +127,7 @@ static void log_line(enum log_level level, json_t *fields, const char *fmt, va_l
 
 	if (log_json) {
 		json_t *o = json_pack("{s:s, s:s, s:s}", "ts", ts, "level", level_names[level],
-				      "msg", msg);
+				      "msg", safe);
 		char *line;
 
 		if (o && fields)
@@ -60,10 +135,14 @@ static void log_line(enum log_level level, json_t *fields, const char *fmt, va_l
 		line = o ? json_dumps(o, JSON_COMPACT) : NULL;
 		if (line)
 			fprintf(stderr, "%s\n", line);
+		else /* out of memory: still one line, and still JSON */
+			fprintf(stderr,
+				"{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":\"(log line lost)\"}\n",
+				ts, level_names[level]);
 		free(line);
 		json_decref(o);
 	} else {
-		fprintf(stderr, "%s %-5s %s\n", ts, level_names[level], msg);
+		fprintf(stderr, "%s %-5s %s\n", ts, level_names[level], safe);
 	}
 	json_decref(fields);
 }

@@ -5,8 +5,8 @@
  * WG_UAPI_DIR, the parser of that reply, and base64 keys as `wg show` prints
  * them. The metrics and JSON built on it are wireguard.h.
  *
- * Kernel WireGuard (generic netlink, WG_CMD_GET_DEVICE) is not read: such an
- * interface has no UAPI socket and is skipped like any non-WireGuard one.
+ * struct wg_device and struct wg_uapi_peer are also what the kernel
+ * WireGuard client (wg_netlink.h) fills, so both kinds are presented alike.
  */
 #ifndef __WARMPATH_WG_UAPI_H
 #define __WARMPATH_WG_UAPI_H
@@ -47,6 +47,7 @@ struct wg_device {
 	__u16 listen_port;
 	__u32 fwmark;
 	bool truncated; /* peers or allowed IPs beyond the WG_UAPI_MAX_* caps were dropped */
+	bool kernel; /* read over generic netlink (wg_netlink.h), else over the UAPI socket */
 	int npeers;
 	struct wg_uapi_peer *peers;
 };
@@ -65,13 +66,8 @@ int wg_uapi_query(const char *sock_path, int timeout_ms, struct wg_device *dev, 
 int wg_uapi_get(const char *ifname, struct wg_device *dev, char *err, size_t errlen);
 void wg_device_free(struct wg_device *dev);
 
-/*
- * Every wireguard-go device among the interfaces of the `ifaces` map (the
- * agent's, or pinned). Interfaces without a UAPI socket are skipped; a device
- * whose query failed is kept with err and error set. Returns the count (and
- * *devs, NULL when 0) or -ENOMEM.
- */
-int wg_uapi_get_ifaces(int ifaces_fd, struct wg_device **devs);
+/* Does ifname have a UAPI socket under WG_UAPI_DIR (a wireguard-go device)? */
+bool wg_uapi_has_socket(const char *ifname);
 void wg_devices_free(struct wg_device *devs, int n);
 
 /* Base64 of a key: WG_KEY_B64_LEN characters and a NUL. */

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * WireGuard in user space: the metrics and JSON built from the datapath's
+ * WireGuard in user space (wg_read.c reads and names, wg_present.c presents):
+ * the metrics and JSON built from the datapath's
  * `wg_endpoints` LRU (handshakes seen on the underlay, bpf/wireguard.bpf.h)
  * joined with the peer list of the wireguard-go UAPI client (wg_uapi.h).
  *
@@ -12,7 +13,7 @@
  *
  * Scrape:
  *	struct wg_device *devs = NULL;
- *	int n = wg_uapi_get_ifaces(ifaces_fd, &devs);    (outside any lock: up to 1 s a device)
+ *	int n = wg_devices_from_ifaces(ifaces_fd, &devs); (outside any lock: up to 1 s a device)
  *	struct wg_names names = { .peer_name = cb, .ctx = a, .prefixes_fd = fd };
  *	wg_emit_metrics_all(wg_endpoints_fd, &names, devs, n, b);
  *	wg_devices_free(devs, n);
@@ -90,6 +91,30 @@ json_t *wg_status_json(int wg_endpoints_fd, const struct wg_names *names,
 json_t *wg_status_json_from_pins(const char *pin_path, char *err, size_t errlen);
 /* The WireGuard section of the `warmpath status` table; prints nothing for an empty one. */
 void wg_status_print(const json_t *wg, FILE *f);
+
+/*
+ * The WireGuard devices among @ifnames (duplicates read once), sorted by
+ * name: wireguard-go ones over their UAPI socket (wg_uapi.h), kernel ones
+ * over generic netlink (wg_netlink.h). Interfaces that are neither are
+ * skipped; a peer whose endpoint changed since the last read is counted
+ * (wg_read_stats) and logged; a device whose query failed is kept with err and
+ * error set. Returns the count (and *devs, NULL when 0) or -ENOMEM.
+ */
+int wg_devices_read(const char *const *ifnames, int n, struct wg_device **devs);
+/* wg_devices_read() of the interfaces in the `ifaces` map (the agent's, or pinned). */
+int wg_devices_from_ifaces(int ifaces_fd, struct wg_device **devs);
+
+/* Where a device's peers were read from: the `source` label. */
+enum wg_source { WG_SOURCE_UAPI, WG_SOURCE_NETLINK, WG_SOURCE_MAX };
+extern const char *const wg_source_names[WG_SOURCE_MAX];
+
+/* Counted by every wg_devices_read() of this process. */
+struct wg_read_stats {
+	__u64 read_errors[WG_SOURCE_MAX]; /* device reads that failed (malformed, timeout...) */
+	__u64 endpoint_changes; /* a peer's endpoint differed from the one read before */
+};
+void wg_read_stats(struct wg_read_stats *st);
+void wg_read_stats_add_error(enum wg_source src);
 
 /* Helpers, exported for the tests. */
 /* "a.b.c.d:port" or "[v6]:port" of an IPv4-mapped address and a host-order port. */
