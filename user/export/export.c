@@ -93,11 +93,19 @@ static void collect_datapath(const struct wp_scrape *s, struct prom_buf *b)
 
 static void collect_wireguard(const struct wp_scrape *s, struct prom_buf *b)
 {
+	int endpoints_fd = bpf_map__fd(s->src->ld->skel->maps.wg_endpoints);
 	struct wg_names wgn;
+	__u8 key[sizeof(struct wg_endpoint_key)];
 
 	wg_names_of(s->src, &wgn);
-	wg_emit_metrics_all(bpf_map__fd(s->src->ld->skel->maps.wg_endpoints), &wgn, s->wgdevs,
-			    s->nwg, b);
+	/*
+	 * Nothing of WireGuard to name (no endpoint seen, no wireguard-go
+	 * device): skip the walk of the prefixes trie, ~20 ms a scrape at
+	 * 5,000 peers.
+	 */
+	if (!s->nwg && bpf_map_get_next_key(endpoints_fd, NULL, key))
+		wgn.prefixes_fd = -1;
+	wg_emit_metrics_all(endpoints_fd, &wgn, s->wgdevs, s->nwg, b);
 }
 
 static void collect_drops(const struct wp_scrape *s, struct prom_buf *b)
