@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * The Kubernetes watch stream (user/discovery/kube.c): the body of a watch
- * response delivered in arbitrary chunks, as libcurl hands them over, into
- * watch_feed() (the file is included for its static functions; the target
- * links without kube.o). The first 4 bytes seed the chunk sizes (1..64); a
+ * The Kubernetes watch stream (user/discovery/kube_watch.c): the body of a
+ * watch response delivered in arbitrary chunks, as libcurl hands them over,
+ * into kube_watch_feed() (kube.c is included for its static option parser;
+ * the target links without kube.o). The first 4 bytes seed the chunk sizes (1..64); a
  * watch that fails starts over, as after a reconnect.
  */
 #include "../../user/discovery/kube.c"
@@ -47,7 +47,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		FUZZ_CHECK(chunk);
 		memcpy(chunk, data, n);
-		if (!watch_feed(&x, chunk, n)) {
+		if (!kube_watch_feed(&x, chunk, n)) {
 			x.len = 0;
 			x.fail = OK;
 		}

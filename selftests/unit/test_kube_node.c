@@ -62,6 +62,29 @@ static void node_peer_cases(void)
 	}
 	json_decref(n);
 
+	/* a WireGuard public key: Calico's annotation, Cilium's, or garbage (no key) */
+	n = make_node("node-k", "1", "192.168.1.7", "projectcalico.org/WireguardPublicKey",
+		      "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", NULL, NULL);
+	if (ASSERT_OK(kube_node_peer(n, NULL, &p, err, sizeof(err)), "wg_key_calico")) {
+		__u8 want[32];
+
+		for (int i = 0; i < 32; i++)
+			want[i] = i;
+		ASSERT_TRUE(p.has_wg_key, "wg_key_calico_set");
+		ASSERT_MEMEQ(p.wg_key, want, 32, "wg_key_calico_bytes");
+	}
+	json_decref(n);
+	n = make_node("node-k", "1", "192.168.1.7", "network.cilium.io/wg-pub-key",
+		      "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", NULL, NULL);
+	if (ASSERT_OK(kube_node_peer(n, NULL, &p, err, sizeof(err)), "wg_key_cilium"))
+		ASSERT_TRUE(p.has_wg_key && p.wg_key[31] == 31, "wg_key_cilium_set");
+	json_decref(n);
+	n = make_node("node-k", "1", "192.168.1.7", "projectcalico.org/WireguardPublicKey",
+		      "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh!=", NULL, NULL);
+	if (ASSERT_OK(kube_node_peer(n, NULL, &p, err, sizeof(err)), "wg_key_garbage_still_peer"))
+		ASSERT_FALSE(p.has_wg_key, "wg_key_garbage_ignored");
+	json_decref(n);
+
 	/* nothing to probe: a garbage annotation and no InternalIP */
 	n = make_node("node-e", "1", "not-an-ip", IPIP, "garbage", NULL, NULL);
 	ASSERT_EQ(kube_node_peer(n, NULL, &p, err, sizeof(err)), -EINVAL, "no_address");

@@ -153,6 +153,37 @@ static void prefixes_cases(void)
 	peer_set_free(&set);
 }
 
+/* A peer known by its WireGuard key (a node annotation): named though nothing else matches. */
+static void key_cases(void)
+{
+	static const char *const k_ips[] = { "10.251.0.0/16", NULL };
+	struct wp_peer_set set;
+	struct wg_device dev;
+	struct wp_peer p;
+	char err[128];
+	int dropped;
+
+	make_set(&set);
+	if (!ASSERT_OK(peer_parse_spec("node-k=10.250.0.1", &p, err, sizeof(err)), "spec"))
+		goto out;
+	p.has_wg_key = true;
+	memset(p.wg_key, 0xe, sizeof(p.wg_key));
+	peer_set_add(&set, &p, err, sizeof(err));
+	memset(&dev, 0, sizeof(dev));
+	dev.peers = calloc(1, sizeof(*dev.peers));
+	dev.npeers = 1;
+	make_wg_peer(&dev.peers[0], 0xe, "203.0.113.9", 51820, k_ips, 3);
+	ASSERT_EQ(wg_peers_add_allowed_ips(&set, &dev, 1, &dropped), 1, "added_by_key");
+	ASSERT_TRUE(peer_has(&set.peers[3], "10.251.0.0/16"), "node_k_got_it");
+	/* without the key: nothing matches */
+	set.peers[3].has_wg_key = false;
+	set.peers[3].nprefixes = 1;
+	ASSERT_EQ(wg_peers_add_allowed_ips(&set, &dev, 1, &dropped), 0, "no_key_no_match");
+	wg_device_free(&dev);
+out:
+	peer_set_free(&set);
+}
+
 static void keepalive_cases(void)
 {
 	struct wp_peer_set set;
@@ -293,6 +324,8 @@ void test_wireguard_attrib(void)
 		match_cases();
 	if (test__start_subtest("prefixes"))
 		prefixes_cases();
+	if (test__start_subtest("by_public_key"))
+		key_cases();
 	if (test__start_subtest("keepalive_held"))
 		keepalive_cases();
 	if (test__start_subtest("route_underlay"))

@@ -469,6 +469,11 @@ static void malformed(void)
 	put(&n, &e, sizeof(e));
 	ASSERT_EQ(parse(&n, &dev, err, sizeof(err)), -ENODEV, "nlmsg_error_enodev");
 	wg_device_free(&dev);
+	/* an error code no errno is (INT_MIN: -code would overflow): malformed */
+	e.error = -2147483647 - 1;
+	memcpy(n.b + NLMSG_HDRLEN, &e, sizeof(e));
+	ASSERT_EQ(parse(&n, &dev, err, sizeof(err)), -EPROTO, "nlmsg_error_int_min");
+	wg_device_free(&dev);
 }
 
 /* A valid dump with random bytes changed: never a crash, only 1 / 0 / -errno. */

@@ -27,6 +27,8 @@
  * WireGuard tunnel addresses), else its first InternalIP. Its prefixes are the
  * probe address, every InternalIP, spec.podCIDRs (or spec.podCIDR) and every
  * address annotation that is set. This node (opts.node_name) is never a peer.
+ * A node's WireGuard public key (Calico's projectcalico.org/WireguardPublicKey
+ * or Cilium's network.cilium.io/wg-pub-key) names its WireGuard peer.
  */
 #ifndef __WARMPATH_KUBE_H
 #define __WARMPATH_KUBE_H

@@ -34,6 +34,37 @@ static void addr_add(char list[][ADDR_MAX], struct wp_prefix *pfx, int *n, const
 	pfx[(*n)++] = p;
 }
 
+/* Annotations holding a node's WireGuard public key (base64), first set wins. */
+static const char *const wg_key_annotations[] = { "projectcalico.org/WireguardPublicKey",
+						  "network.cilium.io/wg-pub-key", NULL };
+
+/* A 32-byte key from its 44-character base64 form (one '=' of padding). */
+static int key_from_base64(const char *s, __u8 out[32])
+{
+	static const char tab[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	__u32 acc = 0;
+	int bits = 0, o = 0;
+
+	if (!s || strlen(s) != 44 || s[43] != '=' || s[42] == '=')
+		return -EINVAL;
+	for (int i = 0; i < 43; i++) {
+		const char *c = strchr(tab, s[i]);
+
+		if (!c || !s[i])
+			return -EINVAL;
+		acc = acc << 6 | (__u32)(c - tab);
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			if (o < 32)
+				out[o++] = (__u8)(acc >> bits);
+		}
+	}
+	/* 43 x 6 = 258 bits: 32 bytes and 2 bits that must be zero */
+	return o == 32 && !(acc & ((1u << bits) - 1)) ? 0 : -EINVAL;
+}
+
 /* An annotation's address, without a "/len" (Calico's IPv4Address carries one). */
 static bool annotation_addr(const json_t *ann, const char *key, char *out)
 {
@@ -104,7 +135,13 @@ int kube_node_peer(const json_t *node, const char *const *annotations, struct wp
 	len = snprintf(spec, sizeof(spec), "%s=%s", name, list[0]);
 	for (int j = 1; j < n; j++)
 		len += snprintf(spec + len, sizeof(spec) - len, ",%s", list[j]);
-	return peer_parse_spec(spec, p, err, errlen);
+	if (peer_parse_spec(spec, p, err, errlen))
+		return -EINVAL;
+	/* the node's WireGuard public key, as Calico or Cilium publish it */
+	for (int j = 0; wg_key_annotations[j] && !p->has_wg_key; j++)
+		p->has_wg_key = !key_from_base64(
+			json_string_value(json_object_get(ann, wg_key_annotations[j])), p->wg_key);
+	return 0;
 }
 
 /* --- the node table ------------------------------------------------------ */

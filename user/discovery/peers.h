@@ -26,6 +26,8 @@ struct wp_peer {
 	int nprefixes; /* prefixes[0] is the probe address itself */
 	struct wp_prefix prefixes[WP_MAX_PEER_PREFIXES];
 	__u32 id; /* slot in the `peers` map */
+	bool has_wg_key; /* wg_key: its WireGuard public key (a Kubernetes node annotation) */
+	__u8 wg_key[32];
 };
 
 struct wp_peer_set {

@@ -166,6 +166,53 @@ bool wg_prefix_index_match(const struct wg_prefix_index *ix, const struct wg_uap
 	return p->has_endpoint && wg_prefix_index_host(ix, p->endpoint_addr, peer);
 }
 
+/* ---- a peer set's WireGuard keys (Kubernetes node annotations) ---- */
+
+struct key_entry {
+	__u8 key[WG_KEY_LEN];
+	__u32 idx;
+};
+
+struct key_index {
+	struct key_entry *v;
+	int n;
+};
+
+static int cmp_key(const void *a, const void *b)
+{
+	return memcmp(a, b, WG_KEY_LEN);
+}
+
+static int key_index_from_set(const struct wp_peer_set *set, struct key_index *kx)
+{
+	kx->n = 0;
+	kx->v = calloc(set->n ? set->n : 1, sizeof(*kx->v));
+	if (!kx->v)
+		return -ENOMEM;
+	for (int i = 0; i < set->n; i++) {
+		if (!set->peers[i].has_wg_key)
+			continue;
+		memcpy(kx->v[kx->n].key, set->peers[i].wg_key, WG_KEY_LEN);
+		kx->v[kx->n++].idx = i;
+	}
+	qsort(kx->v, kx->n, sizeof(*kx->v), cmp_key);
+	return 0;
+}
+
+/* The peer of @set a WireGuard peer belongs to: its public key first, else wg_prefix_index_match(). */
+static bool set_match(const struct key_index *kx, const struct wg_prefix_index *ix,
+		      const struct wg_uapi_peer *wp, __u32 *idx)
+{
+	const struct key_entry *k =
+		kx->n ? bsearch(wp->public_key, kx->v, kx->n, sizeof(*kx->v), cmp_key) : NULL;
+
+	if (k) {
+		*idx = k->idx;
+		return true;
+	}
+	return wg_prefix_index_match(ix, wp, idx);
+}
+
 /* ---- allowed IPs as prefixes ---- */
 
 /*
@@ -213,18 +260,23 @@ int wg_peers_add_allowed_ips(struct wp_peer_set *set, const struct wg_device *de
 {
 	struct candidate *c = NULL;
 	struct wg_prefix_index ix;
+	struct key_index kx;
 	int n = 0, cap = 0, added = 0;
 
 	*dropped = 0;
 	if (wg_prefix_index_from_set(set, &ix))
 		return -ENOMEM;
+	if (key_index_from_set(set, &kx)) {
+		wg_prefix_index_free(&ix);
+		return -ENOMEM;
+	}
 	/* every (peer, allowed IP) not too broad and not a prefix some peer has */
 	for (int d = 0; d < ndevs; d++) {
 		for (int i = 0; i < devs[d].npeers; i++) {
 			const struct wg_uapi_peer *wp = &devs[d].peers[i];
 			__u32 idx;
 
-			if (!wg_prefix_index_match(&ix, wp, &idx))
+			if (!set_match(&kx, &ix, wp, &idx))
 				continue;
 			for (int a = 0; a < wp->nallowed_ips; a++) {
 				if (prefix_too_broad(&wp->allowed_ips[a]) ||
@@ -264,6 +316,7 @@ int wg_peers_add_allowed_ips(struct wp_peer_set *set, const struct wg_device *de
 	}
 out:
 	free(c);
+	free(kx.v);
 	wg_prefix_index_free(&ix);
 	return added;
 }
@@ -272,23 +325,29 @@ int wg_keepalive_held(const struct wp_peer_set *set, const struct wg_device *dev
 		      double interval_s, bool *held)
 {
 	struct wg_prefix_index ix;
+	struct key_index kx;
 	int n = 0;
 
 	memset(held, 0, set->n * sizeof(*held));
 	if (wg_prefix_index_from_set(set, &ix))
 		return -ENOMEM;
+	if (key_index_from_set(set, &kx)) {
+		wg_prefix_index_free(&ix);
+		return -ENOMEM;
+	}
 	for (int d = 0; d < ndevs; d++) {
 		for (int i = 0; i < devs[d].npeers; i++) {
 			const struct wg_uapi_peer *wp = &devs[d].peers[i];
 			__u32 idx;
 
 			if (!wp->persistent_keepalive || wp->persistent_keepalive > interval_s ||
-			    !wg_prefix_index_match(&ix, wp, &idx) || held[idx])
+			    !set_match(&kx, &ix, wp, &idx) || held[idx])
 				continue;
 			held[idx] = true;
 			n++;
 		}
 	}
+	free(kx.v);
 	wg_prefix_index_free(&ix);
 	return n;
 }

@@ -5,7 +5,8 @@
  * peer, the underlay interface(s) that carry the WireGuard endpoints, and
  * the peers WireGuard's persistent keepalive already holds open.
  *
- * A WireGuard peer belongs to the warmpath peer whose probe address or
+ * A WireGuard peer belongs to the warmpath peer that carries its public key
+ * (from a Kubernetes node annotation: Calico's, Cilium's), else to the one whose probe address or
  * prefixes lie inside its allowed IPs (exactly one such peer: a hub whose
  * allowed IPs cover several peers names none), else to the peer one of
  * whose prefixes is its endpoint address. So a peer behind NAT (endpoint:

@@ -31,10 +31,11 @@ struct wg_row {
 /* The names of peers and a sorted copy of the prefixes trie, for one scrape or status. */
 struct wg_namer {
 	const struct wg_names *nm;
-	struct wg_prefix_index ix; /* empty without a trie */
+	struct wg_prefix_index ix; /* loaded at the first lookup that needs it */
+	bool ix_loaded;
 };
 
-/* Returns 0 or -ENOMEM (then free it all the same). */
+/* Returns 0; free it all the same. */
 int wg_namer_init(struct wg_namer *nr, const struct wg_names *nm);
 void wg_namer_free(struct wg_namer *nr);
 
@@ -43,7 +44,7 @@ void wg_namer_free(struct wg_namer *nr);
  * handshake activity (only malformed datagrams). max_rows > 0: beyond it the
  * rest sums into one "_other" row (last). *malformed: the sum over all entries.
  */
-int wg_build_rows(int fd, const struct wg_namer *nm, const struct wg_device *devs, int ndevs,
+int wg_build_rows(int fd, struct wg_namer *nm, const struct wg_device *devs, int ndevs,
 		  bool keep_idle, int max_rows, struct wg_row **out, __u64 *malformed);
 /*
  * The peer of an endpoint address (or NULL) and of a device peer (or NULL):
@@ -51,7 +52,7 @@ int wg_build_rows(int fd, const struct wg_namer *nm, const struct wg_device *dev
  * allowed IPs, then by a peer whose prefixes lie inside the allowed IPs
  * (wg_attrib.h); without it, by the slot the datapath stored (id + 1).
  */
-bool wg_resolve_peer(const struct wg_namer *nm, __u32 stored_id, const __u8 *addr,
+bool wg_resolve_peer(struct wg_namer *nm, __u32 stored_id, const __u8 *addr,
 		     const struct wg_uapi_peer *up, char out[WP_PEER_NAME_LEN]);
 
 #endif /* __WARMPATH_WG_INT_H */

@@ -20,6 +20,8 @@
 #include "wg_genl.h"
 #include "wg_netlink.h"
 
+#define MAX_ERRNO 4095 /* the kernel's: an error code is -1..-4095 */
+
 /* ---- attributes ---- */
 
 /* A cursor over the attributes of a container: next_attr() returns 1, 0 at the end, -1 if bad. */
@@ -380,6 +382,8 @@ int wg_nl_dump_feed(struct wg_nl_dump *d, const void *buf, size_t len, char *err
 
 			if (h.nlmsg_len >= NLMSG_HDRLEN + sizeof(code))
 				memcpy(&code, pos + NLMSG_HDRLEN, sizeof(code));
+			if (code < -MAX_ERRNO)
+				return fail(err, errlen, "error code");
 			if (code < 0) {
 				snprintf(err, errlen, "WireGuard netlink dump: %s",
 					 strerror(-code));
@@ -392,7 +396,7 @@ int wg_nl_dump_feed(struct wg_nl_dump *d, const void *buf, size_t len, char *err
 			if (h.nlmsg_len < NLMSG_HDRLEN + sizeof(e))
 				return fail(err, errlen, "error message length");
 			memcpy(&e, pos + NLMSG_HDRLEN, sizeof(e));
-			if (e.error > 0)
+			if (e.error > 0 || e.error < -MAX_ERRNO)
 				return fail(err, errlen, "error code");
 			if (e.error) {
 				snprintf(err, errlen, "WireGuard netlink: %s", strerror(-e.error));
@@ -448,7 +452,7 @@ int wg_nl_parse_family(const void *buf, size_t len)
 		if (h.nlmsg_len < NLMSG_HDRLEN + sizeof(e))
 			return -EPROTO;
 		memcpy(&e, pos + NLMSG_HDRLEN, sizeof(e));
-		return e.error < 0 ? e.error : -EPROTO;
+		return e.error < 0 && e.error >= -MAX_ERRNO ? e.error : -EPROTO;
 	}
 	if (h.nlmsg_type != GENL_ID_CTRL || h.nlmsg_len < NLMSG_HDRLEN + GENL_HDRLEN)
 		return -EPROTO;

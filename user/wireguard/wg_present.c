@@ -84,8 +84,8 @@ static void emit_endpoint_metrics(struct prom_buf *b, const struct wg_row *rows,
 	prom_sample_u64(b, "warmpath_wireguard_malformed_total", NULL, malformed);
 }
 
-static int emit_endpoints(int fd, const struct wg_namer *nm, const struct wg_device *devs,
-			  int ndevs, struct prom_buf *b)
+static int emit_endpoints(int fd, struct wg_namer *nm, const struct wg_device *devs, int ndevs,
+			  struct prom_buf *b)
 {
 	struct wg_row *rows = NULL;
 	__u64 malformed = 0;
@@ -121,7 +121,7 @@ static double handshake_age(const struct wg_uapi_peer *p, double now)
 	return t > now ? 0 : now - t;
 }
 
-static void emit_uapi(const struct wg_namer *nm, const struct wg_device *devs, int ndevs,
+static void emit_uapi(struct wg_namer *nm, const struct wg_device *devs, int ndevs,
 		      struct prom_buf *b)
 {
 	const char *lh = "warmpath_wireguard_peer_last_handshake_seconds";
@@ -240,7 +240,7 @@ static json_t *row_json(const struct wg_row *r, __u64 now)
 		"last_handshake_seconds_ago", json_age_ns(now, r->last_handshake_ns));
 }
 
-static json_t *uapi_peer_json(const struct wg_namer *nm, const struct wg_uapi_peer *p, double now)
+static json_t *uapi_peer_json(struct wg_namer *nm, const struct wg_uapi_peer *p, double now)
 {
 	char key[WG_KEY_B64_LEN + 1], ep[INET6_ADDRSTRLEN + 16], peer[WP_PEER_NAME_LEN];
 	json_t *ips = json_array();

@@ -59,7 +59,7 @@ static bool name_of_addr(const struct wg_names *nm, const __u8 addr[16], char ou
 }
 
 /* See wg_int.h. */
-bool wg_resolve_peer(const struct wg_namer *nr, __u32 stored_id, const __u8 *addr,
+bool wg_resolve_peer(struct wg_namer *nr, __u32 stored_id, const __u8 *addr,
 		     const struct wg_uapi_peer *up, char out[WP_PEER_NAME_LEN])
 {
 	const struct wg_names *nm = nr ? nr->nm : NULL;
@@ -75,6 +75,11 @@ bool wg_resolve_peer(const struct wg_namer *nr, __u32 stored_id, const __u8 *add
 			if (name_of_addr(nm, up->allowed_ips[i].addr, out))
 				return true;
 		/* a peer whose probe address or prefixes lie inside the allowed IPs */
+		if (up && !nr->ix_loaded) { /* the trie read once, and only when needed */
+			nr->ix_loaded = true;
+			if (wg_prefix_index_from_trie(nm->prefixes_fd, &nr->ix))
+				return false;
+		}
 		return up && wg_prefix_index_match(&nr->ix, up, &slot) &&
 		       name_of_slot(nm, slot, out);
 	}
@@ -177,7 +182,7 @@ static void row_add(struct wg_row *r, const struct wg_row *s)
 	prom_hist_merge(&r->rtt, &s->rtt);
 }
 
-static void row_from_entry(struct wg_row *r, const struct wg_entry *e, const struct wg_namer *nm,
+static void row_from_entry(struct wg_row *r, const struct wg_entry *e, struct wg_namer *nm,
 			   const struct wg_device *devs, int ndevs, __u64 now)
 {
 	const struct wg_uapi_peer *up = uapi_peer_at(devs, ndevs, e->key.addr, e->key.port);
@@ -236,7 +241,7 @@ static int cmp_row_priority(const void *a, const void *b)
 }
 
 /* See wg_int.h. */
-int wg_build_rows(int fd, const struct wg_namer *nm, const struct wg_device *devs, int ndevs,
+int wg_build_rows(int fd, struct wg_namer *nm, const struct wg_device *devs, int ndevs,
 		  bool keep_idle, int max_rows, struct wg_row **out, __u64 *malformed)
 {
 	struct wg_entry *e = NULL;
@@ -293,8 +298,6 @@ int wg_namer_init(struct wg_namer *nr, const struct wg_names *nm)
 {
 	memset(nr, 0, sizeof(*nr));
 	nr->nm = nm;
-	if (nm && nm->prefixes_fd >= 0)
-		return wg_prefix_index_from_trie(nm->prefixes_fd, &nr->ix);
 	return 0;
 }
 
