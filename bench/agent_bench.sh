@@ -143,6 +143,8 @@ bench_run()
 		'BEGIN { printf "%.2f", d / hz * 100 / s }')
 	R[$col,probes]=$(($(metric "$m1" warmpath_node_probes_sent_total) -
 		$(metric "$m0" warmpath_node_probes_sent_total)))
+	R[$col,senderr]=$(($(metric "$m1" warmpath_probe_send_errors_total) -
+		$(metric "$m0" warmpath_probe_send_errors_total)))
 	R[$col,lastms]=$(awk -v v="$(metric "$m1" warmpath_tick_last_cpu_seconds)" \
 		'BEGIN { printf "%.3f", v * 1000 }')
 
@@ -221,6 +223,7 @@ row "  last tick's CPU, ms" "" lastms
 row "  agent CPU over the window, %" "" cpupct
 row "  ticks in the window" "" ticks
 row "  probes sent in the window" "" probes
+row "  of which the send failed" "" senderr
 row "RSS at the end (VmRSS), MiB" "<= 32" rss 32
 row "  peak RSS (VmHWM), MiB" "<= 32" hwm 32
 row "/metrics scrape, median of 10, ms" "<= 5 (1)" scrapems 5 '@(worst|none|observe)'
