@@ -31,7 +31,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (ret > 1)
 		abort(); /* 1 (done), 0 (more) or -errno only */
 	for (int i = 0; i < dev.npeers; i++)
-		if (dev.peers[i].nallowed_ips < 0 || dev.peers[i].nallowed_ips > WG_UAPI_MAX_ALLOWED_IPS)
+		if (dev.peers[i].nallowed_ips < 0 ||
+		    dev.peers[i].nallowed_ips > WG_UAPI_MAX_ALLOWED_IPS)
 			abort();
 	wg_nl_dump_finish(&d);
 	wg_device_free(&dev);

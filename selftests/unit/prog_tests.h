@@ -45,6 +45,9 @@ TEST(prober_reload)
 TEST(peer_metrics_budget)
 TEST(peer_rank_stable)
 
+/* user/probe/prober.c batched sends: test_prober_batch.c */
+TEST(prober_batch)
+
 /* user/prom.c, user/http.c: test_prom.c */
 TEST_WEAK(prom_text)
 TEST_WEAK(prom_hist)
