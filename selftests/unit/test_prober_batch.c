@@ -37,8 +37,11 @@ void test_prober_batch(void)
 {
 	struct wp_peer_set set = { .peers = calloc(NPEERS, sizeof(struct wp_peer)), .n = NPEERS };
 	struct prober p = { .udp_fd = -1, .icmp_fd = { -1, -1 } };
-	struct prober_opts o = { .kind = WP_PROBE_UDP, .mode = WP_MODE_IDLE, .timeout_ms = 1000,
-				 .keepalive_interval = 10, .node_name = "batch" };
+	struct prober_opts o = { .kind = WP_PROBE_UDP,
+				 .mode = WP_MODE_IDLE,
+				 .timeout_ms = 1000,
+				 .keepalive_interval = 10,
+				 .node_name = "batch" };
 	int old_of[NPEERS], epfd = epoll_create1(0), got = 0, inflight = 0;
 	struct peer_table t;
 	char err[256], buf[512];
