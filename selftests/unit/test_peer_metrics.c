@@ -117,6 +117,16 @@ void test_peer_metrics_budget(void)
 					  10, "10 worst peers named");
 				ASSERT_EQ(count_occurrences(b.data, "warmpath_probe_rtt_seconds_"),
 					  0, "no per-peer histogram in worst");
+				assert_contains(
+					b.data, "warmpath_node_peers{state=\"bypassing\"} 0\n",
+					"no peer bypassing: their probes crossed the datapath");
+				/* the prober found one probe of p0001 that crossed no watched device */
+				t.e[1].probes_bypassed++;
+				prom_buf_free(&b);
+				view(&t, modes[m], 130 * S_NS, &b);
+				assert_contains(b.data,
+						"warmpath_node_peers{state=\"bypassing\"} 1\n",
+						"a peer whose probe bypassed the tunnel");
 			}
 			if (modes[m] == WP_PEER_METRICS_NONE)
 				ASSERT_EQ(count_occurrences(b.data, "peer=\""), 0,

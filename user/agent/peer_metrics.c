@@ -381,7 +381,7 @@ static void emit_node(const struct peer_rows *pr, struct prom_buf *b)
 	prom_family(b, ns, PROM_GAUGE,
 		    "Peers that are idle (no packet for --keepalive-interval), failing (their "
 		    "last probes unanswered), cold (a packet went, no answer yet), with "
-		    "first-packet drops in the last 5 minutes, bypassing (probes sent that "
+		    "first-packet drops in the last 5 minutes, bypassing (their last probes "
 		    "crossed no watched device)");
 	for (int st = 0; st < NS_MAX; st++) {
 		const char *l[] = { "state", node_state_names[st], NULL };

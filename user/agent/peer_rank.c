@@ -27,18 +27,18 @@ static void rank_update_one(struct peer_entry *e, __u64 now)
 	const struct peer_state *s = &e->bpf;
 	__u64 failed = delta(e->probes_failed, r->seen_failed);
 	__u64 answered = delta(e->probes_answered, r->seen_answered);
-	__u64 sent = delta(e->probes_sent, r->seen_sent);
 	__u64 fpd = delta(s->first_packet_drops, r->seen_fpd);
 	__u64 cold = delta(s->cold_starts, r->seen_cold);
 	__u64 tx_probe = delta(s->tx_probe_packets, r->seen_tx_probe);
+	__u64 bypassed = delta(e->probes_bypassed, r->seen_bypassed);
 	bool first = !r->updated_ns;
 
 	r->seen_failed = e->probes_failed;
 	r->seen_answered = e->probes_answered;
-	r->seen_sent = e->probes_sent;
 	r->seen_fpd = s->first_packet_drops;
 	r->seen_cold = s->cold_starts;
 	r->seen_tx_probe = s->tx_probe_packets;
+	r->seen_bypassed = e->probes_bypassed;
 	if (first) {
 		/* the history before the first view is not "lately" */
 		r->updated_ns = now;
@@ -57,9 +57,11 @@ static void rank_update_one(struct peer_entry *e, __u64 now)
 		r->failing = false;
 	else if (failed)
 		r->failing = true;
-	/* probes sent that the datapath never saw leave: the route bypasses the tunnel */
-	if (sent)
-		r->bypassing = !tx_probe;
+	/* the prober's check: a probe the datapath never saw leave bypassed the tunnel */
+	if (bypassed)
+		r->bypassing = true;
+	else if (tx_probe)
+		r->bypassing = false;
 }
 
 void peer_rank_update(struct peer_table *t, __u64 now)

@@ -24,6 +24,7 @@ struct wp_config {
 	int wireguard_port;
 	struct wp_peer_set cli_peers; /* from --peer */
 	char peers_file[256];
+	char probe_key_file[256]; /* "": probes unauthenticated */
 	bool kubernetes;
 	bool no_wireguard_prefixes; /* --no-wireguard-prefixes */
 	char kube_api[256]; /* "" : in-cluster (KUBERNETES_SERVICE_HOST/_PORT) */
