@@ -390,7 +390,7 @@ static void emit_node(const struct peer_rows *pr, struct prom_buf *b)
 	}
 }
 
-/* --peer-metrics worst: a few series for each of the worst peers. */
+/* --peer-metrics worst: five series for each of the worst peers (the rest: /peers). */
 static void emit_worst(const struct peer_rows *pr, struct prom_buf *b)
 {
 	const struct row *rows = pr->r;
@@ -408,13 +408,6 @@ static void emit_worst(const struct peer_rows *pr, struct prom_buf *b)
 		if (peer_counters[i].metric && peer_counters[i].worst)
 			emit_peer_counter(b, peer_counters[i].metric, peer_counters[i].help, rows,
 					  n, peer_counters[i].off);
-	prom_family(b, "warmpath_peer_idle_seconds", PROM_GAUGE,
-		    "Seconds since the last packet either way (+Inf: never seen)");
-	for (int i = 0; i < n; i++) {
-		const char *l[] = { PEER_LABEL(&rows[i]), NULL };
-
-		prom_sample(b, "warmpath_peer_idle_seconds", l, rows[i].idle_s);
-	}
 }
 
 /* --peer-metrics all: every per-peer family (peers above the cap as peer="_other"). */

@@ -65,6 +65,7 @@ struct prober_opts {
  * one sendmmsg per TX_BATCH (a tick at 5,000 peers sends ~500).
  */
 struct prober_txq;
+#define PROBER_RND_LEN 4096
 
 struct prober {
 	struct prober_opts o;
@@ -80,6 +81,9 @@ struct prober {
 	__u64 earliest_deadline_ns; /* 0: nothing in flight; the loop wakes for it */
 	__u64 send_errors;
 	struct prober_txq *txq;
+	/* random bytes for the probes' nonces and ids, one getrandom per PROBER_RND_LEN */
+	__u8 rnd[PROBER_RND_LEN];
+	size_t rnd_used; /* bytes of rnd already handed out (each only once) */
 	/* responder */
 	__u64 resp_answered;
 	__u64 resp_dropped[RESP_MAX];
