@@ -42,6 +42,7 @@ struct peer_rows {
 	struct row node; /* every peer summed */
 	__u64 states[NS_MAX];
 	int n;
+	struct wp_cold_gaps gaps; /* node-level, copied under the lock */
 	struct row r[];
 };
 
@@ -66,12 +67,14 @@ static void row_add(struct row *r, const struct peer_entry *e, const struct peer
 #define ADD_COUNTER(f) r->s.f += s->f
 #define ADD_STAMP(f)
 #define ADD_COLD(f)
+#define ADD_SPAN(f)
 #define X(field, kind, key, metric, help) ADD_##kind(field);
 	WP_PEER_STATE_FIELDS(X)
 #undef X
 #undef ADD_COUNTER
 #undef ADD_STAMP
 #undef ADD_COLD
+#undef ADD_SPAN
 	r->sent += e->probes_sent;
 	r->failed += e->probes_failed;
 	r->answered += e->probes_answered;
@@ -169,6 +172,7 @@ struct peer_rows *peer_rows_snapshot(struct peer_table *t, const struct peer_met
 	rows->npeers = t->n;
 	rows->n = n;
 	snprintf(rows->node.name, sizeof(rows->node.name), "node");
+	rows->gaps = t->cold_gaps;
 	for (int i = 0; i < t->n; i++) {
 		const struct peer_hists *ph = hists_of(h, nh, &t->e[i]);
 
@@ -188,6 +192,39 @@ struct peer_rows *peer_rows_snapshot(struct peer_table *t, const struct peer_met
 		row_add(&rows->r[w], e, hists_of(h, nh, e), now);
 	}
 	return rows;
+}
+
+/* Idle gaps before cold starts by outcome: at which idle length first packets start to be lost. */
+static void emit_cold_gaps(struct prom_buf *b, const struct wp_cold_gaps *g)
+{
+	static const char *const outcome[2] = { "clean", "dropped" };
+	const char *name = "warmpath_cold_start_idle_seconds";
+
+	prom_family(b, name, PROM_HISTOGRAM,
+		    "Idle gap before each cold start, by outcome: clean (answered, nothing lost) "
+		    "or dropped (first packet lost, or unanswered)");
+	for (int o = 0; o < 2; o++) {
+		__u64 cum = 0;
+		char le[32];
+
+		for (int i = 0; i <= WP_GAP_NR_BOUNDS; i++) {
+			const char *l[] = { "outcome", outcome[o], "le", le, NULL };
+
+			cum += g->counts[o][i];
+			if (i < WP_GAP_NR_BOUNDS)
+				prom_format_double(le, sizeof(le), wp_gap_bounds_s[i]);
+			else
+				snprintf(le, sizeof(le), "+Inf");
+			prom_sample_u64(b, "warmpath_cold_start_idle_seconds_bucket", l, cum);
+		}
+		{
+			const char *l[] = { "outcome", outcome[o], NULL };
+
+			prom_sample(b, "warmpath_cold_start_idle_seconds_sum", l, g->sum_s[o]);
+			prom_sample_u64(b, "warmpath_cold_start_idle_seconds_count", l,
+					g->count[o]);
+		}
+	}
 }
 
 void peer_rows_free(struct peer_rows *r)
@@ -432,6 +469,7 @@ static void emit_all(const struct peer_rows *pr, struct prom_buf *b)
 void peer_rows_emit_metrics(const struct peer_rows *pr, struct prom_buf *b)
 {
 	emit_node(pr, b);
+	emit_cold_gaps(b, &pr->gaps); /* node-level: every mode */
 	if (pr->mode == WP_PEER_METRICS_WORST)
 		emit_worst(pr, b);
 	else if (pr->mode == WP_PEER_METRICS_ALL)
