@@ -187,6 +187,7 @@ static void agent_tick(struct agent *a, __u64 now)
 			break;
 		}
 	}
+	prober_flush(&a->prober); /* the UDP probes queued above, in sendmmsg batches */
 	event_log_check_unanswered(&a->events, &a->peers, now);
 	tick_stats_end(&a->ticks);
 }

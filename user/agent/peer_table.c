@@ -57,6 +57,10 @@ void peer_table_free(struct peer_table *t)
 	free(t->e);
 	free(t->bpf_buf);
 	free(t->id_to_idx);
+	free(t->hists_buf);
+	free(t->hists_keys);
+	t->hists_buf = NULL;
+	t->hists_keys = NULL;
 	t->e = NULL;
 	t->bpf_buf = NULL;
 	t->id_to_idx = NULL;
