@@ -11,6 +11,9 @@ set -u
 . /etc/vmtest.env
 cd /wp || exit 1
 PART_TIMEOUT=${VMTEST_PART_TIMEOUT:-240}
+# an agent start takes 11-17 s under TCG: lib.sh's agent_start waits this long
+# in every part, the netns suites' included
+export WP_START_TIMEOUT=${WP_START_TIMEOUT:-90}
 
 total_pass=0
 total_fail=0

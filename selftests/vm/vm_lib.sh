@@ -57,25 +57,7 @@ udp_listen()
 	sleep 0.3
 }
 
-# agent_start NS PIN LOG ARGS...: lib.sh's, with a start timeout for an
-# emulated CPU on a busy host (WP_START_TIMEOUT, default 90 s; lib.sh waits
-# 15 s): under TCG the kernel's BTF and the verifier run 10-50x slower.
-# Says how long a start took when it took more than 10 s.
-agent_start()
-{
-	local ns=$1 pin=$2 log=$3 t0
-
-	shift 3
-	AGENT_PID=
-	: >"$log"
-	t0=$(date +%s)
-	bg AGENT_PID nsenter --net="/run/netns/$ns" "$WARMPATH" run --pin-path "$pin" --metrics-listen off "$@" \
-		>>"$log" 2>&1
-	if ! wait_for "${WP_START_TIMEOUT:-90}" _agent_ready "$AGENT_PID" "$log"; then
-		echo "# agent did not start in ${WP_START_TIMEOUT:-90} s; its log:" >&2
-		sed 's/^/#   /' "$log" >&2
-		return 1
-	fi
-	[ $(($(date +%s) - t0)) -gt 10 ] && info "the agent took $(($(date +%s) - t0)) s to start"
-	grep -q ' running: ' "$log"
-}
+# lib.sh's agent_start waits WP_START_TIMEOUT s: 90 here unless set (the
+# guest's guest.sh exports it for the netns suites it runs too).
+: "${WP_START_TIMEOUT:=90}"
+export WP_START_TIMEOUT
