@@ -29,6 +29,15 @@
 #    mode, counted as suppressed with reason wireguard_keepalive; c is probed.
 # 6. B's source port changes: an endpoint change is counted.
 # 7. With WARMPATH_NO_WIREGUARD_PREFIXES=1 the pod traffic is no peer's.
+#
+# With kernel WireGuard (and the ipip module: the qemu guest) also Calico's
+# IPIP over it: tunl0 on A (10.242.0.1/32) and B, B's pod block 10.243.2.0/24
+# routed "via 10.205.0.2 dev tunl0 onlink" and in B's allowed IPs on A.
+# 4b. auto watches tunl0 too; pings to B's IPIP pod 10.243.2.1 count once per
+#     packet for peer b (the encapsulated packet on the WireGuard device), the
+#     inner ones on tunl0 in its per-interface counters; nothing unmatched.
+# After 5, 'warmpath status' and 'status --json | jq .wireguard' are printed
+# between "# --- status" markers (the kernel WireGuard peers as status shows them).
 
 # shellcheck source=selftests/lib.sh
 . "$(dirname "$0")/../lib.sh"
@@ -48,6 +57,8 @@ POD_B=10.244.2.1
 A_UL=192.168.205.1
 NAT_UL=192.168.205.254
 B_UL=10.99.0.2
+POD_IPIP=10.243.2.1 # a pod of B reached by IPIP over WireGuard (kernel only)
+IPIP=0
 WG_PORT=51820
 METRICS=127.0.0.1:9051
 
@@ -97,9 +108,15 @@ EOF
 	B_PUB=$(wg pubkey <"$WP_TMP/b.key")
 	wg_make WGPID_A "$NS_A" "$WG_A" || return 1
 	wg_make WGPID_B "$NS_B" "$WG_B" || return 1
+	# the ipip module makes a tunl0 in every namespace: Calico's IPIP over wg
+	local allowed=$B_ADDR/32,10.244.2.0/24
+	if [ "$WG_KIND" = kernel ] && ip -n "$NS_A" link show tunl0 >/dev/null 2>&1; then
+		IPIP=1
+		allowed+=,10.243.2.0/24
+	fi
 	# A knows no endpoint for B (B is behind the NAT): B's handshakes tell it
 	in_ns "$NS_A" wg set "$WG_A" private-key "$WP_TMP/a.key" listen-port $WG_PORT \
-		peer "$B_PUB" allowed-ips $B_ADDR/32,10.244.2.0/24 persistent-keepalive 5 || return 1
+		peer "$B_PUB" allowed-ips $allowed persistent-keepalive 5 || return 1
 	in_ns "$NS_B" wg set "$WG_B" private-key "$WP_TMP/b.key" listen-port $WG_PORT \
 		peer "$A_PUB" allowed-ips $A_ADDR/32 endpoint $A_UL:$WG_PORT \
 		persistent-keepalive 5 || return 1
@@ -110,7 +127,31 @@ EOF
 		ip -n "$NS_B" addr add $POD_B/32 dev "$WG_B" &&
 		ip -n "$NS_A" link set "$WG_A" up &&
 		ip -n "$NS_B" link set "$WG_B" up &&
-		ip -n "$NS_A" route add 10.244.2.0/24 dev "$WG_A"
+		ip -n "$NS_A" route add 10.244.2.0/24 dev "$WG_A" || return 1
+	[ $IPIP = 1 ] || return 0
+	ip -n "$NS_A" link set tunl0 up &&
+		ip -n "$NS_B" link set tunl0 up &&
+		ip -n "$NS_A" addr add 10.242.0.1/32 dev tunl0 &&
+		ip -n "$NS_A" route add 10.243.2.0/24 via $B_ADDR dev tunl0 onlink &&
+		ip -n "$NS_B" addr add $POD_IPIP/32 dev lo &&
+		ip -n "$NS_B" route add 10.242.0.0/24 via $A_ADDR dev tunl0 onlink
+}
+
+# snap PIN: one status snapshot (peer b, tunl0, the WireGuard device, datapath)
+# as "b_tx b_rx tunl0_tx tunl0_rx wg_tx wg_rx encap_ipip unmatched"
+snap()
+{
+	status_json "$1" | jq -r --arg w "$WG_A" '
+		def ifc($n; $f): ([.interfaces[] | select(.name == $n) | .[$f] // 0] | first) // 0;
+		([.peers[] | select(.name == "b")] | first) as $b |
+		[$b.tx_packets, $b.rx_packets, ifc("tunl0"; "tx_packets"), ifc("tunl0"; "rx_packets"),
+		 ifc($w; "tx_packets"), ifc($w; "rx_packets"), .datapath.encap_ipip,
+		 .datapath.unmatched] | map(. // 0 | tostring) | join(" ")'
+}
+
+_b_rx_ge()
+{
+	[ "$(peer_get "$PIN" b rx_packets)" -ge "$1" ] 2>/dev/null
 }
 
 metrics()
@@ -192,6 +233,32 @@ check_rc $? 0 "4: ping to B's pod address through the tunnel"
 TX1=$(peer_get "$PIN" b tx_packets)
 check_cmp "$((TX1 - TX0))" '>=' 5 "4: pod traffic counted for peer b (+$((TX1 - TX0)))"
 
+# --- 4b. IPIP over kernel WireGuard behind the NAT ------------------------------------
+if [ $IPIP = 1 ]; then
+	N=8
+	info "4b. IPIP over kernel WireGuard: $N pings to B's pod $POD_IPIP through tunl0"
+	check_eq "$(status_json "$PIN" | jq -r '[.interfaces[] | select(.underlay | not) | .name] | sort | join(" ")')" \
+		"tunl0 $WG_A" "4b: auto watches tunl0 and $WG_A"
+	check_match "$(cat "$LOG")" "tunl0: stacked on a watched WireGuard device" \
+		"4b: tunl0 flagged stacked (counted per peer on $WG_A)"
+	read -r BTX0 BRX0 TTX0 TRX0 WTX0 WRX0 IP0 UN0 <<<"$(snap "$PIN")"
+	ping_n "$NS_A" $POD_IPIP $N
+	check_rc $? 0 "4b: $N pings over IPIP over WireGuard answered"
+	wait_for 5 _b_rx_ge $((BRX0 + N))
+	sleep 0.5
+	read -r BTX1 BRX1 TTX1 TRX1 WTX1 WRX1 IP1 UN1 <<<"$(snap "$PIN")"
+	info "4b: deltas: b tx $((BTX1 - BTX0)) rx $((BRX1 - BRX0)), tunl0 tx $((TTX1 - TTX0))" \
+		"rx $((TRX1 - TRX0)), $WG_A tx $((WTX1 - WTX0)) rx $((WRX1 - WRX0)), encap_ipip" \
+		"$((IP1 - IP0)), unmatched $((UN1 - UN0))"
+	check_eq "$((BTX1 - BTX0)) $((BRX1 - BRX0))" "$N $N" "4b: peer b: each packet once (tx rx)"
+	check_eq "$((TTX1 - TTX0)) $((TRX1 - TRX0))" "$N $N" \
+		"4b: per-interface detail: the inner packets on tunl0 (tx rx)"
+	check_true "4b: per-interface detail: the encapsulated ones on $WG_A" \
+		test $((WTX1 - WTX0)) -ge $N -a $((WRX1 - WRX0)) -ge $N
+	check_eq "$((IP1 - IP0))" $((2 * N)) "4b: encap_ipip: every IPIP packet seen on $WG_A"
+	check_eq "$((UN1 - UN0))" 0 "4b: nothing unmatched"
+fi
+
 # --- 5. held warm by the keepalive ---------------------------------------------------
 info "5. 12 s of idle: b is held by the keepalive, c is probed"
 sleep 12
@@ -204,6 +271,23 @@ check_cmp "$(wp_metric "$M" \
 check_cmp "$(wp_peer_metric "$M" warmpath_probes_sent_total c)" '>=' 1 "5: c probed"
 check_eq "$(peers_json | jq -r '.wireguard.keepalive_held | join(",")')" b \
 	"5: /peers: keepalive_held"
+
+# --- status as an operator sees it (in the namespace: devices read there) ------------
+T=$(nsx "$NS_A" "$WARMPATH" status --pin-path "$PIN" 2>&1)
+TJ=$(nsx "$NS_A" "$WARMPATH" status --pin-path "$PIN" --json 2>/dev/null | jq .wireguard)
+echo "# --- status ($WG_KIND WireGuard, $(uname -r)) ---"
+head -60 <<<"$T"
+echo "# --- status --json | jq .wireguard ---"
+head -120 <<<"$TJ"
+echo "# --- end of status ---"
+check_match "$(grep -E '^(kernel WireGuard|wireguard-go) ' <<<"$T")" \
+	"^$([ "$WG_KIND" = kernel ] && echo 'kernel WireGuard' || echo wireguard-go) $WG_A \\(listen port $WG_PORT, 1 peer" \
+	"status: the $WG_KIND WireGuard device and its peer"
+check_match "$(grep -F -- "$B_PUB" <<<"$T")" "^b +[^ ]+ +$NAT_UL:[0-9]+ .* 5s$" \
+	"status: B's key, named b, at the NAT's endpoint, keepalive 5s"
+check_eq "$(jq -r --arg i "$WG_A" --arg k "$B_PUB" \
+	'.devices[] | select(.interface == $i) | .peers[] | select(.public_key == $k) | .peer' <<<"$TJ")" \
+	b "status --json: .wireguard.devices lists B's key as peer b"
 
 # --- 6. an endpoint change -------------------------------------------------------------
 info "6. B moves to another source port: the NAT maps it anew"

@@ -15,9 +15,12 @@
 #
 # Auto-detection picks exactly tunl0, vx0 and wg0 (attach tc, no tcx on 6.1),
 # and uA as the underlay (the route to wg0's endpoint) for handshakes only.
-# Each packet is counted once on every watched device it crosses: through
-# wg0 alone once, through tunl0 or vx0 twice (the inner packet on the tunnel,
-# the encapsulated one on wg0, where encap_ipip / encap_vxlan count it).
+# One count per packet and direction for peer b, whatever it crosses: through
+# wg0 alone, or IPIP / VXLAN over wg0 (tunl0 and vx0 are flagged stacked on
+# the watched WireGuard device: the encapsulated packet on wg0 counts for the
+# peer, where encap_ipip / encap_vxlan count it too). The per-device detail
+# stays: each device's own tx/rx counters (status --json .interfaces[], the
+# status table's "packets per interface" line) show the packet on each.
 
 . "$(dirname "$0")/vm_lib.sh"
 wp_require_root
@@ -97,35 +100,68 @@ check_eq "$(jq -r '.interfaces[] | select(.name == "vx0") | .layout' <<<"$S")" l
 check_eq "$(jq -r '.interfaces[] | select(.name == "wg0") | .layout' <<<"$S")" l3 "wg0: layout l3"
 check_eq "$(jq -r '.interfaces[] | select(.name == "tunl0") | .layout' <<<"$S")" l3 "tunl0: layout l3"
 
+check_match "$(cat "$LOG")" "tunl0: stacked on a watched WireGuard device" \
+	"tunl0 flagged stacked on wg0"
+check_match "$(cat "$LOG")" "vx0: stacked on a watched WireGuard device" \
+	"vx0 flagged stacked on wg0"
+
 E_TX=0 E_RX=0 E_IPIP=0 E_VXLAN=0
+declare -A E_IF=([wg0]="0 0" [tunl0]="0 0" [vx0]="0 0")
 stat()
 {
 	status_json "$PIN" | jq -r ".datapath.$1"
 }
 
-# phase NAME DTX DRX DIPIP DVXLAN CMD...: run CMD, the counters must move exactly
-phase()
+# per_if: "wg0 TX/RX tunl0 TX/RX vx0 TX/RX" from the per-interface counters
+per_if()
 {
-	local name=$1
-
-	E_TX=$((E_TX + $2)) E_RX=$((E_RX + $3)) E_IPIP=$((E_IPIP + $4)) E_VXLAN=$((E_VXLAN + $5))
-	shift 5
-	"$@" || info "$name: traffic command failed"
-	check_eq "$(wait_peer "$PIN" b tx_packets $E_TX 5)" $E_TX "$name: tx_packets"
-	check_eq "$(wait_peer "$PIN" b rx_packets $E_RX 5)" $E_RX "$name: rx_packets"
-	check_eq "$(stat encap_ipip)" $E_IPIP "$name: encap_ipip"
-	check_eq "$(stat encap_vxlan)" $E_VXLAN "$name: encap_vxlan"
+	status_json "$PIN" | jq -r '[.interfaces[] | select(.underlay | not)] | sort_by(.name) |
+		map("\(.name) \(.tx_packets // "-")/\(.rx_packets // "-")") | join(" ")'
 }
 
-phase "wg0 UDP a->b" $N 0 0 0 send_udp "$NS_A" 10.241.0.2 $PORT $N
-phase "wg0 UDP b->a" 0 $N 0 0 send_udp "$NS_B" 10.241.0.1 $PORT $N
-phase "wg0 ping" $N $N 0 0 ping_n "$NS_A" 10.241.0.2 $N
-phase "IPIP over wg UDP a->pod" $((2 * N)) 0 $N 0 send_udp "$NS_A" 10.243.1.2 $PORT $N
-phase "IPIP over wg ping a->pod" $((2 * N)) $((2 * N)) $((2 * N)) 0 ping_n "$NS_A" 10.243.1.2 $N
-phase "VXLAN over wg UDP a->b" $((2 * N)) 0 0 $N send_udp "$NS_A" 10.244.0.2 $PORT $N
-phase "VXLAN over wg UDP b->a" 0 $((2 * N)) 0 $N send_udp "$NS_B" 10.244.0.1 $PORT $N
-phase "VXLAN over wg ping" $((2 * N)) $((2 * N)) 0 $((2 * N)) ping_n "$NS_A" 10.244.0.2 $N
+# if_add DEV DTX DRX: DEV's per-interface counters move by DTX / DRX too
+if_add()
+{
+	local tx rx
+
+	read -r tx rx <<<"${E_IF[$1]}"
+	E_IF[$1]="$((tx + $2)) $((rx + $3))"
+}
+
+# phase NAME DTX DRX DIPIP DVXLAN DEV CMD...: run CMD; peer b's counters must
+# move by exactly DTX / DRX (once per packet), wg0's and DEV's (the tunnel over
+# it, - for none) per-interface counters by the same.
+phase()
+{
+	local name=$1 want=
+
+	E_TX=$((E_TX + $2)) E_RX=$((E_RX + $3)) E_IPIP=$((E_IPIP + $4)) E_VXLAN=$((E_VXLAN + $5))
+	if_add wg0 "$2" "$3"
+	[ "$6" = - ] || if_add "$6" "$2" "$3"
+	shift 6
+	"$@" || info "$name: traffic command failed"
+	check_eq "$(wait_peer "$PIN" b tx_packets $E_TX 5)" $E_TX "$name: tx_packets (once per packet)"
+	check_eq "$(wait_peer "$PIN" b rx_packets $E_RX 5)" $E_RX "$name: rx_packets (once per packet)"
+	check_eq "$(stat encap_ipip)" $E_IPIP "$name: encap_ipip"
+	check_eq "$(stat encap_vxlan)" $E_VXLAN "$name: encap_vxlan"
+	for d in tunl0 vx0 wg0; do
+		want+="${want:+ }$d ${E_IF[$d]/ //}"
+	done
+	check_eq "$(per_if)" "$want" "$name: per-interface detail"
+}
+
+phase "wg0 UDP a->b" $N 0 0 0 - send_udp "$NS_A" 10.241.0.2 $PORT $N
+phase "wg0 UDP b->a" 0 $N 0 0 - send_udp "$NS_B" 10.241.0.1 $PORT $N
+phase "wg0 ping" $N $N 0 0 - ping_n "$NS_A" 10.241.0.2 $N
+phase "IPIP over wg UDP a->pod" $N 0 $N 0 tunl0 send_udp "$NS_A" 10.243.1.2 $PORT $N
+phase "IPIP over wg ping a->pod" $N $N $((2 * N)) 0 tunl0 ping_n "$NS_A" 10.243.1.2 $N
+phase "VXLAN over wg UDP a->b" $N 0 0 $N vx0 send_udp "$NS_A" 10.244.0.2 $PORT $N
+phase "VXLAN over wg UDP b->a" 0 $N 0 $N vx0 send_udp "$NS_B" 10.244.0.1 $PORT $N
+phase "VXLAN over wg ping" $N $N 0 $((2 * N)) vx0 ping_n "$NS_A" 10.244.0.2 $N
 check_eq "$(stat unmatched)" 0 "no unmatched packet"
+check_match "$("$WARMPATH" status --pin-path "$PIN")" \
+	"packets per interface:.* tunl0 tx ${E_IF[tunl0]% *} rx ${E_IF[tunl0]#* }( |$)" \
+	"status table: tunl0's own packets ($(per_if))"
 
 stop_pid "$AGENT_PID" TERM
 check_eq "$STOP_RC" 0 "SIGTERM: exits 0"
