@@ -275,7 +275,7 @@ check_eq "$(peers_json | jq -r '.wireguard.keepalive_held | join(",")')" b \
 # --- status as an operator sees it (in the namespace: devices read there) ------------
 T=$(nsx "$NS_A" "$WARMPATH" status --pin-path "$PIN" 2>&1)
 TJ=$(nsx "$NS_A" "$WARMPATH" status --pin-path "$PIN" --json 2>/dev/null | jq .wireguard)
-echo "# --- status ($WG_KIND WireGuard, $(uname -r)) ---"
+echo "# --- status ($([ "$WG_KIND" = kernel ] && echo "kernel WireGuard" || echo wireguard-go), $(uname -r)) ---"
 head -60 <<<"$T"
 echo "# --- status --json | jq .wireguard ---"
 head -120 <<<"$TJ"

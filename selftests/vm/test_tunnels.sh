@@ -170,4 +170,74 @@ for d in tunl0 vx0 wg0; do
 		"SIGTERM: no filter of ours left on $d"
 done
 
+# --- Calico IPIP over WireGuard: peers by address only, blocks from BIRD's routes ---
+# B's pods in the IPAM block 10.245.5.0/26, routed on A as BIRD does
+# ("via <node> dev tunl0 proto bird onlink"); a block of a node c (no traffic)
+# routed the same way. The agent is given the node addresses only: the blocks
+# become prefixes from the routing table, a block added later too.
+info "Calico IPIP over kernel WireGuard: --peer b=10.241.0.2, blocks from proto bird routes"
+ip -n "$NS_B" addr add 10.245.5.5/32 dev lo &&
+	ip -n "$NS_B" addr add 10.245.5.69/32 dev lo &&
+	ip -n "$NS_A" route add 10.245.5.0/26 via 10.241.0.2 dev tunl0 proto bird onlink &&
+	ip -n "$NS_A" route add 10.245.6.0/26 via 10.241.0.3 dev tunl0 proto bird onlink
+check_rc $? 0 "calico: /26 blocks routed via the nodes' addresses on tunl0, proto bird"
+pin_new PIN 2 "$NS_A"
+if ! agent_start "$NS_A" "$PIN" "$WP_TMP/agent2.log" --interface auto \
+	--peer b=10.241.0.2 --peer c=10.241.0.3 --mode observe; then
+	fail "calico: agent starts with node addresses only"
+	wp_finish
+fi
+ok "calico: agent starts with node addresses only"
+
+# prefix_src PEER PREFIX: where one prefix of one peer comes from (empty: absent)
+prefix_src()
+{
+	status_json "$PIN" | jq -r --arg p "$1" --arg x "$2" \
+		'.peers[] | select(.name == $p) | .prefixes[]? | select(.prefix == $x) | .source'
+}
+_prefix_src_is() { [ "$(prefix_src "$1" "$2")" == "$3" ]; }
+# calico_snap: "b_tx b_rx c_tx c_rx tunl0 TX/RX wg0 TX/RX unmatched"
+calico_snap()
+{
+	status_json "$PIN" | jq -r '
+		def p($n; $f): ([.peers[] | select(.name == $n) | .[$f]] | first) // 0;
+		def i($n): ([.interfaces[] | select(.name == $n) |
+			"\(.tx_packets // 0)/\(.rx_packets // 0)"] | first) // "-";
+		[p("b"; "tx_packets"), p("b"; "rx_packets"), p("c"; "tx_packets"),
+		 p("c"; "rx_packets"), i("tunl0"), i("wg0"), .datapath.unmatched // 0] |
+		map(tostring) | join(" ")'
+}
+# calico_ping POD: N pings to a pod of B; b counts each once, the inner packets
+# on tunl0 and the encapsulated ones on wg0, c nothing, nothing unmatched
+calico_ping()
+{
+	local b_tx b_rx c_tx c_rx t w u b_tx1 b_rx1 c_tx1 c_rx1 t1 w1 u1 tt tr wt wr
+
+	read -r b_tx b_rx c_tx c_rx t w u <<<"$(calico_snap)"
+	check_true "calico: $N pings to B's pod $1 answered" ping_n "$NS_A" "$1" $N
+	wait_for 5 _peer_is "$PIN" b rx_packets $((b_rx + N))
+	read -r b_tx1 b_rx1 c_tx1 c_rx1 t1 w1 u1 <<<"$(calico_snap)"
+	check_eq "$((b_tx1 - b_tx)) $((b_rx1 - b_rx))" "$N $N" "calico $1: peer b, once per packet (tx rx)"
+	check_eq "$((c_tx1 - c_tx)) $((c_rx1 - c_rx))" "0 0" "calico $1: nothing for peer c"
+	IFS=/ read -r tt tr <<<"$t"
+	t=$(( ${t1%/*} - tt ))/$(( ${t1#*/} - tr ))
+	IFS=/ read -r wt wr <<<"$w"
+	w=$(( ${w1%/*} - wt ))/$(( ${w1#*/} - wr ))
+	check_eq "tunl0 $t wg0 $w" "tunl0 $N/$N wg0 $N/$N" "calico $1: per-interface detail"
+	check_eq "$((u1 - u))" 0 "calico $1: nothing unmatched"
+}
+
+check_eq "$(prefix_src b 10.245.5.0/26)" route "calico: b's block 10.245.5.0/26 from its route"
+check_eq "$(prefix_src c 10.245.6.0/26)" route "calico: c's block 10.245.6.0/26 from its route"
+check_eq "$(prefix_src b 10.245.6.0/26)" "" "calico: c's block is not b's"
+calico_ping 10.245.5.5
+ip -n "$NS_A" route add 10.245.5.64/26 via 10.241.0.2 dev tunl0 proto bird onlink
+# within a second on a real CPU; status itself is slow under TCG
+wait_for 3 _prefix_src_is b 10.245.5.64/26 route
+check_rc $? 0 "calico: a block routed at run time (10.245.5.64/26) is b's"
+calico_ping 10.245.5.69
+check_eq "$(status_json "$PIN" | jq -r '.datapath.unmatched')" 0 "calico: 0 unmatched in all"
+stop_pid "$AGENT_PID" TERM
+check_eq "$STOP_RC" 0 "calico: SIGTERM: exits 0"
+
 wp_finish
