@@ -16,6 +16,9 @@
 #   of its words),
 #   VMTEST_NETNS (selftests/netns suites to run in the guest too, default
 #   "wireguard_nat": kernel WireGuard behind a NAT; "none" for none),
+#   VMTEST_JOBS (guest parts run at a time, default one per guest CPU; 1
+#   streams each part's output as it runs, else a part's output is printed
+#   whole when it ends), VMTEST_PART_TIMEOUT (seconds per part, default 300),
 #   VMTEST_TIMEOUT (seconds for the whole guest, default 900), VMTEST_ACCEL
 #   (auto|kvm|tcg; auto uses KVM only when a probe boot under it succeeds),
 #   VMTEST_MEM (MiB, default 1536), VMTEST_SMP (default 2).
@@ -261,6 +264,9 @@ VMTEST_FILTER="${VMTEST_FILTER:-}"
 VMTEST_NETNS="${VMTEST_NETNS:-wireguard_nat}"
 VMTEST_KERNEL="$KVER"
 EOF
+for v in VMTEST_JOBS VMTEST_PART_TIMEOUT VMTEST_FIRST; do
+	[ -n "${!v:-}" ] && echo "$v=\"${!v}\"" >>"$STAGE/etc/vmtest.env"
+done
 cp "$ROOT/selftests/vm/init" "$STAGE/init"
 chmod +x "$STAGE/init"
 { pack "$STAGE" "$STAGE.cpio.gz" && cat "$BASE" "$STAGE.cpio.gz" >"$INITRD"; } ||

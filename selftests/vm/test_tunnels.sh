@@ -21,6 +21,15 @@
 # peer, where encap_ipip / encap_vxlan count it too). The per-device detail
 # stays: each device's own tx/rx counters (status --json .interfaces[], the
 # status table's "packets per interface" line) show the packet on each.
+#
+# Then Calico's IPIP over WireGuard with nothing given by hand but the node
+# addresses (--peer b=10.241.0.2 --peer c=10.241.0.3): B's IPAM blocks
+# 10.245.5.0/26 (and 10.245.5.64/26, routed while the agent runs) and c's
+# 10.245.6.0/26 routed "via <node> dev tunl0 proto bird onlink" become the
+# peers' prefixes from the routing table; pings to B's pods count once for b,
+# nothing for c, nothing unmatched. (Calico's projectcalico.org/IPv4Address
+# annotation through the fake API server is left to the unit suite: the
+# guest has no test_progs.)
 
 . "$(dirname "$0")/vm_lib.sh"
 wp_require_root
