@@ -22,14 +22,15 @@
 # stays: each device's own tx/rx counters (status --json .interfaces[], the
 # status table's "packets per interface" line) show the packet on each.
 #
-# Then Calico's IPIP over WireGuard with nothing given by hand but the node
-# addresses (--peer b=10.241.0.2 --peer c=10.241.0.3): B's IPAM blocks
-# 10.245.5.0/26 (and 10.245.5.64/26, routed while the agent runs) and c's
-# 10.245.6.0/26 routed "via <node> dev tunl0 proto bird onlink" become the
-# peers' prefixes from the routing table; pings to B's pods count once for b,
-# nothing for c, nothing unmatched. (Calico's projectcalico.org/IPv4Address
-# annotation through the fake API server is left to the unit suite: the
-# guest has no test_progs.)
+# Then Calico's IPIP over WireGuard with no prefix given by hand: node b comes
+# from a fake API server (selftests/vm/fake_nodes_api.sh) with its InternalIP
+# 10.240.0.2 (the underlay) and projectcalico.org/IPv4Address 10.241.0.2/24
+# (its wg0 address, as IP_AUTODETECTION_METHOD=interface=wg0 sets it: not the
+# InternalIP); node c is given by its address only (--peer c=10.241.0.3).
+# B's IPAM blocks 10.245.5.0/26 (and 10.245.5.64/26, routed while the agent
+# runs) and c's 10.245.6.0/26, routed "via <node> dev tunl0 proto bird
+# onlink", become the peers' prefixes from the routing table; pings to B's
+# pods count once for b, nothing for c, nothing unmatched.
 
 . "$(dirname "$0")/vm_lib.sh"
 wp_require_root
@@ -179,24 +180,39 @@ for d in tunl0 vx0 wg0; do
 		"SIGTERM: no filter of ours left on $d"
 done
 
-# --- Calico IPIP over WireGuard: peers by address only, blocks from BIRD's routes ---
+# --- Calico IPIP over WireGuard: no prefix by hand, blocks from BIRD's routes ----
 # B's pods in the IPAM block 10.245.5.0/26, routed on A as BIRD does
 # ("via <node> dev tunl0 proto bird onlink"); a block of a node c (no traffic)
-# routed the same way. The agent is given the node addresses only: the blocks
-# become prefixes from the routing table, a block added later too.
-info "Calico IPIP over kernel WireGuard: --peer b=10.241.0.2, blocks from proto bird routes"
+# routed the same way. b comes from the API server (InternalIP + IPv4Address),
+# c is given by its address: the blocks become prefixes from the routing
+# table, a block added later too.
+info "Calico IPIP over kernel WireGuard: b from the API (IPv4Address), c by address, blocks from proto bird routes"
 ip -n "$NS_B" addr add 10.245.5.5/32 dev lo &&
 	ip -n "$NS_B" addr add 10.245.5.69/32 dev lo &&
 	ip -n "$NS_A" route add 10.245.5.0/26 via 10.241.0.2 dev tunl0 proto bird onlink &&
 	ip -n "$NS_A" route add 10.245.6.0/26 via 10.241.0.3 dev tunl0 proto bird onlink
 check_rc $? 0 "calico: /26 blocks routed via the nodes' addresses on tunl0, proto bird"
+node_json()
+{
+	printf '{"metadata":{"name":"%s","resourceVersion":"100","annotations":{"projectcalico.org/IPv4Address":"%s"}},"status":{"addresses":[{"type":"InternalIP","address":"%s"}]}}' "$@"
+}
+printf '{"kind":"NodeList","apiVersion":"v1","metadata":{"resourceVersion":"100"},"items":[%s,%s]}' \
+	"$(node_json a 10.241.0.1/24 10.240.0.1)" "$(node_json b 10.241.0.2/24 10.240.0.2)" \
+	>"$WP_TMP/nodes.json"
+bg API_PID ip netns exec "$NS_A" ncat -k -l 127.0.0.1 18080 \
+	--sh-exec "bash $(dirname "$0")/fake_nodes_api.sh $WP_TMP/nodes.json"
 pin_new PIN 2 "$NS_A"
-if ! agent_start "$NS_A" "$PIN" "$WP_TMP/agent2.log" --interface auto \
-	--peer b=10.241.0.2 --peer c=10.241.0.3 --mode observe; then
-	fail "calico: agent starts with node addresses only"
+if ! agent_start "$NS_A" "$PIN" "$WP_TMP/agent2.log" --interface auto --peer c=10.241.0.3 \
+	--kubernetes --kube-api http://127.0.0.1:18080 --kube-token-file none \
+	--kube-ca-file system --node-name a --mode observe; then
+	fail "calico: agent starts (b from the API server, c by address)"
 	wp_finish
 fi
-ok "calico: agent starts with node addresses only"
+ok "calico: agent starts (b from the API server, c by address)"
+wait_for 10 _peer_is "$PIN" b name b
+check_rc $? 0 "calico: node b discovered through the fake API server"
+check_match "$(head -1 "$WP_TMP/nodes.json.requests")" "^GET /api/v1/nodes\?.*resourceVersion=0" \
+	"calico: the node list is served from the watch cache (resourceVersion=0)"
 
 # prefix_src PEER PREFIX: where one prefix of one peer comes from (empty: absent)
 prefix_src()
@@ -236,6 +252,9 @@ calico_ping()
 	check_eq "$((u1 - u))" 0 "calico $1: nothing unmatched"
 }
 
+check_eq "$(prefix_src b 10.241.0.2/32)" projectcalico.org/IPv4Address \
+	"calico: b's 10.241.0.2 from projectcalico.org/IPv4Address (InternalIP is 10.240.0.2)"
+wait_for 3 _prefix_src_is b 10.245.5.0/26 route
 check_eq "$(prefix_src b 10.245.5.0/26)" route "calico: b's block 10.245.5.0/26 from its route"
 check_eq "$(prefix_src c 10.245.6.0/26)" route "calico: c's block 10.245.6.0/26 from its route"
 check_eq "$(prefix_src b 10.245.6.0/26)" "" "calico: c's block is not b's"
@@ -248,5 +267,6 @@ calico_ping 10.245.5.69
 check_eq "$(status_json "$PIN" | jq -r '.datapath.unmatched')" 0 "calico: 0 unmatched in all"
 stop_pid "$AGENT_PID" TERM
 check_eq "$STOP_RC" 0 "calico: SIGTERM: exits 0"
+stop_pid "$API_PID" TERM
 
 wp_finish
