@@ -124,6 +124,17 @@ static int agent_set_peers(struct agent *a, struct wp_peer_set *set)
 }
 
 /* One tick: read the maps, decide per peer, send what is due. */
+/*
+ * The activity stamps are those of the fold (each tick, each scrape) that saw
+ * a peer's per-CPU counters move: the packet itself went up to a fold interval
+ * earlier. The keep-alive decision takes the earliest it can have been, so an
+ * idle pair is probed once per interval, not once per interval and a tick.
+ */
+static __u64 activity_floor(__u64 stamp, __u64 tick_ns)
+{
+	return stamp > tick_ns ? stamp - tick_ns : stamp;
+}
+
 static void agent_tick(struct agent *a, __u64 now)
 {
 	__u64 interval = (__u64)(a->cfg->keepalive_interval * 1e9);
@@ -169,9 +180,10 @@ static void agent_tick(struct agent *a, __u64 now)
 			a->tick_next_peer = i;
 			break;
 		}
-		switch (keepalive_decide(a->cfg->mode, &rt->ka, now, rt->bpf.last_tx_ns,
-					 rt->bpf.last_rx_ns, interval, a->tick_ns / 2,
-					 keepalive_defer_ns(a->cfg->node_name, rt->name, margin))) {
+		switch (keepalive_decide(
+			a->cfg->mode, &rt->ka, now, activity_floor(rt->bpf.last_tx_ns, a->tick_ns),
+			activity_floor(rt->bpf.last_rx_ns, a->tick_ns), interval, a->tick_ns / 2,
+			keepalive_defer_ns(a->cfg->node_name, rt->name, margin))) {
 		case KA_PROBE:
 			if (a->cfg->mode == WP_MODE_IDLE && wg_sync_keepalive_suppress(rt->name)) {
 				rt->suppressed++; /* WireGuard's persistent keepalive holds it warm */

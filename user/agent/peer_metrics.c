@@ -314,7 +314,7 @@ static const struct peer_counter {
 	bool worst;
 } peer_counters[] = {
 	{ "warmpath_probes_sent_total", "warmpath_node_probes_sent_total", "Keep-alive probes sent",
-	  offsetof(struct row, sent), true },
+	  offsetof(struct row, sent), false },
 	{ "warmpath_probes_failed_total", "warmpath_node_probes_failed_total",
 	  "Keep-alive probes with no answer within --probe-timeout", offsetof(struct row, failed),
 	  true },
@@ -328,9 +328,8 @@ static const struct peer_counter {
 	  offsetof(struct row, cold_unanswered), false },
 /* the map fields exported one to one: headers/peer_schema.h */
 #define IS(field, f) (offsetof(struct peer_state, field) == offsetof(struct peer_state, f))
-#define X(field, kind, key, metric, help)                    \
-	{ metric, NULL, help, offsetof(struct row, s.field), \
-	  IS(field, cold_starts) || IS(field, first_packet_drops) },
+#define X(field, kind, key, metric, help) \
+	{ metric, NULL, help, offsetof(struct row, s.field), IS(field, first_packet_drops) },
 	WP_PEER_STATE_FIELDS(X)
 #undef X
 #undef IS
@@ -427,7 +426,12 @@ static void emit_node(const struct peer_rows *pr, struct prom_buf *b)
 	}
 }
 
-/* --peer-metrics worst: five series for each of the worst peers (the rest: /peers). */
+/*
+ * --peer-metrics worst: three series for each of the worst peers — the score,
+ * failed probes, first-packet drops (the rest, cold starts and probes sent
+ * included: the node-level families and /peers). K = 10 keeps the default
+ * exposition under 200 series.
+ */
 static void emit_worst(const struct peer_rows *pr, struct prom_buf *b)
 {
 	const struct row *rows = pr->r;

@@ -6,6 +6,7 @@
  * UAPI socket wireguard-go creates at /var/run/wireguard/<ifname>.sock.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 #include <linux/rtnetlink.h>
 #include "links.h"
 #include "nl.h"
+#include "util.h"
 
 #define WG_UAPI_DIR "/var/run/wireguard"
 
@@ -125,6 +127,37 @@ int links_dump(struct link_desc **out)
 	}
 	*out = acc.v;
 	return acc.n;
+}
+
+int links_dump_recent(struct link_desc **out, __u64 max_age_ns)
+{
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	static struct link_desc *cache;
+	static int ncache;
+	static __u64 cache_ns;
+	__u64 now = wp_now_ns();
+	int n;
+
+	pthread_mutex_lock(&lock);
+	if (!cache || now - cache_ns >= max_age_ns) {
+		struct link_desc *fresh;
+
+		n = links_dump(&fresh);
+		if (n < 0) {
+			pthread_mutex_unlock(&lock);
+			return n;
+		}
+		free(cache);
+		cache = fresh;
+		ncache = n;
+		cache_ns = now;
+	}
+	n = ncache;
+	*out = malloc((n ? n : 1) * sizeof(**out));
+	if (*out)
+		memcpy(*out, cache, n * sizeof(**out));
+	pthread_mutex_unlock(&lock);
+	return *out ? n : -ENOMEM;
 }
 
 const struct link_desc *links_find_index(const struct link_desc *links, int n, int ifindex)

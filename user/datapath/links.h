@@ -20,6 +20,11 @@ struct link_desc {
 
 /* Dump every link of the current network namespace. Returns the count or -errno. */
 int links_dump(struct link_desc **out);
+/*
+ * As links_dump(), from a dump at most max_age_ns old (one shared cache): the
+ * views a scrape builds re-use it instead of asking the kernel every request.
+ */
+int links_dump_recent(struct link_desc **out, __u64 max_age_ns);
 /* The link with this ifindex in a dump, or NULL. */
 const struct link_desc *links_find_index(const struct link_desc *links, int n, int ifindex);
 /* The link named `name` in a dump, or NULL. */

@@ -387,7 +387,7 @@ static int read_iface_rows(struct wp_drops *d, ifname_fn ifname, void *ctx, stru
 	rows = calloc(WP_MAX_IFACES, sizeof(*rows));
 	if (!rows)
 		return -ENOMEM;
-	nlinks = links_dump(&links);
+	nlinks = links_dump_recent(&links, 1000000000ull); /* a scrape's view: 1 s old at most */
 	if (nlinks < 0) {
 		free(rows);
 		return nlinks;

@@ -9,6 +9,7 @@
  * --max-peer-series (the rest summed into peer="_other").
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,6 +83,67 @@ static int wg_devices(const struct wp_export_sources *src, struct wg_device **de
 	int n = wg_devices_from_ifaces(bpf_map__fd(src->ld->skel->maps.ifaces), devs);
 
 	return n > 0 ? n : 0;
+}
+
+/*
+ * The WireGuard devices as read at most once per WG_SNAP_TTL_NS: the scrapes
+ * and /peers requests in between share that read instead of querying every
+ * UAPI socket and netlink again (a flood of requests cannot turn into a
+ * flood of socket queries). Reference-counted: a request keeps its snapshot
+ * while a newer one replaces it.
+ */
+#define WG_SNAP_TTL_NS 1000000000ull
+
+struct wg_snap {
+	int refs;
+	__u64 at_ns;
+	int n;
+	struct wg_device *devs;
+};
+
+static pthread_mutex_t wg_snap_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct wg_snap *wg_snap_cur;
+
+static void wg_snap_put(struct wg_snap *s)
+{
+	bool last;
+
+	if (!s)
+		return;
+	pthread_mutex_lock(&wg_snap_lock);
+	last = --s->refs == 0;
+	pthread_mutex_unlock(&wg_snap_lock);
+	if (last) {
+		wg_devices_free(s->devs, s->n);
+		free(s);
+	}
+}
+
+static struct wg_snap *wg_snap_get(const struct wp_export_sources *src)
+{
+	__u64 now = wp_now_ns();
+	struct wg_snap *s, *old;
+
+	pthread_mutex_lock(&wg_snap_lock);
+	s = wg_snap_cur;
+	if (s && now - s->at_ns < WG_SNAP_TTL_NS) {
+		s->refs++;
+		pthread_mutex_unlock(&wg_snap_lock);
+		return s;
+	}
+	pthread_mutex_unlock(&wg_snap_lock);
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	s->n = wg_devices(src, &s->devs);
+	s->at_ns = now;
+	s->refs = 2; /* the caller's and the cache's */
+	pthread_mutex_lock(&wg_snap_lock);
+	old = wg_snap_cur;
+	wg_snap_cur = s;
+	pthread_mutex_unlock(&wg_snap_lock);
+	wg_snap_put(old);
+	return s;
 }
 
 /* --- collectors run under the lock, in this order ----------------------- */
@@ -175,10 +237,10 @@ int wp_export_metrics(void *ctx, struct prom_buf *b)
 	__u64 cpu0 = thread_cpu_ns();
 	const struct wp_export_sources *src = ctx;
 	const char *ver[] = { "version", WARMPATH_VERSION, NULL };
-	struct wg_device *wgdevs = NULL;
+	struct wg_snap *wg = wg_snap_get(src);
 	struct peer_rows *rows;
-	int nrt, nwg = wg_devices(src, &wgdevs);
-	struct wp_scrape s = { .src = src, .wgdevs = wgdevs, .nwg = nwg };
+	int nrt;
+	struct wp_scrape s = { .src = src, .wgdevs = wg ? wg->devs : NULL, .nwg = wg ? wg->n : 0 };
 	const struct peer_metrics_opts po = {
 		.mode = src->cfg->peer_metrics,
 		.worst_k = src->cfg->worst_peers,
@@ -192,7 +254,7 @@ int wp_export_metrics(void *ctx, struct prom_buf *b)
 	nrt = src->peers->n;
 	pthread_mutex_unlock(src->lock);
 	if (!rows) {
-		wg_devices_free(wgdevs, nwg);
+		wg_snap_put(wg);
 		return -ENOMEM;
 	}
 	prom_family(b, "warmpath_build_info", PROM_GAUGE, "warmpath build, value 1");
@@ -214,7 +276,7 @@ int wp_export_metrics(void *ctx, struct prom_buf *b)
 		locked_collectors[i].emit(&s, b);
 	pthread_mutex_unlock(src->lock);
 	peer_rows_free(rows);
-	wg_devices_free(wgdevs, nwg);
+	wg_snap_put(wg);
 	__atomic_store_n(&last_metrics_cpu_ns, thread_cpu_ns() - cpu0, __ATOMIC_RELAXED);
 	return prom_buf_error(b);
 }
@@ -224,8 +286,7 @@ char *wp_export_peers_json(void *ctx)
 	const struct wp_export_sources *src = ctx;
 	const struct wp_config *cfg = src->cfg;
 	json_t *root = json_object(), *arr;
-	struct wg_device *wgdevs = NULL;
-	int nwg = wg_devices(src, &wgdevs);
+	struct wg_snap *wg = wg_snap_get(src);
 	struct wg_names wgn;
 	char *text;
 
@@ -237,11 +298,11 @@ char *wp_export_peers_json(void *ctx)
 	json_object_set_new(root, "probe", json_string(wp_probe_name(cfg->probe)));
 	json_object_set_new(root, "keepalive_interval_seconds", json_real(cfg->keepalive_interval));
 	wg_names_of(src, &wgn);
-	json_object_set_new(
-		root, "wireguard",
-		wg_status_json(bpf_map__fd(src->ld->skel->maps.wg_endpoints), &wgn, wgdevs, nwg));
+	json_object_set_new(root, "wireguard",
+			    wg_status_json(bpf_map__fd(src->ld->skel->maps.wg_endpoints), &wgn,
+					   wg ? wg->devs : NULL, wg ? wg->n : 0));
 	pthread_mutex_unlock(src->lock);
-	wg_devices_free(wgdevs, nwg);
+	wg_snap_put(wg);
 	json_object_set_new(root, "peers", arr);
 	json_object_set_new(root, "kernel_drops", wp_drops_json(src->drops));
 	text = json_dumps(root, JSON_INDENT(2));
