@@ -486,6 +486,7 @@ struct wp_kube_opts test_opts(struct fake_api *f)
 		.request_timeout_ms = 3000,
 		.watch_timeout_s = 30,
 		.backoff_min_ms = 20,
+		.relist_spread_ms = 50,
 		.backoff_max_ms = 200,
 	};
 
