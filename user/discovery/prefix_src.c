@@ -53,7 +53,8 @@ const char *prefix_src_name(__u32 src)
 
 	if (src < sizeof(names) / sizeof(names[0]))
 		return names[src];
-	if (src >= WP_SRC_ANNOTATION_BASE && src - WP_SRC_ANNOTATION_BASE < (__u32)wp_node_annotations_n)
+	if (src >= WP_SRC_ANNOTATION_BASE &&
+	    src - WP_SRC_ANNOTATION_BASE < (__u32)wp_node_annotations_n)
 		return wp_node_annotations[src - WP_SRC_ANNOTATION_BASE].key;
 	return "unknown";
 }

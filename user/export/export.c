@@ -10,11 +10,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <jansson.h>
 #include "datapath.skel.h"
 #include "export.h"
+#include "peer_json.h"
+#include "peers.h"
 #include "status.h"
 #include "util.h"
 #include "wireguard.h"
@@ -207,6 +210,13 @@ char *wp_export_peers_json(void *ctx)
 		wg_status_json(bpf_map__fd(src->ld->skel->maps.wg_endpoints), &wgn, wgdevs, nwg));
 	pthread_mutex_unlock(src->lock);
 	wg_devices_free(wgdevs, nwg);
+	{
+		int src_fd = prefix_sources_open(src->ld->pin_path, false);
+
+		wp_peers_attach_prefixes(arr, bpf_map__fd(src->ld->skel->maps.prefixes), src_fd);
+		if (src_fd >= 0)
+			close(src_fd);
+	}
 	json_object_set_new(root, "peers", arr);
 	json_object_set_new(root, "kernel_drops", wp_drops_json(src->drops));
 	text = json_dumps(root, JSON_INDENT(2));
