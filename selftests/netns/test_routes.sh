@@ -97,7 +97,7 @@ prefix_src()
 _prefix_src_is() { [ "$(prefix_src "$1" "$2" "$3")" == "$4" ]; }
 unmatched() { status_json "$1" | jq -r '.datapath.unmatched // 0'; }
 # pod_ping SRC DST: N pings from a's pod address, all answered
-pod_ping() { pod_ping $1 $2; }
+pod_ping() { in_ns "${NS[a]}" ping -q -n -c $N -i 0.02 -W 2 -I "$1" "$2" >/dev/null; }
 
 # traffic_check LABEL PIN SRC_A DST_B DST_C: N pings a -> b and a -> c pods, exact counts
 traffic_check()
@@ -108,9 +108,9 @@ traffic_check()
 	tc0=$(peer_get "$pin" c tx_packets)
 	u0=$(unmatched "$pin")
 	check_true "$label: pod a -> pod b answered" \
-		pod_ping $src $4
+		pod_ping "$src" "$4"
 	check_true "$label: pod a -> pod c answered" \
-		pod_ping $src $5
+		pod_ping "$src" "$5"
 	sleep 0.3
 	check_eq "$(($(peer_get "$pin" b tx_packets) - tb0))" $N "$label: b counts the $N pings"
 	check_eq "$(($(peer_get "$pin" c tx_packets) - tc0))" $N "$label: c counts the $N pings"

@@ -77,8 +77,7 @@ static bool too_broad(const struct wp_prefix *p)
 	return p->len < (v4 ? 96 + 8 : 16) || (!v4 && p->len <= 96);
 }
 
-int routes_add_prefixes(struct wp_peer_set *set, const struct wp_route *routes, int n,
-			int *dropped)
+int routes_add_prefixes(struct wp_peer_set *set, const struct wp_route *routes, int n, int *dropped)
 {
 	struct owner *o;
 	bool lens[129] = {};
@@ -268,7 +267,7 @@ static int nl_dump(struct dump *d, int type, int family)
 		};
 	} req = {
 		.nh.nlmsg_len = NLMSG_LENGTH(type == RTM_GETROUTE ? sizeof(struct rtmsg) :
-								   sizeof(struct ndmsg)),
+								    sizeof(struct ndmsg)),
 		.nh.nlmsg_type = type,
 		.nh.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP,
 		.nh.nlmsg_seq = 1,
@@ -430,8 +429,8 @@ int routes_sync_peers(struct wp_peer_set *set, int ifaces_fd)
 int routes_open(int epfd, __u64 tag)
 {
 	struct sockaddr_nl sa = { .nl_family = AF_NETLINK,
-				  .nl_groups = RTMGRP_IPV4_ROUTE | RTMGRP_IPV6_ROUTE |
-					       RTMGRP_NEIGH };
+				  .nl_groups =
+					  RTMGRP_IPV4_ROUTE | RTMGRP_IPV6_ROUTE | RTMGRP_NEIGH };
 	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = tag };
 
 	nl_fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_ROUTE);

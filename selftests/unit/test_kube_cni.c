@@ -1,0 +1,199 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Prefixes from where the cluster keeps them: Node objects shaped like those
+ * Calico, Cilium and flannel clusters show (annotations as those projects
+ * write them), each prefix with its source; and routes through a tunnel
+ * (user/discovery/routes.c) matched to the peer that owns their gateway.
+ *
+ *	test_kube_cni     calico / cilium / flannel Nodes, route matching
+ */
+#include <string.h>
+#include "fake_kube_api.h"
+#include "routes.h"
+
+/* The source of prefix @text in @p, or NULL when @p does not have it. */
+static const char *src_of(const struct wp_peer *p, const char *text)
+{
+	struct wp_prefix want;
+
+	if (!p || prefix_parse(text, &want))
+		return NULL;
+	for (int i = 0; i < p->nprefixes; i++)
+		if (p->prefixes[i].len == want.len && !memcmp(p->prefixes[i].addr, want.addr, 16))
+			return prefix_src_name(p->prefixes[i].src);
+	return NULL;
+}
+
+/* A Calico node with IPIP through WireGuard: IPv4Address (wg0's) != InternalIP. */
+static const char calico_node[] =
+	"{\"apiVersion\":\"v1\",\"kind\":\"Node\",\"metadata\":{\"name\":\"worker-2\","
+	"\"resourceVersion\":\"81231\",\"labels\":{\"kubernetes.io/hostname\":\"worker-2\","
+	"\"kubernetes.io/os\":\"linux\"},\"annotations\":{"
+	"\"node.alpha.kubernetes.io/ttl\":\"0\","
+	"\"projectcalico.org/IPv4Address\":\"10.99.0.2/24\","
+	"\"projectcalico.org/IPv4IPIPTunnelAddr\":\"10.244.5.0\","
+	"\"projectcalico.org/IPv4WireguardInterfaceAddr\":\"10.244.5.1\","
+	"\"projectcalico.org/WireguardPublicKey\":\"u2fNYmHHTDJ8zf8SXbV2kn4HKSdwK3hFPrDMi3zx9GM=\","
+	"\"volumes.kubernetes.io/controller-managed-attach-detach\":\"true\"}},"
+	"\"spec\":{\"podCIDR\":\"10.244.2.0/24\",\"podCIDRs\":[\"10.244.2.0/24\"]},"
+	"\"status\":{\"addresses\":[{\"type\":\"InternalIP\",\"address\":\"192.168.1.5\"},"
+	"{\"type\":\"Hostname\",\"address\":\"worker-2\"}]}}";
+
+/* A Cilium node (cluster-pool IPAM: no spec.podCIDR; dual stack). */
+static const char cilium_node[] =
+	"{\"apiVersion\":\"v1\",\"kind\":\"Node\",\"metadata\":{\"name\":\"pool-x1z32\","
+	"\"resourceVersion\":\"5\",\"annotations\":{"
+	"\"alpha.kubernetes.io/provided-node-ip\":\"10.104.0.4\","
+	"\"network.cilium.io/ipv4-cilium-host\":\"10.0.3.28\","
+	"\"network.cilium.io/ipv4-health-ip\":\"10.0.3.9\","
+	"\"network.cilium.io/ipv4-pod-cidr\":\"10.0.3.0/25\","
+	"\"network.cilium.io/ipv6-pod-cidr\":\"fd00:10:0:3::/64\","
+	"\"network.cilium.io/ipv6-cilium-host\":\"fd00:10:0:3::1c\","
+	"\"network.cilium.io/wg-pub-key\":\"u2fNYmHHTDJ8zf8SXbV2kn4HKSdwK3hFPrDMi3zx9GM=\"}},"
+	"\"spec\":{},"
+	"\"status\":{\"addresses\":[{\"type\":\"InternalIP\",\"address\":\"10.104.0.4\"},"
+	"{\"type\":\"ExternalIP\",\"address\":\"203.0.113.4\"}]}}";
+
+/* A flannel (VXLAN) node: public-ip-overwrite set, VtepMAC in backend-data. */
+static const char flannel_node[] =
+	"{\"apiVersion\":\"v1\",\"kind\":\"Node\",\"metadata\":{\"name\":\"k3s-agent-1\","
+	"\"resourceVersion\":\"9\",\"annotations\":{"
+	"\"flannel.alpha.coreos.com/backend-data\":\"{\\\"VNI\\\":1,\\\"VtepMAC\\\":"
+	"\\\"6e:2f:1b:aa:01:02\\\"}\","
+	"\"flannel.alpha.coreos.com/backend-type\":\"vxlan\","
+	"\"flannel.alpha.coreos.com/kube-subnet-manager\":\"true\","
+	"\"flannel.alpha.coreos.com/public-ip\":\"192.168.50.11\","
+	"\"flannel.alpha.coreos.com/public-ip-overwrite\":\"100.64.0.11\"}},"
+	"\"spec\":{\"podCIDR\":\"10.42.1.0/24\",\"podCIDRs\":[\"10.42.1.0/24\"]},"
+	"\"status\":{\"addresses\":[{\"type\":\"InternalIP\",\"address\":\"192.168.50.11\"}]}}";
+
+static json_t *load(const char *text)
+{
+	json_error_t e;
+	json_t *j = json_loads(text, 0, &e);
+
+	ASSERT_OK_PTR(j, "fixture_json");
+	return j;
+}
+
+static void cni_cases(void)
+{
+	const char *only_podcidr[] = { NULL };
+	struct wp_peer p;
+	char err[256];
+	json_t *n;
+
+	n = load(calico_node);
+	if (n && ASSERT_OK(kube_node_peer(n, NULL, &p, err, sizeof(err)), "calico")) {
+		ASSERT_STREQ(p.addr_str, "10.244.5.0", "calico_probe_ipip");
+		ASSERT_STREQ(src_of(&p, "10.99.0.2"), "projectcalico.org/IPv4Address",
+			     "calico_ipv4address_host");
+		ASSERT_TRUE(src_of(&p, "10.99.0.0/24") == NULL, "calico_ipv4address_not_subnet");
+		ASSERT_STREQ(src_of(&p, "10.244.5.1"),
+			     "projectcalico.org/IPv4WireguardInterfaceAddr", "calico_wg_addr");
+		ASSERT_STREQ(src_of(&p, "192.168.1.5"), "kubernetes", "calico_internal");
+		ASSERT_STREQ(src_of(&p, "10.244.2.0/24"), "kubernetes", "calico_podcidr");
+		ASSERT_TRUE(p.has_wg_key, "calico_wg_key");
+	}
+	/* annotations switched off: InternalIP and podCIDR only */
+	if (n && ASSERT_OK(kube_node_peer_ex(n, NULL, only_podcidr, &p, err, sizeof(err)),
+			   "calico_no_prefix_annotations"))
+		ASSERT_TRUE(src_of(&p, "10.99.0.2") == NULL, "calico_ipv4address_off");
+	json_decref(n);
+
+	n = load(cilium_node);
+	if (n && ASSERT_OK(kube_node_peer(n, NULL, &p, err, sizeof(err)), "cilium")) {
+		ASSERT_STREQ(p.addr_str, "10.104.0.4", "cilium_probe_internal");
+		ASSERT_STREQ(src_of(&p, "10.0.3.0/25"), "network.cilium.io/ipv4-pod-cidr",
+			     "cilium_pod_cidr");
+		ASSERT_STREQ(src_of(&p, "fd00:10:0:3::/64"), "network.cilium.io/ipv6-pod-cidr",
+			     "cilium_pod_cidr6");
+		ASSERT_STREQ(src_of(&p, "10.0.3.28"), "network.cilium.io/ipv4-cilium-host",
+			     "cilium_host");
+		ASSERT_STREQ(src_of(&p, "10.0.3.9"), "network.cilium.io/ipv4-health-ip",
+			     "cilium_health");
+		ASSERT_TRUE(src_of(&p, "203.0.113.4") == NULL, "cilium_no_external_ip");
+		ASSERT_TRUE(p.has_wg_key, "cilium_wg_key");
+	}
+	json_decref(n);
+
+	n = load(flannel_node);
+	if (n && ASSERT_OK(kube_node_peer(n, NULL, &p, err, sizeof(err)), "flannel")) {
+		ASSERT_STREQ(src_of(&p, "10.42.1.0/24"), "kubernetes", "flannel_podcidr");
+		ASSERT_STREQ(src_of(&p, "100.64.0.11"),
+			     "flannel.alpha.coreos.com/public-ip-overwrite", "flannel_overwrite");
+		/* the public-ip equals the InternalIP: one prefix, the first source */
+		ASSERT_STREQ(src_of(&p, "192.168.50.11"), "kubernetes", "flannel_public_ip_once");
+	}
+	json_decref(n);
+}
+
+static struct wp_route route(const char *dst, const char *gw, const char *underlay)
+{
+	struct wp_route r = { .ifindex = 7 };
+	struct wp_prefix g;
+
+	prefix_parse(dst, &r.dst);
+	prefix_parse(gw, &g);
+	memcpy(r.gw, g.addr, 16);
+	if (underlay) {
+		prefix_parse(underlay, &g);
+		memcpy(r.underlay, g.addr, 16);
+		r.has_underlay = true;
+	}
+	return r;
+}
+
+static void route_cases(void)
+{
+	struct wp_peer_set set = {};
+	struct wp_route rt[7];
+	struct wp_peer p;
+	char err[128];
+	int dropped, n;
+
+	/* b: node address only (--peer); c: with its pod CIDR (flannel via Kubernetes) */
+	peer_parse_spec("b=192.168.1.5", &p, err, sizeof(err));
+	peer_set_add(&set, &p, err, sizeof(err));
+	peer_parse_spec("c=192.168.1.6,10.244.1.0/24", &p, err, sizeof(err));
+	peer_set_add(&set, &p, err, sizeof(err));
+	/* Calico BIRD: a /26 via the peer's address */
+	rt[0] = route("10.244.5.0/26", "192.168.1.5", NULL);
+	/* flannel: via the VTEP address, inside c's pod CIDR */
+	rt[1] = route("10.244.1.0/24", "10.244.1.0", NULL);
+	/* flannel, address-only peer: VTEP resolved through neighbour + FDB to b */
+	rt[2] = route("10.244.7.0/24", "10.244.7.0", "192.168.1.5");
+	/* nobody's gateway */
+	rt[3] = route("10.244.9.0/24", "10.244.9.0", "192.168.1.99");
+	/* too broad */
+	rt[4] = route("10.0.0.0/7", "192.168.1.5", NULL);
+	/* a second Calico block of b, and the same block twice */
+	rt[5] = route("10.244.5.64/26", "192.168.1.5", NULL);
+	rt[6] = route("10.244.5.64/26", "192.168.1.5", NULL);
+	n = routes_add_prefixes(&set, rt, 7, &dropped);
+	ASSERT_EQ(n, 3, "routes_added");
+	ASSERT_EQ(dropped, 0, "routes_dropped");
+	ASSERT_STREQ(src_of(find_peer(&set, "b"), "10.244.5.0/26"), "route", "bird_block");
+	ASSERT_STREQ(src_of(find_peer(&set, "b"), "10.244.5.64/26"), "route", "bird_block2");
+	ASSERT_STREQ(src_of(find_peer(&set, "b"), "10.244.7.0/24"), "route", "vtep_via_fdb");
+	ASSERT_STREQ(src_of(find_peer(&set, "c"), "10.244.1.0/24"), "static", "podcidr_kept");
+	ASSERT_EQ(find_peer(&set, "c") ? find_peer(&set, "c")->nprefixes : -1, 2, "c_unchanged");
+	ASSERT_TRUE(src_of(find_peer(&set, "b"), "10.244.9.0/24") == NULL, "stranger_not_b");
+	ASSERT_TRUE(src_of(find_peer(&set, "b"), "10.0.0.0/7") == NULL, "too_broad");
+	/* a full peer: counted, not added */
+	for (int i = find_peer(&set, "b")->nprefixes; i < WP_MAX_PEER_PREFIXES; i++)
+		find_peer(&set, "b")->prefixes[find_peer(&set, "b")->nprefixes++] =
+			find_peer(&set, "b")->prefixes[0];
+	rt[0] = route("10.244.6.0/26", "192.168.1.5", NULL);
+	ASSERT_EQ(routes_add_prefixes(&set, rt, 1, &dropped), 0, "full_none_added");
+	ASSERT_EQ(dropped, 1, "full_dropped");
+	peer_set_free(&set);
+}
+
+void test_kube_cni(void)
+{
+	if (test__start_subtest("cni_nodes"))
+		cni_cases();
+	if (test__start_subtest("routes"))
+		route_cases();
+}
