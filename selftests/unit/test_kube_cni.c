@@ -9,6 +9,7 @@
  */
 #include <string.h>
 #include "fake_kube_api.h"
+#include "coverage.h"
 #include "routes.h"
 
 /* The source of prefix @text in @p, or NULL when @p does not have it. */
@@ -190,8 +191,41 @@ static void route_cases(void)
 	peer_set_free(&set);
 }
 
+static void coverage_cases(void)
+{
+	const __u64 s = 1000000000ull;
+	__u64 m = 0, u = 0;
+	char why[128] = "";
+	bool became = false;
+
+	coverage_reset();
+	ASSERT_TRUE(coverage_ratio() < 0, "no_ratio_before_samples");
+	/* 0.5 % unmatched: fine */
+	for (int t = 0; t <= 70; t++, m += 995, u += 5)
+		became |= coverage_sample(m, u, t * s);
+	ASSERT_FALSE(became, "half_percent_fine");
+	ASSERT_TRUE(coverage_ratio() > 0.004 && coverage_ratio() < 0.006, "ratio_half_percent");
+	/* 2 %: degraded only once a whole minute above the threshold */
+	for (int t = 71; t <= 100; t++, m += 980, u += 20)
+		became |= coverage_sample(m, u, t * s);
+	ASSERT_FALSE(coverage_degraded(why, sizeof(why)), "not_before_a_minute");
+	for (int t = 101; t <= 200 && !became; t++, m += 980, u += 20)
+		became = coverage_sample(m, u, t * s);
+	ASSERT_TRUE(became, "degraded_after_a_minute");
+	ASSERT_TRUE(coverage_degraded(why, sizeof(why)) && strstr(why, "matched no peer"),
+		    "degraded_reason");
+	/* the prefix found: the window clears within a minute */
+	for (int t = 201; t <= 300; t++, m += 1000)
+		coverage_sample(m, u, t * s);
+	ASSERT_FALSE(coverage_degraded(why, sizeof(why)), "recovered");
+	ASSERT_TRUE(coverage_ratio() == 0, "ratio_zero");
+	coverage_reset();
+}
+
 void test_kube_cni(void)
 {
+	if (test__start_subtest("coverage"))
+		coverage_cases();
 	if (test__start_subtest("cni_nodes"))
 		cni_cases();
 	if (test__start_subtest("routes"))

@@ -17,6 +17,7 @@
 #include "config.h"
 #include "http.h"
 #include "ifwatch.h"
+#include "coverage.h"
 #include "routes.h"
 #include "wg_sync.h"
 #include "probe.h"
@@ -352,6 +353,8 @@ static void agent_loop(struct agent *a)
 			agent_kube_update(a);
 		if (wg_sync_changed(bpf_map__fd(a->ld.skel->maps.ifaces)) && agent_install_peers(a))
 			log_warn("wireguard: peers unchanged (%d peers kept)", a->peers.n);
+		coverage_tick(bpf_map__fd(a->ld.skel->maps.stats),
+			      bpf_map__fd(a->ld.skel->maps.unmatched), wp_now_ns());
 		/* every pass: a throttled dump is retried; notifications make it at once */
 		(void)routes_event;
 		if (!a->cfg->no_route_prefixes &&

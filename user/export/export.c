@@ -15,6 +15,7 @@
 #include <bpf/libbpf.h>
 #include <jansson.h>
 #include "datapath.skel.h"
+#include "coverage.h"
 #include "export.h"
 #include "peer_json.h"
 #include "peers.h"
@@ -144,11 +145,18 @@ static void collect_kube(const struct wp_scrape *s, struct prom_buf *b)
 		kube_emit_metrics(*src->kube, b);
 }
 
+static void collect_coverage(const struct wp_scrape *s, struct prom_buf *b)
+{
+	(void)s;
+	coverage_emit_metrics(b);
+}
+
 static const struct wp_collector locked_collectors[] = {
 	{ "datapath", collect_datapath }, { "wireguard", collect_wireguard },
 	{ "drops", collect_drops },	  { "prober", collect_prober },
 	{ "events", collect_events },	  { "ticks", collect_ticks },
 	{ "ready", collect_ready },	  { "kube", collect_kube },
+	{ "coverage", collect_coverage },
 };
 
 int wp_export_metrics(void *ctx, struct prom_buf *b)
@@ -247,5 +255,8 @@ bool wp_export_ready(void *ctx, char *why, size_t len)
 		}
 	}
 	pthread_mutex_unlock(src->lock);
+	/* missed prefixes: still ready (200), the body and a gauge say so */
+	if (ready)
+		coverage_degraded(why, len);
 	return ready;
 }
