@@ -166,11 +166,18 @@ fi
 pin_new PIN2 2 "${NS[a]}"
 LOG=$WP_TMP/agent_off.log
 if agent_start "${NS[a]}" "$PIN2" "$LOG" --interface fl --mode observe \
-	--peer b=$UNDER.2 --no-route-prefixes; then
+	--peer b=$UNDER.2 --no-route-prefixes --metrics-listen 127.0.0.1:9051; then
 	check_eq "$(prefix_src "$PIN2" b 10.244.2.0/24)" "" "--no-route-prefixes: no route prefix"
 	pod_ping 10.244.1.5 10.244.2.5
-	sleep 0.3
+	sleep 2.5 # two samples of the coverage window, a second apart
 	check_cmp "$(unmatched "$PIN2")" ">=" $N "--no-route-prefixes: the pings are unmatched"
+	M=$(wp_metrics "${NS[a]}" 127.0.0.1:9051)
+	check_cmp "$(wp_metric "$M" warmpath_unmatched_packets_ratio)" ">" 0.5 \
+		"--no-route-prefixes: warmpath_unmatched_packets_ratio says so"
+	check_eq "$(wp_metric "$M" warmpath_prefix_coverage_degraded)" 0 \
+		"--no-route-prefixes: not degraded before a minute"
+	check_eq "$(wp_metrics "${NS[a]}" 127.0.0.1:9051 /readyz)" ready \
+		"--no-route-prefixes: /readyz still ready"
 	stop_pid "$AGENT_PID"
 else
 	fail "--no-route-prefixes: agent started"
