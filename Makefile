@@ -202,6 +202,7 @@ unit-test: $(OUTPUT)/test_progs
 
 bench: warmpath $(OUTPUT)/test_progs
 	$(Q)$(OUTPUT)/test_progs --bench
+	$(Q)$(OUTPUT)/test_progs --bench-kube
 	$(Q)bench/agent_bench.sh
 	$(Q)bench/throughput.sh
 

@@ -110,8 +110,9 @@ static void log_top(int unmatched_fd, double r)
 			n++;
 		qsort(top, n + (n == TOP), sizeof(*top), top_cmp);
 	}
-	len = snprintf(line, sizeof(line), "%.1f%% of tunnel packets matched no peer over %ds:",
-		       r * 100, COVERAGE_WINDOW_S);
+	len = snprintf(line, sizeof(line),
+		       "%.1f%% of tunnel packets matched no peer over %ds:", r * 100,
+		       COVERAGE_WINDOW_S);
 	for (int i = 0; i < n && len < (int)sizeof(line); i++)
 		len += snprintf(line + len, sizeof(line) - len, " %s (%llu packets)", top[i].addr,
 				(unsigned long long)top[i].packets);
