@@ -68,35 +68,38 @@ static int node_json(int i, char *b, size_t size)
 		i / 256 % 256, i % 256, 64 + i / 256 % 64, i % 256);
 
 	for (int m = 0; m < 4; m++)
-		n += snprintf(b + n, size - n,
-			      "%s{\"manager\":\"%s\",\"operation\":\"Update\",\"apiVersion\":\"v1\","
-			      "\"time\":\"2026-01-12T08:15:00Z\",\"fieldsType\":\"FieldsV1\","
-			      "\"fieldsV1\":{\"f:metadata\":{\"f:annotations\":{\".\":{},"
-			      "\"f:node.alpha.kubernetes.io/ttl\":{}},\"f:labels\":{\".\":{},"
-			      "\"f:kubernetes.io/hostname\":{}}},\"f:status\":{\"f:conditions\":{"
-			      "\"k:{\\\"type\\\":\\\"Ready\\\"}\":{\"f:lastHeartbeatTime\":{},"
-			      "\"f:lastTransitionTime\":{},\"f:message\":{},\"f:reason\":{},"
-			      "\"f:status\":{}}},\"f:images\":{},\"f:nodeInfo\":{\"f:bootID\":{}}}}}",
-			      m ? "," : "",
-			      (const char *[]){ "kubelet", "kube-controller-manager", "calico-node",
-						"kubectl-label" }[m]);
-	n += snprintf(b + n, size - n,
-		      "]},\"spec\":{\"podCIDR\":\"10.%d.%d.0/24\",\"podCIDRs\":[\"10.%d.%d.0/24\"],"
-		      "\"providerID\":\"aws:///eu-west-1a/i-0%015d\"},\"status\":{\"capacity\":{"
-		      "\"cpu\":\"8\",\"ephemeral-storage\":\"104845292Ki\",\"memory\":\"32386148Ki\","
-		      "\"pods\":\"110\"},\"allocatable\":{\"cpu\":\"7910m\",\"ephemeral-storage\":"
-		      "\"95551679124\",\"memory\":\"31369316Ki\",\"pods\":\"110\"},\"conditions\":[",
-		      64 + i / 256 % 64, i % 256, 64 + i / 256 % 64, i % 256, i);
+		n += snprintf(
+			b + n, size - n,
+			"%s{\"manager\":\"%s\",\"operation\":\"Update\",\"apiVersion\":\"v1\","
+			"\"time\":\"2026-01-12T08:15:00Z\",\"fieldsType\":\"FieldsV1\","
+			"\"fieldsV1\":{\"f:metadata\":{\"f:annotations\":{\".\":{},"
+			"\"f:node.alpha.kubernetes.io/ttl\":{}},\"f:labels\":{\".\":{},"
+			"\"f:kubernetes.io/hostname\":{}}},\"f:status\":{\"f:conditions\":{"
+			"\"k:{\\\"type\\\":\\\"Ready\\\"}\":{\"f:lastHeartbeatTime\":{},"
+			"\"f:lastTransitionTime\":{},\"f:message\":{},\"f:reason\":{},"
+			"\"f:status\":{}}},\"f:images\":{},\"f:nodeInfo\":{\"f:bootID\":{}}}}}",
+			m ? "," : "",
+			(const char *[]){ "kubelet", "kube-controller-manager", "calico-node",
+					  "kubectl-label" }[m]);
+	n += snprintf(
+		b + n, size - n,
+		"]},\"spec\":{\"podCIDR\":\"10.%d.%d.0/24\",\"podCIDRs\":[\"10.%d.%d.0/24\"],"
+		"\"providerID\":\"aws:///eu-west-1a/i-0%015d\"},\"status\":{\"capacity\":{"
+		"\"cpu\":\"8\",\"ephemeral-storage\":\"104845292Ki\",\"memory\":\"32386148Ki\","
+		"\"pods\":\"110\"},\"allocatable\":{\"cpu\":\"7910m\",\"ephemeral-storage\":"
+		"\"95551679124\",\"memory\":\"31369316Ki\",\"pods\":\"110\"},\"conditions\":[",
+		64 + i / 256 % 64, i % 256, 64 + i / 256 % 64, i % 256, i);
 	for (int c = 0; c < 5; c++)
-		n += snprintf(b + n, size - n,
-			      "%s{\"type\":\"%s\",\"status\":\"%s\",\"lastHeartbeatTime\":"
-			      "\"2026-01-12T09:01:12Z\",\"lastTransitionTime\":\"2026-01-12T08:15:"
-			      "00Z\",\"reason\":\"KubeletHasSufficientMemory\",\"message\":\"kubelet "
-			      "has sufficient memory available\"}",
-			      c ? "," : "",
-			      (const char *[]){ "MemoryPressure", "DiskPressure", "PIDPressure",
-						"NetworkUnavailable", "Ready" }[c],
-			      c == 4 ? "True" : "False");
+		n += snprintf(
+			b + n, size - n,
+			"%s{\"type\":\"%s\",\"status\":\"%s\",\"lastHeartbeatTime\":"
+			"\"2026-01-12T09:01:12Z\",\"lastTransitionTime\":\"2026-01-12T08:15:"
+			"00Z\",\"reason\":\"KubeletHasSufficientMemory\",\"message\":\"kubelet "
+			"has sufficient memory available\"}",
+			c ? "," : "",
+			(const char *[]){ "MemoryPressure", "DiskPressure", "PIDPressure",
+					  "NetworkUnavailable", "Ready" }[c],
+			c == 4 ? "True" : "False");
 	n += snprintf(b + n, size - n,
 		      "],\"addresses\":[{\"type\":\"InternalIP\",\"address\":\"192.%d.%d.%d\"},"
 		      "{\"type\":\"Hostname\",\"address\":\"worker-%05d\"}],\"daemonEndpoints\":{"
@@ -135,11 +138,12 @@ static ssize_t list_read(void *cls, uint64_t pos, char *out, size_t max)
 	(void)pos;
 	while (s->off == s->len) {
 		if (s->phase == 0) {
-			s->len = snprintf(s->cur, 65536,
-					  "{\"kind\":\"NodeList\",\"apiVersion\":\"v1\",\"metadata\":"
-					  "{\"resourceVersion\":\"7000\"%s%s%s},\"items\":[",
-					  s->cont[0] ? ",\"continue\":\"" : "", s->cont,
-					  s->cont[0] ? "\"" : "");
+			s->len = snprintf(
+				s->cur, 65536,
+				"{\"kind\":\"NodeList\",\"apiVersion\":\"v1\",\"metadata\":"
+				"{\"resourceVersion\":\"7000\"%s%s%s},\"items\":[",
+				s->cont[0] ? ",\"continue\":\"" : "", s->cont,
+				s->cont[0] ? "\"" : "");
 			s->phase = 1;
 		} else if (s->phase == 1 && s->next < s->to) {
 			s->len = node_json(s->next, s->cur + (s->next > s->from), 65535);
@@ -197,9 +201,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	if (watch) {
 		atomic_fetch_add(&sh->watch_reqs, 1);
 		if (atomic_load(&sh->storm) > 0) {
-			static char gone[] = "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"status\":"
-					     "\"Failure\",\"message\":\"too old resource version\","
-					     "\"reason\":\"Expired\",\"code\":410}";
+			static char gone[] =
+				"{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"status\":"
+				"\"Failure\",\"message\":\"too old resource version\","
+				"\"reason\":\"Expired\",\"code\":410}";
 			int k = atomic_fetch_add(&sh->gone_sent, 1);
 
 			if (k < STORM)
@@ -244,7 +249,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 
 static void server_child(int ready_fd)
 {
-	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sockaddr_in sin = { .sin_family = AF_INET,
+				   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	struct MHD_Daemon *d;
 	const union MHD_DaemonInfo *info;
 	char c;
@@ -297,8 +303,7 @@ static double cpu_s(void)
 	       (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
-static bool wait_stats(struct wp_kube *k, struct wp_kube_stats *st, int secs, int lists,
-		       int gone)
+static bool wait_stats(struct wp_kube *k, struct wp_kube_stats *st, int secs, int lists, int gone)
 {
 	double end = mono() + secs;
 
@@ -313,8 +318,11 @@ static bool wait_stats(struct wp_kube *k, struct wp_kube_stats *st, int secs, in
 
 int bench_kube_main(void)
 {
-	struct wp_kube_opts o = { .token_file = "", .ca_file = "", .node_name = "worker-00000",
-				  .relist_spread_ms = 2000, .backoff_min_ms = 200 };
+	struct wp_kube_opts o = { .token_file = "",
+				  .ca_file = "",
+				  .node_name = "worker-00000",
+				  .relist_spread_ms = 2000,
+				  .backoff_min_ms = 200 };
 	struct wp_kube_stats st0, st1, st2;
 	struct wp_kube *k = NULL;
 	char url[64], err[256], sample[65536];
@@ -348,7 +356,8 @@ int bench_kube_main(void)
 
 	/* 1. one full list: peak RSS added, CPU */
 	if (write_file_str("/proc/self/clear_refs", "5"))
-		fprintf(stderr, "bench-kube: cannot reset the peak RSS: figures are upper bounds\n");
+		fprintf(stderr,
+			"bench-kube: cannot reset the peak RSS: figures are upper bounds\n");
 	rss0 = status_kb("VmRSS:");
 	cpu0 = cpu_s();
 	t0 = mono();
@@ -370,8 +379,8 @@ int bench_kube_main(void)
 	       tlist, cpu_list, (hwm - rss0) / 1024.0, st0.nodes,
 	       (double)(hwm - rss0) * 1024 / (st0.nodes ? st0.nodes : 1),
 	       (double)nodelen * NODES / 1e6);
-	printf("  full list:   %llu requests, %.1f MB received\n",
-	       (unsigned long long)st0.requests, st0.bytes_received / 1e6);
+	printf("  full list:   %llu requests, %.1f MB received\n", (unsigned long long)st0.requests,
+	       st0.bytes_received / 1e6);
 
 	/* 2. a relist storm: STORM watches in a row answered 410 */
 	while (!atomic_load(&sh->watch_reqs))
@@ -395,8 +404,7 @@ int bench_kube_main(void)
 	printf("  %d x 410:     %llu requests (%d lists of %d pages + watches), %.1f MB received, "
 	       "over %.1f s\n",
 	       STORM, (unsigned long long)(st2.requests - st1.requests), STORM,
-	       (NODES + PAGE - 1) / PAGE, (st2.bytes_received - st1.bytes_received) / 1e6,
-	       tstorm);
+	       (NODES + PAGE - 1) / PAGE, (st2.bytes_received - st1.bytes_received) / 1e6, tstorm);
 	printf("  410 -> relist delay: min %.2f s, max %.2f s   [issue: never immediate, "
 	       "jittered: min > 0]\n",
 	       dmin, dmax);

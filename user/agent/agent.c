@@ -355,10 +355,9 @@ static void agent_loop(struct agent *a)
 			log_warn("wireguard: peers unchanged (%d peers kept)", a->peers.n);
 		coverage_tick(bpf_map__fd(a->ld.skel->maps.stats),
 			      bpf_map__fd(a->ld.skel->maps.unmatched), wp_now_ns());
-		/* every pass: a throttled dump is retried; notifications make it at once */
-		(void)routes_event;
 		if (!a->cfg->no_route_prefixes &&
-		    routes_changed(bpf_map__fd(a->ld.skel->maps.ifaces)) && agent_install_peers(a))
+		    routes_changed(bpf_map__fd(a->ld.skel->maps.ifaces), routes_event) &&
+		    agent_install_peers(a))
 			log_warn("routes: peers unchanged (%d peers kept)", a->peers.n);
 	}
 }

@@ -482,15 +482,21 @@ static bool concerns_watched(char *buf, ssize_t n, const __u32 *watched, int nw)
 	return false;
 }
 
-bool routes_changed(int ifaces_fd)
+bool routes_changed(int ifaces_fd, bool event)
 {
 	static char buf[65536];
+	static __u64 last_check_ns;
 	__u32 watched[MAX_WATCHED];
+	__u64 now = wp_now_ns();
 	int nw;
 	ssize_t n;
 
 	if (nl_fd < 0)
 		return false;
+	/* without a notification: once a second (attached interfaces, a throttled dump) */
+	if (!event && !dirty && now - last_check_ns < 1000000000ull)
+		return false;
+	last_check_ns = now;
 	nw = watched_ifindexes(ifaces_fd, watched);
 	if (fingerprint_ifs(watched, nw) != dumped_ifs_fp)
 		dirty = true; /* an interface attached or gone */

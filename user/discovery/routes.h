@@ -18,7 +18,7 @@
  *
  *	routes_open(epfd, tag)           once; EPOLLIN on the tag: routes_changed()
  *	agent_install_peers():           routes_sync_peers(&set, ifaces_fd)
- *	agent loop:                      if (routes_changed(ifaces_fd)) agent_install_peers(a)
+ *	agent loop:                      if (routes_changed(ifaces_fd, readable)) install again
  */
 #ifndef __WARMPATH_ROUTES_H
 #define __WARMPATH_ROUTES_H
@@ -55,9 +55,11 @@ int routes_dump(int ifaces_fd, struct wp_route **out);
 /* Apply the last dump (dumping first if there is none) to @set. Returns prefixes added. */
 int routes_sync_peers(struct wp_peer_set *set, int ifaces_fd);
 /*
- * Drain the notifications; when one concerned a watched interface, dump again
- * and say whether the routes differ from those last applied.
+ * Drain the notifications; when one concerned a watched interface (or the
+ * watched interfaces changed), dump again and say whether the routes differ
+ * from those last applied. @event: the socket was readable (otherwise this
+ * does its checks at most once a second).
  */
-bool routes_changed(int ifaces_fd);
+bool routes_changed(int ifaces_fd, bool event);
 
 #endif /* __WARMPATH_ROUTES_H */
