@@ -5,11 +5,13 @@
  * write them), each prefix with its source; and routes through a tunnel
  * (user/discovery/routes.c) matched to the peer that owns their gateway.
  *
- *	test_kube_cni     calico / cilium / flannel Nodes, route matching
+ *	test_kube_cni     calico / cilium / flannel Nodes, route matching, coverage
+ *	test_kube_discovery/cni_fixtures  the same Nodes through the fake API server
  */
 #include <string.h>
 #include "fake_kube_api.h"
 #include "coverage.h"
+#include "kube_int.h"
 #include "routes.h"
 
 /* The source of prefix @text in @p, or NULL when @p does not have it. */
@@ -222,8 +224,138 @@ static void coverage_cases(void)
 	coverage_reset();
 }
 
+/*
+ * The three fixtures through the fake API server, one node a page: the list
+ * asks resourceVersion=0 (first page only), items are parsed as they stream
+ * (one with brackets and escaped quotes in its strings), sources survive.
+ */
+void kube_case_cni_fixtures(void)
+{
+	struct fake_api *f = fake_start();
+	struct wp_peer_set set = {};
+	struct wp_kube_opts o;
+	struct wp_kube *k = NULL;
+	json_t *tricky;
+
+	if (!ASSERT_OK_PTR(f, "fake_start"))
+		return;
+	json_array_append_new(f->nodes, load(calico_node));
+	json_array_append_new(f->nodes, load(cilium_node));
+	json_array_append_new(f->nodes, load(flannel_node));
+	tricky = make_node("node-q", "3", "192.168.9.9", NULL, NULL, "10.77.0.0/24", NULL);
+	json_object_set_new(json_object_get(tricky, "metadata"), "labels",
+			    json_pack("{s:s}", "x", "a ] } \" [ { \\"));
+	json_array_append_new(f->nodes, tricky);
+	o = test_opts(f);
+	o.list_page_size = 1;
+	k = client_start(&o);
+	if (!ASSERT_OK_PTR(k, "kube_start"))
+		goto out;
+	ASSERT_TRUE(WAIT_STATS(k, st.synced && st.nodes == 4), "listed_four_pages");
+	ASSERT_EQ(fake_get(f, &f->lists), 4, "four_list_requests");
+	pthread_mutex_lock(&f->lock);
+	ASSERT_STREQ(f->list_rv, "0", "list_from_watch_cache");
+	ASSERT_FALSE(f->list_rv_with_continue, "continue_without_rv");
+	pthread_mutex_unlock(&f->lock);
+	ASSERT_EQ(kube_take_peers(k, &set), 4, "four_peers");
+	ASSERT_STREQ(src_of(find_peer(&set, "worker-2"), "10.99.0.2"),
+		     "projectcalico.org/IPv4Address", "fake_calico_ipv4address");
+	ASSERT_STREQ(src_of(find_peer(&set, "pool-x1z32"), "10.0.3.0/25"),
+		     "network.cilium.io/ipv4-pod-cidr", "fake_cilium_pod_cidr");
+	ASSERT_STREQ(src_of(find_peer(&set, "k3s-agent-1"), "10.42.1.0/24"), "kubernetes",
+		     "fake_flannel_podcidr");
+	ASSERT_STREQ(src_of(find_peer(&set, "node-q"), "10.77.0.0/24"), "kubernetes",
+		     "fake_tricky_strings");
+out:
+	peer_set_free(&set);
+	kube_stop(k);
+	fake_free(f);
+}
+
+/* Feed @body to the list scanner in @chunk-byte pieces; the table gets the items. */
+static int feed(struct wp_kube *k, struct node_table *t, const char *body, size_t chunk,
+		struct xfer *x)
+{
+	size_t len = strlen(body);
+
+	memset(x, 0, sizeof(*x));
+	x->k = k;
+	x->fresh = t;
+	x->max = 1 << 20;
+	x->item_max = 4096;
+	x->fail = OK;
+	for (size_t off = 0; off < len; off += chunk)
+		if (!kube_list_feed(x, body + off, off + chunk > len ? len - off : chunk))
+			break;
+	return x->fail;
+}
+
+static void list_stream_cases(void)
+{
+	struct wp_kube k = { .max_nodes = 10, .pfx_ann_default = true };
+	struct node_table t = {};
+	struct xfer x;
+	/* metadata after the items, a nested "items", brackets and escapes in strings */
+	const char *body =
+		"{\"kind\":\"NodeList\",\"xitems\":[1],\"items\" : [ {\"metadata\":{\"name\":"
+		"\"n1\",\"labels\":{\"a\":\"]}\\\"[{\"}},\"spec\":{\"items\":[{}]},"
+		"\"status\":{\"addresses\":[{\"type\":\"InternalIP\",\"address\":"
+		"\"192.168.3.1\"}]}} ,\n{\"metadata\":{\"name\":\"n2\"},\"status\":{\"addresses\":"
+		"[{\"type\":\"InternalIP\",\"address\":\"192.168.3.2\"}]}}],"
+		"\"metadata\":{\"resourceVersion\":\"42\"}}";
+	json_t *rest;
+
+	k.annotations[0] = NULL;
+	ASSERT_EQ(feed(&k, &t, body, 1, &x), OK, "bytewise_ok");
+	ASSERT_EQ(t.n, 2, "bytewise_two_items");
+	ASSERT_EQ(x.items, 2, "items_closed");
+	ASSERT_TRUE(t.n == 2 && !strcmp(t.v[0].name, "n1") && t.v[0].usable, "first_item");
+	ASSERT_TRUE(t.n == 2 && !strcmp(t.v[1].name, "n2"), "second_item");
+	rest = json_loadb(x.buf, x.len, 0, NULL);
+	ASSERT_TRUE(rest && json_array_size(json_object_get(rest, "items")) == 0 &&
+			    json_array_size(json_object_get(rest, "xitems")) == 1,
+		    "rest_without_items");
+	ASSERT_STREQ(json_string_value(
+			     json_object_get(json_object_get(rest, "metadata"), "resourceVersion")),
+		     "42", "rest_metadata_after_items");
+	json_decref(rest);
+	free(x.buf);
+	free(x.item);
+	t.n = 0;
+	/* whole, at once: the same */
+	ASSERT_EQ(feed(&k, &t, body, strlen(body), &x), OK, "whole_ok");
+	ASSERT_EQ(t.n, 2, "whole_two_items");
+	free(x.buf);
+	free(x.item);
+	t.n = 0;
+	/* an item that is no object, an item above the bound, more than max_nodes */
+	ASSERT_EQ(feed(&k, &t, "{\"items\":[{\"metadata\":{\"name\":\"a\"}}, 7]}", 3, &x),
+		  KUBE_ERR_BAD_JSON, "scalar_item");
+	free(x.buf);
+	free(x.item);
+	t.n = 0;
+	{
+		char big[6000];
+		int n = snprintf(big, sizeof(big), "{\"items\":[{\"x\":\"");
+
+		memset(big + n, 'x', 5000);
+		strcpy(big + n + 5000, "\"}]}");
+		ASSERT_EQ(feed(&k, &t, big, 512, &x), KUBE_ERR_TOO_LARGE, "item_above_bound");
+		free(x.buf);
+		free(x.item);
+	}
+	t.n = 0;
+	k.max_nodes = 1;
+	ASSERT_EQ(feed(&k, &t, body, 64, &x), KUBE_ERR_TOO_LARGE, "max_nodes");
+	free(x.buf);
+	free(x.item);
+	free(t.v);
+}
+
 void test_kube_cni(void)
 {
+	if (test__start_subtest("list_stream"))
+		list_stream_cases();
 	if (test__start_subtest("coverage"))
 		coverage_cases();
 	if (test__start_subtest("cni_nodes"))
