@@ -26,8 +26,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		k.efd = -1;
 		snprintf(k.node_name, sizeof(k.node_name), "self");
 		if (parse_annotations(k.ann_buf, sizeof(k.ann_buf), k.annotations,
-				      KUBE_MAX_ANNOTATIONS, KUBE_DEFAULT_ANNOTATIONS, "address", err,
-				      sizeof(err)))
+				      KUBE_MAX_ANNOTATIONS, KUBE_DEFAULT_ANNOTATIONS, "address",
+				      err, sizeof(err)))
 			abort();
 		k.pfx_ann_default = true;
 		k.max_nodes = 64;

@@ -178,6 +178,9 @@ if agent_start "${NS[a]}" "$PIN2" "$LOG" --interface fl --mode observe \
 		"--no-route-prefixes: not degraded before a minute"
 	check_eq "$(wp_metrics "${NS[a]}" 127.0.0.1:9051 /readyz)" ready \
 		"--no-route-prefixes: /readyz still ready"
+	check_eq "$(wp_metrics "${NS[a]}" 127.0.0.1:9051 /peers | jq -r '.peers[] |
+		select(.name == "b") | .prefixes[] | "\(.prefix) \(.source)"')" \
+		"$UNDER.2/32 static" "/peers: b's prefixes with their source"
 	stop_pid "$AGENT_PID"
 else
 	fail "--no-route-prefixes: agent started"

@@ -183,6 +183,13 @@ static void route_cases(void)
 	ASSERT_EQ(find_peer(&set, "c") ? find_peer(&set, "c")->nprefixes : -1, 2, "c_unchanged");
 	ASSERT_TRUE(src_of(find_peer(&set, "b"), "10.244.9.0/24") == NULL, "stranger_not_b");
 	ASSERT_TRUE(src_of(find_peer(&set, "b"), "10.0.0.0/7") == NULL, "too_broad");
+	/* IPv6: a Calico IPv6 VXLAN block via the peer's IPv6VXLANTunnelAddr */
+	peer_parse_spec("d=fd00:99::4", &p, err, sizeof(err));
+	peer_set_add(&set, &p, err, sizeof(err));
+	rt[0] = route("fd00:10:244:4::/122", "fd00:99::4", NULL);
+	rt[1] = route("fd00::/8", "fd00:99::4", NULL); /* broader than /16 */
+	ASSERT_EQ(routes_add_prefixes(&set, rt, 2, &dropped), 1, "v6_added");
+	ASSERT_STREQ(src_of(find_peer(&set, "d"), "fd00:10:244:4::/122"), "route", "v6_block");
 	/* a full peer: counted, not added */
 	for (int i = find_peer(&set, "b")->nprefixes; i < WP_MAX_PEER_PREFIXES; i++)
 		find_peer(&set, "b")->prefixes[find_peer(&set, "b")->nprefixes++] =
