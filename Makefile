@@ -51,7 +51,7 @@ CFLAGS += -Wall -Wextra -Wno-unused-parameter -Werror -Werror=undef \
 ifneq ($(SANITIZE),)
 CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
 endif
-PKGS := libbpf libelf zlib libmicrohttpd jansson libcurl
+PKGS := libbpf libelf zlib libmicrohttpd jansson libcurl libcrypto
 LDLIBS := $$(pkg-config --libs $(PKGS)) -lpthread -lm
 
 ifeq ($(V),1)
@@ -62,7 +62,7 @@ else
 	msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-.PHONY: all deps vmlinux bpf-arm64 test unit-test netns-test bench bench-lab demo clean format check-format
+.PHONY: all deps vmlinux bpf-arm64 test unit-test netns-test vmtest bench bench-lab demo clean format check-format
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -197,6 +197,11 @@ $(OUTPUT)/fuzz/fuzz_%: selftests/fuzz/fuzz_%.c $(LIB_OBJS) | $(SKELS)
 	$(Q)$(CC) $(CFLAGS) -fsanitize=fuzzer -Iselftests/fuzz $< \
 		$(filter-out $(addprefix $(OUTPUT)/,$(FUZZ_OWN_$*)),$(LIB_OBJS)) $(LDLIBS) -o $@
 endif
+
+# The kernel-facing tests inside a qemu guest running another kernel (Debian
+# 12's 6.1 by default; KERNEL=package-name or KERNEL=path/to/vmlinuz).
+vmtest: warmpath
+	$(Q)scripts/vmtest.sh $(KERNEL)
 
 unit-test: $(OUTPUT)/test_progs
 	$(Q)$(OUTPUT)/test_progs

@@ -24,6 +24,7 @@ deps=(
 	"libmicrohttpd-dev:pc:libmicrohttpd"
 	"libjansson-dev:pc:jansson"
 	"libcurl4-openssl-dev:pc:libcurl"
+	"libssl-dev:pc:libcrypto"
 	"iproute2:ip"
 	"iputils-ping:ping"
 	"wireguard-go:wireguard-go"
@@ -36,6 +37,10 @@ deps=(
 	"ncat:ncat"
 	"openssl:openssl"
 	"python3-yaml:file:/usr/lib/python3/dist-packages/yaml/__init__.py"
+	# make vmtest: the guest runs under qemu, busybox is its init (the kernel
+	# image is downloaded, never installed: scripts/vmtest.sh)
+	"qemu-system-x86:qemu-system-x86_64"
+	"busybox-static:file:/bin/busybox"
 )
 
 have() {

@@ -188,6 +188,17 @@ check(host_path("/sys/fs/bpf") and mounts["/sys/fs/bpf"].get("mountPropagation")
 check(host_path("/sys/kernel/btf") and mounts["/sys/kernel/btf"].get("readOnly"), "daemonset: BTF mounted read-only")
 check(host_path("/var/run/wireguard") and mounts["/var/run/wireguard"].get("readOnly"),
       "daemonset: wireguard UAPI dir mounted read-only")
+env = {e["name"]: e.get("value") for e in c.get("env", [])}
+kf = env.get("WARMPATH_PROBE_KEY_FILE") or ""
+km = [m for m in c.get("volumeMounts", []) if kf.startswith(m["mountPath"].rstrip("/") + "/")]
+ksec = km and vols.get(km[0]["name"], {}).get("secret", {})
+check(kf and km and km[0].get("readOnly") and ksec and ksec.get("secretName") == "warmpath-probe-key",
+      "daemonset: probe key from the Secret warmpath-probe-key, mounted read-only", kf)
+kz = [d for d in yaml.safe_load_all(open(os.path.join(k8s, "kustomization.yaml"))) if d][0]
+gen = [g for g in kz.get("secretGenerator", []) if g.get("name") == "warmpath-probe-key"]
+check(gen and any(f.endswith("=" + os.path.basename(kf)) or f.startswith(os.path.basename(kf) + "=")
+                  for f in gen[0].get("files", [])),
+      "kustomization: generates the Secret warmpath-probe-key with the key file the DaemonSet reads")
 sa = one("ServiceAccount")
 check(pod.get("serviceAccountName") == sa.get("metadata", {}).get("name"), "daemonset: runs as the ServiceAccount")
 ns = sa.get("metadata", {}).get("namespace")

@@ -221,8 +221,23 @@ dgram WPKA 01 07 >"$G/bad_type"
 head -c 20 "$G/request" >"$G/short"
 { cat "$G/request"; printf 'X'; } >"$G/long"
 head -c 300 /dev/urandom >"$G/random"
-check_eq "$(stat -c %s "$G/request")" 56 "wire: crafted request is 56 bytes"
+check_eq "$(stat -c %s "$G/request")" 56 "wire: crafted v1 request is 56 bytes"
 MALFORMED=(bad_magic bad_version bad_type short long random)
+PD=$(dirname "$0")/probe_dgram.py
+"$PD" build v2 1 >"$G/request2" # v2, no key: what this version's agents send
+check_eq "$(stat -c %s "$G/request2")" 96 "wire: crafted v2 request is 96 bytes"
+
+# pd_ask NS SRC DST FILE OUT [OPTS]: FILE from SRC *at the probe port* (where the
+# responder answers), what comes back to OUT.
+pd_ask()
+{
+	local ns=$1 src=$2 dst=$3 f=$4 out=$5
+
+	shift 5
+	timeout -k 1 30 nsenter --net="/run/netns/$ns" "$PD" ask "$src" $PROBE "$dst" $PROBE \
+		"$f" "$out" "$@" 2>/dev/null
+	return 0
+}
 
 # udp_ask NS SRC_ADDR DST FILE OUT: one datagram from SRC_ADDR (ncat, fresh port);
 # what comes back goes to OUT. ncat stops reading the socket at EOF on stdin,
@@ -348,17 +363,22 @@ udp_ask "${NS[c]}" "${UADDR[c]}" "${UADDR[a]}" "$G/request" "$G/out.stranger_und
 upids+=($!)
 udp_ask "${NS[a]}" 127.0.0.1 127.0.0.1 "$G/request" "$G/out.stranger_lo" &
 upids+=($!)
-udp_ask "${NS[b]}" "${ADDR[b]}" "$A" "$G/request" "$G/out.control" & # a real peer
+# a peer's address but not from the probe port: a reflector's victim would be there
+udp_ask "${NS[b]}" "${ADDR[b]}" "$A" "$G/request2" "$G/out.bad_port" &
+upids+=($!)
+pd_ask "${NS[b]}" "${ADDR[b]}" "$A" "$G/request2" "$G/out.control" & # a real peer
 upids+=($!)
 wait "${upids[@]}"
 scrape a "$WP_TMP/g1.a"
-for f in "${MALFORMED[@]}" reply stranger_underlay stranger_lo; do
+for f in "${MALFORMED[@]}" reply stranger_underlay stranger_lo bad_port; do
 	check_eq "$(stat -c %s "$G/out.$f")" 0 "garbage: no answer to $f"
 done
-check_eq "$(stat -c %s "$G/out.control")" 56 "garbage: a real peer's request is answered (56 bytes)"
-check_eq "$(head -c 6 "$G/out.control" | od -An -tx1 | tr -d ' \n')" 57504b410102 \
-	"garbage: the answer is a WPKA reply" # magic W P K A, version 1, type 2
+check_eq "$(stat -c %s "$G/out.control")" 96 "garbage: a real peer's request is answered (96 bytes)"
+check_eq "$(head -c 6 "$G/out.control" | od -An -tx1 | tr -d ' \n')" 57504b410202 \
+	"garbage: the answer is a WPKA reply" # magic W P K A, version 2, type 2
 G0=$WP_TMP/g0.a G1=$WP_TMP/g1.a
+check_eq "$(d "$G0" "$G1" warmpath_probe_responder_dropped_total 'reason="bad_port"')" 1 \
+	"garbage: a request from a peer's address but another port counted as bad_port"
 check_eq "$(d "$G0" "$G1" warmpath_probe_responder_dropped_total 'reason="malformed"')" ${#MALFORMED[@]} \
 	"garbage: each malformed datagram counted as malformed"
 check_eq "$(d "$G0" "$G1" warmpath_probe_responder_dropped_total 'reason="unknown_source"')" 2 \
@@ -369,10 +389,7 @@ check_true "garbage: agent a alive" kill -0 "${APID[a]}"
 
 # a burst from a peer: answered up to the bucket, the rest rate_limited
 scrape a "$WP_TMP/r0.a"
-# shellcheck disable=SC2016 # the inner script's own $1
-ip netns exec "${NS[b]}" bash -c 'exec 3<>"/dev/udp/$2/$3"
-	for _ in $(seq 60); do cat "$1" >&3; done' _ "$G/request" "$A" "$PROBE"
-sleep 0.3
+pd_ask "${NS[b]}" "${ADDR[b]}" "$A" "$G/request2" "$G/out.burst" --count 60 --wait 0.3
 scrape a "$WP_TMP/r1.a"
 ANS=$(d "$WP_TMP/r0.a" "$WP_TMP/r1.a" warmpath_probe_responder_answered_total)
 LIM=$(d "$WP_TMP/r0.a" "$WP_TMP/r1.a" warmpath_probe_responder_dropped_total 'reason="rate_limited"')
@@ -381,8 +398,24 @@ check_eq $((ANS + LIM)) 60 "rate limit: answered + rate_limited = 60 requests"
 check_gt "$LIM" 0 "rate limit: some of a burst of 60 are rate-limited"
 stop_pid "$PING_AC"
 sleep 2.5 # the bucket refills
-udp_ask "${NS[c]}" "${ADDR[c]}" "$A" "$G/request" "$G/out.after"
-check_eq "$(stat -c %s "$G/out.after")" 56 "garbage: a still answers real peers afterwards"
+pd_ask "${NS[c]}" "${ADDR[c]}" "$A" "$G/request2" "$G/out.after"
+check_eq "$(stat -c %s "$G/out.after")" 96 "garbage: a still answers real peers afterwards"
+# a v1 agent (rolling update, no key): answered with a v1 reply of the same size
+pd_ask "${NS[c]}" "${ADDR[c]}" "$A" "$G/request" "$G/out.v1"
+check_eq "$(head -c 6 "$G/out.v1" | od -An -tx1 | tr -d ' \n'):$(stat -c %s "$G/out.v1")" \
+	57504b410102:56 "rolling update: a v1 request gets a 56-byte v1 reply (no key set)"
+# a starving flood from one source (b, 3 s at 1000/s) does not stop c being answered
+scrape a "$WP_TMP/f0.a"
+pd_ask "${NS[b]}" "${ADDR[b]}" "$A" "$G/request2" "$G/out.flood" --count 3000 --rate 1000 \
+	--wait 0 &
+FLOOD=$!
+sleep 1
+pd_ask "${NS[c]}" "${ADDR[c]}" "$A" "$G/request2" "$G/out.during"
+wait $FLOOD
+scrape a "$WP_TMP/f1.a"
+check_gt "$(d "$WP_TMP/f0.a" "$WP_TMP/f1.a" warmpath_probe_responder_dropped_total \
+	'reason="rate_limited"')" 1000 "flood: b's flood is rate-limited"
+check_eq "$(stat -c %s "$G/out.during")" 96 "flood: c's request during b's flood is answered"
 check_eq "$(get a /healthz -o /dev/null -w '%{http_code}')" 200 "garbage: a still serves /healthz"
 
 # --- 3. --mode constant probes the busy pair anyway -----------------------------

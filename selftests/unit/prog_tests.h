@@ -32,6 +32,7 @@ TEST(detect_cold)
 /* user/: test_agent_logic.c */
 TEST_WEAK(keepalive_decide)
 TEST_WEAK(probe_wire)
+TEST_WEAK(probe_auth)
 TEST_WEAK(peer_parse)
 TEST_WEAK(peer_map_sync)
 

@@ -5,6 +5,7 @@
  * maps created here, never pinned).
  */
 #include <arpa/inet.h>
+#include <endian.h>
 #include <stdlib.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
@@ -25,15 +26,15 @@ void test_keepalive_decide(void)
 
 	if (test__start_subtest("observe_never_probes")) {
 		memset(&st, 0, sizeof(st));
-		ASSERT_EQ(keepalive_decide(WP_MODE_OBSERVE, &st, S(100), 0, 0, iv, slack), KA_NONE,
-			  "observe");
+		ASSERT_EQ(keepalive_decide(WP_MODE_OBSERVE, &st, S(100), 0, 0, iv, slack, 0),
+			  KA_NONE, "observe");
 	}
 	if (test__start_subtest("idle_never_seen_probes")) {
 		memset(&st, 0, sizeof(st));
-		ASSERT_EQ(keepalive_decide(WP_MODE_IDLE, &st, S(100), 0, 0, iv, slack), KA_PROBE,
+		ASSERT_EQ(keepalive_decide(WP_MODE_IDLE, &st, S(100), 0, 0, iv, slack, 0), KA_PROBE,
 			  "never seen");
 		st.inflight = true;
-		ASSERT_EQ(keepalive_decide(WP_MODE_IDLE, &st, S(200), 0, 0, iv, slack), KA_NONE,
+		ASSERT_EQ(keepalive_decide(WP_MODE_IDLE, &st, S(200), 0, 0, iv, slack, 0), KA_NONE,
 			  "inflight waits");
 	}
 	if (test__start_subtest("idle_busy_pair_suppressed_once_per_interval")) {
@@ -42,7 +43,7 @@ void test_keepalive_decide(void)
 		probes = suppressed = 0;
 		for (int t = 1; t <= 100; t++) {
 			enum ka_action a = keepalive_decide(WP_MODE_IDLE, &st, S(t), S(t) - MS(3),
-							    S(t) - MS(200), iv, slack);
+							    S(t) - MS(200), iv, slack, 0);
 			probes += a == KA_PROBE;
 			suppressed += a == KA_SUPPRESS;
 		}
@@ -57,7 +58,7 @@ void test_keepalive_decide(void)
 		probes = suppressed = 0;
 		for (int t = 1; t <= 100; t++) {
 			enum ka_action a =
-				keepalive_decide(WP_MODE_IDLE, &st, S(t), last, last, iv, slack);
+				keepalive_decide(WP_MODE_IDLE, &st, S(t), last, last, iv, slack, 0);
 
 			if (a == KA_PROBE) {
 				probes++;
@@ -73,34 +74,114 @@ void test_keepalive_decide(void)
 		probes = 0;
 		for (int t = 1; t <= 100; t++)
 			probes += keepalive_decide(WP_MODE_CONSTANT, &st, S(t), S(t), S(t), iv,
-						   slack) == KA_PROBE;
+						   slack, 0) == KA_PROBE;
 		ASSERT_EQ(probes, 10, "constant probes");
+	}
+	if (test__start_subtest("idle_bypassed_probe_once_per_interval")) {
+		/*
+		 * The probes leave by an unwatched device: the maps never move, the pair
+		 * stays idle. Each probe times out after a tick; still one per interval.
+		 */
+		memset(&st, 0, sizeof(st));
+		probes = 0;
+		for (int t = 1; t <= 100; t++) {
+			st.inflight = false; /* the previous probe timed out */
+			probes += keepalive_decide(WP_MODE_IDLE, &st, S(t), 0, 0, iv, slack, 0) ==
+				  KA_PROBE;
+		}
+		ASSERT_EQ(probes, 10, "bypassed probes");
+		memset(&st, 0, sizeof(st));
+		probes = 0;
+		for (int t = 1; t <= 100; t++) {
+			st.inflight = false;
+			probes += keepalive_decide(WP_MODE_IDLE, &st, S(t), S(1), S(1), iv, slack,
+						   0) == KA_PROBE;
+		}
+		ASSERT_EQ(probes, 9, "stale-traffic probes"); /* idle from 11 s on */
+	}
+	if (test__start_subtest("idle_pair_tie_break")) {
+		/*
+		 * Both agents of an idle pair, ticking 1 s +-10 % each: an exchange by
+		 * either refreshes both. The lower name probes at the interval, the
+		 * other defers by 3 s: about one exchange per interval, not ~1.4.
+		 */
+		struct ka_state sa = {}, sb = {};
+		__u64 last = 0, ta = MS(100), tb = MS(600), end = S(1000), defer = S(3);
+		int ea = 0, eb = 0, gap_max = 0;
+
+		srand(7);
+		while (ta < end || tb < end) {
+			bool a_turn = ta <= tb;
+			__u64 now = a_turn ? ta : tb;
+			enum ka_action act =
+				keepalive_decide(WP_MODE_IDLE, a_turn ? &sa : &sb, now, last, last,
+						 iv, slack, a_turn ? 0 : defer);
+
+			if (act == KA_PROBE) {
+				if (last && (int)((now - last) / MS(1)) > gap_max)
+					gap_max = (now - last) / MS(1);
+				last = now + MS(1);
+				*(a_turn ? &ea : &eb) += 1;
+			}
+			*(a_turn ? &ta : &tb) += MS(900) + MS(rand() % 200);
+		}
+		ASSERT_TRUE(ea + eb >= 90 && ea + eb <= 105, "about one exchange per interval");
+		ASSERT_EQ(eb, 0, "the deferring side never probes while the other lives");
+		/* the lower side dies at 1000 s: the other keeps the path warm */
+		eb = 0;
+		for (__u64 t = end; t < end + S(1000); t += S(1)) {
+			if (keepalive_decide(WP_MODE_IDLE, &sb, t, last, last, iv, slack, defer) ==
+			    KA_PROBE) {
+				last = t + MS(1);
+				eb++;
+			}
+		}
+		ASSERT_TRUE(eb >= 70 && eb <= 80, "survivor probes every interval + margin");
+		ASSERT_EQ(keepalive_defer_ns("node-a", "node-b", 5), 0, "lower name probes");
+		ASSERT_EQ(keepalive_defer_ns("node-b", "node-a", 5), 5, "higher name defers");
 	}
 }
 
 void test_probe_wire(void)
 {
+	static const __u8 nonce[WP_PROBE_NONCE_LEN] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 };
 	struct wp_probe_msg m, out;
+	struct wp_probe_msg_v1 v1 = {}, v1out;
 	char buf[128];
 
-	probe_msg_build(&m, WP_PROBE_REQUEST, 7, 0x10003, 123456789ull,
-			"a-node-name-longer-than-thirty-two-bytes-for-sure");
-	ASSERT_EQ(sizeof(m), 56, "wire size");
-	ASSERT_EQ(probe_msg_parse(&m, sizeof(m), &out), WP_PROBE_OK, "roundtrip");
-	ASSERT_EQ(ntohl(out.seq), 7, "seq");
-	ASSERT_EQ(ntohl(out.cookie), 0x10003, "cookie");
+	probe_msg_build(&m, WP_PROBE_REQUEST, 7, nonce,
+			"a-node-name-longer-than-thirty-two-bytes-for-sure", NULL);
+	ASSERT_EQ(sizeof(m), 96, "wire size");
+	ASSERT_EQ(sizeof(v1), 56, "v1 wire size");
+	ASSERT_EQ(probe_msg_parse(&m, sizeof(m), NULL, &out, NULL), WP_PROBE_OK, "roundtrip");
+	ASSERT_EQ(out.version, 2, "version 2");
+	ASSERT_EQ(be64toh(out.counter), 7, "counter");
+	ASSERT_OK(memcmp(out.nonce, nonce, sizeof(nonce)), "nonce");
+	ASSERT_EQ(ntohs(out.flags), 0, "no MAC flag without a key");
 	ASSERT_EQ(strlen(out.sender), WP_PROBE_SENDER_LEN - 1, "sender truncated, terminated");
-	ASSERT_EQ(probe_msg_parse(&m, sizeof(m) - 1, &out), WP_PROBE_BAD_LENGTH, "short");
+	ASSERT_EQ(probe_msg_parse(&m, sizeof(m) - 1, NULL, &out, NULL), WP_PROBE_BAD_LENGTH,
+		  "short");
 	memcpy(buf, &m, sizeof(m));
-	ASSERT_EQ(probe_msg_parse(buf, sizeof(m) + 1, &out), WP_PROBE_BAD_LENGTH, "long");
+	ASSERT_EQ(probe_msg_parse(buf, sizeof(m) + 1, NULL, &out, NULL), WP_PROBE_BAD_LENGTH,
+		  "long");
 	buf[0] ^= 0xff;
-	ASSERT_EQ(probe_msg_parse(buf, sizeof(m), &out), WP_PROBE_BAD_MAGIC, "magic");
+	ASSERT_EQ(probe_msg_parse(buf, sizeof(m), NULL, &out, NULL), WP_PROBE_BAD_MAGIC, "magic");
 	memcpy(buf, &m, sizeof(m));
-	buf[4] = 2;
-	ASSERT_EQ(probe_msg_parse(buf, sizeof(m), &out), WP_PROBE_BAD_VERSION, "version");
+	buf[4] = 9;
+	ASSERT_EQ(probe_msg_parse(buf, sizeof(m), NULL, &out, NULL), WP_PROBE_BAD_VERSION,
+		  "version");
 	memcpy(buf, &m, sizeof(m));
 	buf[5] = 9;
-	ASSERT_EQ(probe_msg_parse(buf, sizeof(m), &out), WP_PROBE_BAD_TYPE, "type");
+	ASSERT_EQ(probe_msg_parse(buf, sizeof(m), NULL, &out, NULL), WP_PROBE_BAD_TYPE, "type");
+	/* a v1 request (an agent not yet updated): recognised, answerable without a key */
+	v1.magic = htonl(WP_PROBE_MAGIC);
+	v1.version = 1;
+	v1.type = WP_PROBE_REQUEST;
+	v1.seq = htonl(5);
+	ASSERT_EQ(probe_msg_parse(&v1, sizeof(v1), NULL, &out, &v1out), WP_PROBE_V1, "v1 request");
+	ASSERT_EQ(ntohl(v1out.seq), 5, "v1 seq");
+	ASSERT_EQ(probe_msg_parse(&v1, sizeof(v1) + 1, NULL, &out, &v1out), WP_PROBE_BAD_LENGTH,
+		  "v1 long");
 	ASSERT_EQ(probe_http_status("HTTP/1.1 200 OK\r\n", 17), 200, "http 200");
 	ASSERT_EQ(probe_http_status("HTTP/1.0 503 x", 14), 503, "http 503");
 	ASSERT_EQ(probe_http_status("HTTP/1.1 2", 10), -1, "http partial");

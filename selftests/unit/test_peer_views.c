@@ -34,6 +34,7 @@ static const char *const agent_only_keys[] = {
 	"probes_failed",
 	"probes_answered",
 	"keepalives_suppressed",
+	"probes_bypassed",
 	"last_probe_rtt_seconds",
 	"cold_starts_unanswered",
 };
@@ -301,7 +302,7 @@ void test_prober_reload(void)
 	close(pfd[1]);
 	/* a: UDP probe in flight; b: HTTP exchange open; c: idle */
 	t.e[0].ka.inflight = true;
-	p.slots[0].seq = 77;
+	p.slots[0].counter = 77;
 	t.e[1].ka.inflight = true;
 	p.slots[1].http_fd = pfd[0];
 	/* reload: c, a, b (a different order), d new */
@@ -318,7 +319,7 @@ void test_prober_reload(void)
 	}
 	ASSERT_EQ(p.generation, 1, "generation bumped: stale cookies found by address");
 	ASSERT_TRUE(t.e[1].ka.inflight, "a's UDP probe still in flight");
-	ASSERT_EQ(p.slots[1].seq, 77, "under a's new index");
+	ASSERT_EQ(p.slots[1].counter, 77, "under a's new index");
 	ASSERT_FALSE(t.e[2].ka.inflight, "b's HTTP exchange cut");
 	ASSERT_EQ(t.e[2].probes_failed, 1, "and counted failed");
 	ASSERT_EQ(p.slots[2].http_fd, -1, "its socket closed");

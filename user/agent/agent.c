@@ -26,6 +26,7 @@
 #include "loader.h"
 #include "log.h"
 #include "peers.h"
+#include "route.h"
 
 static volatile sig_atomic_t exiting;
 static volatile sig_atomic_t reload;
@@ -149,6 +150,11 @@ static void agent_tick(struct agent *a, __u64 now)
 	int n = a->peers.n, budget = 2 * (int)((n + per_interval - 1) / per_interval) + 16,
 	    sent = 0;
 	int start = n ? a->tick_next_peer % n : 0;
+	/* tie-break margin: past the other side's tick jitter and probe round trip */
+	__u64 margin = 2 * a->tick_ns + (__u64)a->cfg->probe_timeout_ms * 1000000ull;
+
+	if (margin > interval / 2)
+		margin = interval / 2;
 
 	tick_stats_begin(&a->ticks);
 	peer_table_read_states(&a->peers);
@@ -157,12 +163,23 @@ static void agent_tick(struct agent *a, __u64 now)
 		int i = (start + k) % n;
 		struct peer_entry *rt = &a->peers.e[i];
 
+		if (peer_entry_check_bypass(rt) && !rt->bypass_logged) {
+			char route[160];
+
+			route_describe(&rt->addr, route, sizeof(route));
+			log_warn("probe to %s (%s) crossed no watched interface: it keeps nothing "
+				 "warm; the route to it is %s (counted in "
+				 "warmpath_probes_bypassed_total; logged once per peer)",
+				 rt->name, rt->addr_str, route);
+			rt->bypass_logged = true;
+		}
 		if (sent == budget) {
 			a->tick_next_peer = i;
 			break;
 		}
 		switch (keepalive_decide(a->cfg->mode, &rt->ka, now, rt->bpf.last_tx_ns,
-					 rt->bpf.last_rx_ns, interval, a->tick_ns / 2)) {
+					 rt->bpf.last_rx_ns, interval, a->tick_ns / 2,
+					 keepalive_defer_ns(a->cfg->node_name, rt->name, margin))) {
 		case KA_PROBE:
 			if (a->cfg->mode == WP_MODE_IDLE && wg_sync_keepalive_suppress(rt->name)) {
 				rt->suppressed++; /* WireGuard's persistent keepalive holds it warm */
@@ -335,7 +352,9 @@ static void agent_loop(struct agent *a)
 				routes_event = true;
 		}
 		prober_expire(&a->prober, now);
-		if (now - a->last_reconcile_ns >= WP_RECONCILE_NS) {
+		/* nothing attached yet (--interface auto before the CNI's tunnel): every second */
+		if (now - a->last_reconcile_ns >=
+		    (a->ld.nattach ? WP_RECONCILE_NS : WP_RECONCILE_NS / 5)) {
 			reconcile_interfaces(a->cfg, &a->ld);
 			a->last_reconcile_ns = now;
 		}
@@ -403,6 +422,7 @@ int cmd_run(int argc, char **argv)
 	struct wp_config cfg;
 	struct agent a = { .epfd = -1, .prober = { .udp_fd = -1, .icmp_fd = { -1, -1 } } };
 	struct prober_opts po;
+	struct wp_probe_key key = {};
 	char err[512];
 	int ret;
 
@@ -419,6 +439,18 @@ int cmd_run(int argc, char **argv)
 	if (build_peer_set(&cfg, &peers)) {
 		ret = 2;
 		goto out;
+	}
+	if (cfg.probe_key_file[0]) {
+		if (probe_key_load(cfg.probe_key_file, &key, err, sizeof(err))) {
+			log_error("%s", err);
+			ret = 2;
+			goto out;
+		}
+		log_info("probes authenticated (HMAC-SHA256, key from %s)", cfg.probe_key_file);
+	} else {
+		log_warn("no --probe-key-file: probes and replies are not authenticated (anyone "
+			 "who can send from a peer's address can forge them); v1 agents are "
+			 "answered");
 	}
 	a.epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (a.epfd < 0) {
@@ -490,6 +522,7 @@ int cmd_run(int argc, char **argv)
 		.timeout_ms = cfg.probe_timeout_ms,
 		.keepalive_interval = cfg.keepalive_interval,
 		.node_name = cfg.node_name,
+		.key = &key,
 	};
 	if (prober_open(&a.prober, &po, &a.peers, a.epfd, bpf_map__fd(a.ld.skel->maps.prefixes),
 			err, sizeof(err))) {
@@ -547,5 +580,6 @@ out:
 	peer_set_free(&a.kube_peers);
 	peer_set_free(&peers);
 	config_free(&cfg);
+	explicit_bzero(&key, sizeof(key));
 	return ret;
 }

@@ -94,6 +94,17 @@ void peer_table_read_states(struct peer_table *t)
 			t->e[i].bpf = t->bpf_buf[t->e[i].map_id];
 }
 
+bool peer_entry_check_bypass(struct peer_entry *e)
+{
+	if (!e->probe_check || e->ka.inflight)
+		return false;
+	e->probe_check = false;
+	if (e->bpf.tx_packets != e->probe_tx_mark)
+		return false;
+	e->probes_bypassed++;
+	return true;
+}
+
 json_t *peer_entry_json(const struct peer_entry *e, __u64 now)
 {
 	json_t *o = json_object();
@@ -106,6 +117,7 @@ json_t *peer_entry_json(const struct peer_entry *e, __u64 now)
 	json_object_set_new(o, "probes_failed", json_integer(e->probes_failed));
 	json_object_set_new(o, "probes_answered", json_integer(e->probes_answered));
 	json_object_set_new(o, "keepalives_suppressed", json_integer(e->suppressed));
+	json_object_set_new(o, "probes_bypassed", json_integer(e->probes_bypassed));
 	json_object_set_new(o, "last_probe_rtt_seconds",
 			    e->probes_answered ? json_real(e->last_rtt_ns / 1e9) : json_null());
 	json_object_set_new(o, "cold_starts_unanswered", json_integer(e->cold_unanswered));

@@ -14,6 +14,7 @@
 #include <linux/types.h>
 #include "keepalive.h"
 #include "peers.h"
+#include "probe.h"
 #include "prom.h"
 #include "warmpath.h"
 
@@ -33,6 +34,15 @@ struct peer_entry {
 	__u64 cold_reported_ns; /* cold_since_ns already counted as unanswered */
 	__u64 cold_unanswered;
 	struct peer_state bpf; /* last read of its map slot */
+	/* the responder, per source: its own token bucket and replay window */
+	double resp_tokens;
+	__u64 resp_refill_ns;
+	struct wp_replay replay;
+	/* probes that crossed no watched device (the peer's probe counters did not move) */
+	__u64 probes_bypassed;
+	__u64 probe_tx_mark; /* bpf.tx_probe_packets when the probe went */
+	bool probe_check; /* a probe went: compare at the next read of the map */
+	bool bypass_logged;
 };
 
 struct peer_table {
@@ -57,6 +67,12 @@ int peer_table_rebuild(struct peer_table *t, const struct wp_peer_set *set, int 
 int peer_table_index_of_id(const struct peer_table *t, __u32 map_id);
 /* Read every entry's map slot into e[].bpf (one batch syscall when the kernel has it). */
 void peer_table_read_states(struct peer_table *t);
+
+/*
+ * After a read of the map: true (and counted) when the last probe, now done,
+ * crossed no watched device (the peer's tx_packets did not move since it went).
+ */
+bool peer_entry_check_bypass(struct peer_entry *e);
 
 /* The /peers peer objects: name, id, address, the schema fields, then the agent's own. */
 json_t *peer_entry_json(const struct peer_entry *e, __u64 now);

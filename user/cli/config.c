@@ -27,6 +27,7 @@ enum {
 	OPT_PROBE,
 	OPT_PROBE_PORT,
 	OPT_PROBE_TIMEOUT,
+	OPT_PROBE_KEY_FILE,
 	OPT_METRICS_LISTEN,
 	OPT_PIN_PATH,
 	OPT_LOG_FORMAT,
@@ -58,6 +59,7 @@ static const struct option run_options[] = {
 	{ "probe", required_argument, NULL, OPT_PROBE },
 	{ "probe-port", required_argument, NULL, OPT_PROBE_PORT },
 	{ "probe-timeout", required_argument, NULL, OPT_PROBE_TIMEOUT },
+	{ "probe-key-file", required_argument, NULL, OPT_PROBE_KEY_FILE },
 	{ "metrics-listen", required_argument, NULL, OPT_METRICS_LISTEN },
 	{ "pin-path", required_argument, NULL, OPT_PIN_PATH },
 	{ "log-format", required_argument, NULL, OPT_LOG_FORMAT },
@@ -137,6 +139,10 @@ void config_print_run_help(FILE *f)
 		"  --probe-port N              UDP echo / HTTP probe port, also answered here\n"
 		"                              (default 9050)\n"
 		"  --probe-timeout MS          a probe unanswered this long has failed (default 1000)\n"
+		"  --probe-key-file FILE       shared cluster key (16-128 bytes): probes and\n"
+		"                              replies carry an HMAC-SHA256 and a replay window;\n"
+		"                              unauthenticated ones are counted and ignored\n"
+		"                              (default: none, probes unauthenticated: warns)\n"
 		"  --tick-interval S           how often peers are examined (default 1)\n"
 		"\n"
 		"Output:\n"
@@ -276,6 +282,9 @@ static int apply(struct wp_config *cfg, int opt, const char *arg)
 		return 0;
 	case OPT_PEER:
 		return add_peer(cfg, arg);
+	case OPT_PROBE_KEY_FILE:
+		return copy_str("--probe-key-file", arg, cfg->probe_key_file,
+				sizeof(cfg->probe_key_file));
 	case OPT_PEERS_FILE:
 		return copy_str("--peers-file", arg, cfg->peers_file, sizeof(cfg->peers_file));
 	case OPT_KUBERNETES:

@@ -22,6 +22,7 @@ struct wp_config {
 	int wireguard_port;
 	struct wp_peer_set cli_peers; /* from --peer */
 	char peers_file[256];
+	char probe_key_file[256]; /* "": probes unauthenticated */
 	bool kubernetes;
 	bool no_wireguard_prefixes; /* --no-wireguard-prefixes */
 	bool no_route_prefixes; /* --no-route-prefixes */

@@ -41,12 +41,10 @@ static int choose_links(const struct wp_config *cfg, const struct link_desc *lin
 				out[k++] = (struct chosen_link){
 					&links[i], WP_IF_TUNNEL | (links[i].l2 ? WP_IF_L2 : 0)
 				};
-		if (!k) {
-			log_error(
-				"--interface auto found no ipip, vxlan, wireguard or wireguard-go "
-				"interface in this network namespace; name one with --interface IF");
-			return -1;
-		}
+		if (!k) /* a node whose CNI has not made its tunnel yet: wait, not ready */
+			log_warn("--interface auto found no ipip, vxlan, wireguard or wireguard-go "
+				 "interface in this network namespace yet: waiting for one (not "
+				 "ready until then; or name one with --interface IF)");
 	} else {
 		for (int i = 0; i < cfg->niface && k < max; i++) {
 			l = links_find(links, n, cfg->ifaces[i]);
@@ -118,7 +116,7 @@ int attach_interfaces(const struct wp_config *cfg, struct wp_loader *ld)
 				 names[0] ? " " : "", l->name,
 				 l->wireguard_go ? "wireguard-go" : l->kind, l->l2 ? ",l2" : ",l3");
 	}
-	if (cfg->iface_auto)
+	if (cfg->iface_auto && names[0])
 		log_info("interface auto: chose %s", names);
 	for (int i = 0; i < ld->nattach; i++)
 		log_info("attached to %s (ifindex %d, %s, %s)", ld->attach[i].ifname,

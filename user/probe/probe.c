@@ -9,33 +9,132 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <stddef.h>
+#include <sys/random.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include "probe.h"
 
-void probe_msg_build(struct wp_probe_msg *m, __u8 type, __u32 seq, __u32 cookie, __u64 ts_ns,
-		     const char *sender)
+int probe_random(void *buf, size_t len)
+{
+	__u8 *p = buf;
+
+	while (len) {
+		ssize_t n = getrandom(p, len, 0);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += n;
+		len -= n;
+	}
+	return 0;
+}
+
+int probe_key_load(const char *path, struct wp_probe_key *key, char *err, size_t errlen)
+{
+	__u8 buf[WP_PROBE_KEY_MAX + 2];
+	size_t n;
+	FILE *f;
+
+	memset(key, 0, sizeof(*key));
+	f = fopen(path, "re");
+	if (!f) {
+		snprintf(err, errlen, "--probe-key-file %s: %s", path, strerror(errno));
+		return -errno;
+	}
+	n = fread(buf, 1, sizeof(buf), f);
+	fclose(f);
+	if (n && buf[n - 1] == '\n')
+		n--;
+	if (n < WP_PROBE_KEY_MIN || n > WP_PROBE_KEY_MAX) {
+		snprintf(err, errlen,
+			 "--probe-key-file %s: the key must be %d to %d bytes (e.g. 'head -c 32 "
+			 "/dev/urandom | base64'), got %s",
+			 path, WP_PROBE_KEY_MIN, WP_PROBE_KEY_MAX,
+			 n < WP_PROBE_KEY_MIN ? "fewer" : "more");
+		return -EINVAL;
+	}
+	memcpy(key->key, buf, n);
+	key->len = n;
+	return 0;
+}
+
+static bool have_key(const struct wp_probe_key *key)
+{
+	return key && key->len;
+}
+
+static void msg_mac(const struct wp_probe_msg *m, const struct wp_probe_key *key,
+		    __u8 out[WP_PROBE_MAC_LEN])
+{
+	unsigned int len = WP_PROBE_MAC_LEN;
+
+	HMAC(EVP_sha256(), key->key, key->len, (const unsigned char *)m,
+	     offsetof(struct wp_probe_msg, mac), out, &len);
+}
+
+void probe_msg_build(struct wp_probe_msg *m, __u8 type, __u64 counter,
+		     const __u8 nonce[WP_PROBE_NONCE_LEN], const char *sender,
+		     const struct wp_probe_key *key)
 {
 	memset(m, 0, sizeof(*m));
 	m->magic = htonl(WP_PROBE_MAGIC);
 	m->version = WP_PROBE_VERSION;
 	m->type = type;
-	m->seq = htonl(seq);
-	m->cookie = htonl(cookie);
-	m->ts_ns = htobe64(ts_ns);
+	m->counter = htobe64(counter);
+	memcpy(m->nonce, nonce, WP_PROBE_NONCE_LEN);
 	memcpy(m->sender, sender, strnlen(sender, sizeof(m->sender) - 1));
+	if (have_key(key)) {
+		m->flags = htons(WP_PROBE_F_MAC);
+		msg_mac(m, key, m->mac);
+	}
 }
 
-enum wp_probe_verdict probe_msg_parse(const void *buf, size_t len, struct wp_probe_msg *out)
+enum wp_probe_verdict probe_msg_parse(const void *buf, size_t len, const struct wp_probe_key *key,
+				      struct wp_probe_msg *out, struct wp_probe_msg_v1 *v1)
 {
-	/* Exactly our size: longer datagrams could make us an amplifier's echo. */
+	const __u8 *b = buf;
+	__u8 mac[WP_PROBE_MAC_LEN];
+
+	/* exactly one of our sizes: longer datagrams could make us an amplifier's echo */
+	if (len < 6)
+		return WP_PROBE_BAD_LENGTH;
+	if (((__u32)b[0] << 24 | b[1] << 16 | b[2] << 8 | b[3]) != WP_PROBE_MAGIC)
+		return WP_PROBE_BAD_MAGIC;
+	if (b[4] == WP_PROBE_VERSION_V1) {
+		struct wp_probe_msg_v1 m1;
+
+		if (len != sizeof(m1))
+			return WP_PROBE_BAD_LENGTH;
+		memcpy(&m1, buf, sizeof(m1));
+		if (m1.type != WP_PROBE_REQUEST && m1.type != WP_PROBE_REPLY)
+			return WP_PROBE_BAD_TYPE;
+		if (have_key(key))
+			return WP_PROBE_UNAUTHENTICATED;
+		if (v1) {
+			m1.sender[sizeof(m1.sender) - 1] = '\0';
+			*v1 = m1;
+		}
+		return WP_PROBE_V1;
+	}
+	if (b[4] != WP_PROBE_VERSION)
+		return WP_PROBE_BAD_VERSION;
 	if (len != sizeof(*out))
 		return WP_PROBE_BAD_LENGTH;
 	memcpy(out, buf, sizeof(*out));
-	if (ntohl(out->magic) != WP_PROBE_MAGIC)
-		return WP_PROBE_BAD_MAGIC;
-	if (out->version != WP_PROBE_VERSION)
-		return WP_PROBE_BAD_VERSION;
 	if (out->type != WP_PROBE_REQUEST && out->type != WP_PROBE_REPLY)
 		return WP_PROBE_BAD_TYPE;
+	if (have_key(key)) {
+		if (!(ntohs(out->flags) & WP_PROBE_F_MAC))
+			return WP_PROBE_UNAUTHENTICATED;
+		msg_mac(out, key, mac);
+		if (CRYPTO_memcmp(mac, out->mac, sizeof(mac)))
+			return WP_PROBE_BAD_MAC;
+	}
 	out->sender[sizeof(out->sender) - 1] = '\0';
 	return WP_PROBE_OK;
 }
@@ -51,9 +150,35 @@ const char *probe_verdict_name(enum wp_probe_verdict v)
 		return "bad_magic";
 	case WP_PROBE_BAD_VERSION:
 		return "bad_version";
+	case WP_PROBE_UNAUTHENTICATED:
+		return "unauthenticated";
+	case WP_PROBE_BAD_MAC:
+		return "bad_mac";
+	case WP_PROBE_V1:
+		return "v1";
 	default:
 		return "bad_type";
 	}
+}
+
+bool probe_replay_accept(struct wp_replay *w, __u64 counter)
+{
+	__u64 shift;
+
+	if (!counter)
+		return false;
+	if (counter > w->top) {
+		shift = counter - w->top;
+		w->bitmap = shift >= 64 ? 0 : w->bitmap << shift;
+		w->bitmap |= 1; /* bit 0: top itself */
+		w->top = counter;
+		return true;
+	}
+	shift = w->top - counter;
+	if (shift >= 64 || (w->bitmap >> shift) & 1)
+		return false; /* too old to tell, or seen */
+	w->bitmap |= 1ull << shift;
+	return true;
 }
 
 int probe_udp_open(int port, char *err, size_t errlen)
@@ -126,15 +251,16 @@ static __u16 inet_csum(const void *data, size_t len)
 	return htons(~sum & 0xffff);
 }
 
-int probe_icmp_send(int fd, const struct sockaddr_storage *dst, __u16 id, __u16 seq)
+int probe_icmp_send(int fd, const struct sockaddr_storage *dst, __u16 id, __u16 seq,
+		    const __u8 nonce[WP_PROBE_NONCE_LEN])
 {
 	struct {
 		struct icmphdr h;
-		char payload[24];
+		__u8 payload[WP_PROBE_NONCE_LEN];
 	} pkt;
 
 	memset(&pkt, 0, sizeof(pkt));
-	memcpy(pkt.payload, "warmpath keep-alive", 19);
+	memcpy(pkt.payload, nonce, WP_PROBE_NONCE_LEN);
 	pkt.h.type = dst->ss_family == AF_INET ? ICMP_ECHO : ICMP6_ECHO_REQUEST;
 	pkt.h.un.echo.id = htons(id);
 	pkt.h.un.echo.sequence = htons(seq);
@@ -146,9 +272,10 @@ int probe_icmp_send(int fd, const struct sockaddr_storage *dst, __u16 id, __u16 
 	return 0;
 }
 
-bool probe_icmp_parse_reply(int family, const void *buf, size_t len, __u16 *id, __u16 *seq)
+bool probe_icmp_parse_reply(int family, const void *buf, size_t len, __u16 *id, __u16 *seq,
+			    __u8 nonce[WP_PROBE_NONCE_LEN])
 {
-	const __u8 *p = buf;
+	const __u8 *p = buf, *end = p + len, *data;
 	const struct icmphdr *h;
 
 	if (family == AF_INET) {
@@ -169,6 +296,10 @@ bool probe_icmp_parse_reply(int family, const void *buf, size_t len, __u16 *id, 
 	}
 	*id = ntohs(h->un.echo.id);
 	*seq = ntohs(h->un.echo.sequence);
+	data = (const __u8 *)(h + 1);
+	memset(nonce, 0, WP_PROBE_NONCE_LEN);
+	if (end - data >= WP_PROBE_NONCE_LEN)
+		memcpy(nonce, data, WP_PROBE_NONCE_LEN);
 	return true;
 }
 

@@ -7,12 +7,15 @@
  * loop: a black-holed peer costs a timer, never a wait.
  */
 #include <arpa/inet.h>
+#include <endian.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+#include <openssl/crypto.h>
 #include <sys/epoll.h>
 #include <bpf/bpf.h>
 #include "evtag.h"
@@ -35,6 +38,25 @@ static int peer_by_addr(const struct prober *p, const struct sockaddr_storage *s
 	return peer_table_index_of_id(p->peers, val.peer_id);
 }
 
+static int sockaddr_port(const struct sockaddr_storage *ss)
+{
+	return ntohs(ss->ss_family == AF_INET ? ((const struct sockaddr_in *)ss)->sin_port :
+						((const struct sockaddr_in6 *)ss)->sin6_port);
+}
+
+/*
+ * The peer whose probe address this is (not just any address in its
+ * prefixes), or -1.
+ */
+static int peer_by_probe_addr(const struct prober *p, const struct sockaddr_storage *ss)
+{
+	int idx = peer_by_addr(p, ss);
+
+	if (idx < 0 || !sockaddr_same_host(ss, &p->peers->e[idx].addr))
+		return -1;
+	return idx;
+}
+
 struct probe_slot *prober_slots_new(int n)
 {
 	struct probe_slot *s = calloc(n ? n : 1, sizeof(*s));
@@ -51,12 +73,23 @@ int prober_open(struct prober *p, const struct prober_opts *o, struct peer_table
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
 
+	static const struct wp_probe_key no_key;
+
 	memset(p, 0, sizeof(*p));
 	p->o = *o;
+	if (!p->o.key)
+		p->o.key = &no_key;
 	p->peers = peers;
 	p->epfd = epfd;
 	p->prefixes_fd = prefixes_fd;
 	p->icmp_fd[0] = p->icmp_fd[1] = -1;
+	p->next_counter = (__u64)time(NULL) * 1000000ull;
+	{
+		struct timespec ts;
+
+		if (!clock_gettime(CLOCK_REALTIME, &ts))
+			p->next_counter = (__u64)ts.tv_sec * 1000000ull + ts.tv_nsec / 1000;
+	}
 	p->slots = prober_slots_new(peers->n);
 	if (!p->slots) {
 		p->udp_fd = -1;
@@ -193,13 +226,17 @@ void prober_send(struct prober *p, int idx, __u64 now)
 	struct wp_probe_msg m;
 	int ret = 0, fd;
 
-	sl->seq = ++p->next_seq;
+	sl->counter = ++p->next_counter;
+	if (probe_random(sl->nonce, sizeof(sl->nonce)) ||
+	    probe_random(&sl->icmp_id, sizeof(sl->icmp_id)) ||
+	    probe_random(&sl->icmp_seq, sizeof(sl->icmp_seq)))
+		ret = -EIO; /* no entropy: do not send a guessable probe */
 	sl->sent_ns = now;
 	sl->deadline_ns = now + (__u64)p->o.timeout_ms * 1000000ull;
-	switch (p->o.kind) {
+	switch (ret ? -1 : (int)p->o.kind) {
 	case WP_PROBE_UDP:
-		probe_msg_build(&m, WP_PROBE_REQUEST, sl->seq, (p->generation << 16) | (__u32)idx,
-				now, p->o.node_name);
+		probe_msg_build(&m, WP_PROBE_REQUEST, sl->counter, sl->nonce, p->o.node_name,
+				p->o.key);
 		if (sendto(p->udp_fd, &m, sizeof(m), 0, (struct sockaddr *)&dst,
 			   udp_target(p, &e->addr, &dst)) < 0)
 			ret = -errno;
@@ -207,7 +244,7 @@ void prober_send(struct prober *p, int idx, __u64 now)
 	case WP_PROBE_ICMP:
 		fd = p->icmp_fd[e->addr.ss_family == AF_INET6];
 		ret = fd < 0 ? -EAFNOSUPPORT :
-			       probe_icmp_send(fd, &e->addr, p->o.port, sl->seq & 0xffff);
+			       probe_icmp_send(fd, &e->addr, sl->icmp_id, sl->icmp_seq, sl->nonce);
 		break;
 	case WP_PROBE_HTTP: {
 		struct epoll_event ev = { .events = EPOLLOUT | EPOLLIN,
@@ -228,6 +265,8 @@ void prober_send(struct prober *p, int idx, __u64 now)
 	}
 	e->probes_sent++;
 	e->ka.inflight = true;
+	e->probe_tx_mark = e->bpf.tx_packets;
+	e->probe_check = !ret;
 	if (sl->deadline_ns < p->earliest_deadline_ns || !p->earliest_deadline_ns)
 		p->earliest_deadline_ns = sl->deadline_ns;
 	if (ret) {
@@ -238,46 +277,122 @@ void prober_send(struct prober *p, int idx, __u64 now)
 	}
 }
 
-/* Token bucket: the responder answers at most rate/s, bursts up to 2 s worth. */
-static bool resp_allow(struct prober *p, __u64 now)
+/*
+ * Token bucket per source peer: a peer probes at most once per interval, so
+ * 4 per interval (at least 1/s) with a burst of 5 is plenty; a flood from one
+ * source (or spoofing one) empties only that source's bucket.
+ */
+static bool resp_allow(struct prober *p, struct peer_entry *e, __u64 now)
 {
-	double rate = 10.0 + 4.0 * p->peers->n / p->o.keepalive_interval;
+	double rate = 4.0 / p->o.keepalive_interval, burst = 5;
 
-	p->resp_tokens += (now - p->resp_refill_ns) / 1e9 * rate;
-	if (p->resp_tokens > 2 * rate)
-		p->resp_tokens = 2 * rate;
-	p->resp_refill_ns = now;
-	if (p->resp_tokens < 1)
+	if (rate < 1)
+		rate = 1;
+	if (!e->resp_refill_ns)
+		e->resp_tokens = burst;
+	else
+		e->resp_tokens += (now - e->resp_refill_ns) / 1e9 * rate;
+	if (e->resp_tokens > burst)
+		e->resp_tokens = burst;
+	e->resp_refill_ns = now;
+	if (e->resp_tokens < 1)
 		return false;
-	p->resp_tokens -= 1;
+	e->resp_tokens -= 1;
 	return true;
 }
 
+/* A reply counts only from the probed peer's probe address and port, with our nonce. */
 static void on_reply(struct prober *p, const struct wp_probe_msg *m,
 		     const struct sockaddr_storage *src, __u64 now)
 {
-	__u32 cookie = ntohl(m->cookie), idx = cookie & 0xffff;
-	struct peer_entry *e;
-	int by_addr;
+	int idx = peer_by_probe_addr(p, src);
+	struct probe_slot *sl;
 
-	if (cookie >> 16 != (p->generation & 0xffff) || idx >= (__u32)p->peers->n) {
-		/* sent before a peer reload: the peer's index changed, find it by address */
-		by_addr = peer_by_addr(p, src);
-		if (by_addr < 0)
-			return;
-		idx = by_addr;
+	if (idx < 0 || sockaddr_port(src) != p->o.port) {
+		p->reply_rejected[REPLY_WRONG_SOURCE]++;
+		return;
+	}
+	sl = &p->slots[idx];
+	if (!p->peers->e[idx].ka.inflight || p->o.kind != WP_PROBE_UDP ||
+	    be64toh(m->counter) != sl->counter ||
+	    CRYPTO_memcmp(m->nonce, sl->nonce, sizeof(sl->nonce))) {
+		p->reply_rejected[REPLY_UNMATCHED]++;
+		return;
+	}
+	probe_done(p, idx, true, now);
+}
+
+static void count_bad(struct prober *p, const void *buf, size_t len, enum wp_probe_verdict v)
+{
+	/* a reply (type byte 2) or a request: which counter the reason goes to */
+	bool reply = len > 5 && ((const __u8 *)buf)[5] == WP_PROBE_REPLY;
+
+	if (v == WP_PROBE_UNAUTHENTICATED || v == WP_PROBE_BAD_MAC) {
+		if (reply)
+			p->reply_rejected[v == WP_PROBE_BAD_MAC ? REPLY_BAD_MAC :
+								  REPLY_UNAUTHENTICATED]++;
+		else
+			p->resp_dropped[v == WP_PROBE_BAD_MAC ? RESP_BAD_MAC :
+								RESP_UNAUTHENTICATED]++;
+		return;
+	}
+	p->resp_dropped[RESP_MALFORMED]++;
+}
+
+/*
+ * A request: answered only when it comes from a peer's probe address and the
+ * probe port, authenticated (with a key), new (replay window, with a key),
+ * within that source's rate; the reply is the same size.
+ */
+static void on_request(struct prober *p, void *buf, size_t len, struct wp_probe_msg *m, bool v1,
+		       const struct sockaddr_storage *src, socklen_t slen, __u64 now)
+{
+	int idx = peer_by_probe_addr(p, src);
+	struct peer_entry *e;
+
+	if (idx < 0) {
+		p->resp_dropped[RESP_UNKNOWN_SOURCE]++;
+		return;
 	}
 	e = &p->peers->e[idx];
-	if (!e->ka.inflight || p->o.kind != WP_PROBE_UDP || ntohl(m->seq) != p->slots[idx].seq)
-		return; /* late (already timed out) or duplicated */
-	if (!sockaddr_same_host(src, &e->addr) && peer_by_addr(p, src) != (int)idx)
+	if (sockaddr_port(src) != p->o.port) {
+		p->resp_dropped[RESP_BAD_PORT]++;
 		return;
-	probe_done(p, idx, true, now);
+	}
+	/* without a key the counter is not authenticated: no window an attacker could push */
+	if (p->o.key->len && !probe_replay_accept(&e->replay, be64toh(m->counter))) {
+		p->resp_dropped[RESP_REPLAYED]++;
+		return;
+	}
+	if (!resp_allow(p, e, now)) {
+		p->resp_dropped[RESP_RATE_LIMITED]++;
+		return;
+	}
+	if (v1) {
+		/* a v1 agent (no key set here): the v1 reply, the same 56 bytes */
+		struct wp_probe_msg_v1 *r = buf;
+
+		r->type = WP_PROBE_REPLY;
+		memset(r->sender, 0, sizeof(r->sender));
+		memcpy(r->sender, p->o.node_name, strnlen(p->o.node_name, sizeof(r->sender) - 1));
+	} else {
+		__u8 nonce[WP_PROBE_NONCE_LEN];
+
+		memcpy(nonce, m->nonce, sizeof(nonce)); /* build clears m first */
+		probe_msg_build(m, WP_PROBE_REPLY, be64toh(m->counter), nonce, p->o.node_name,
+				p->o.key);
+		buf = m;
+	}
+	if (sendto(p->udp_fd, buf, len, 0, (const struct sockaddr *)src, slen) == (ssize_t)len) {
+		p->resp_answered++;
+		p->resp_v1_answered += v1;
+	}
 }
 
 void prober_on_udp(struct prober *p, __u64 now)
 {
 	struct sockaddr_storage src;
+	struct wp_probe_msg_v1 m1;
 	struct wp_probe_msg m;
 	char buf[512];
 
@@ -285,31 +400,29 @@ void prober_on_udp(struct prober *p, __u64 now)
 		socklen_t slen = sizeof(src);
 		ssize_t len =
 			recvfrom(p->udp_fd, buf, sizeof(buf), 0, (struct sockaddr *)&src, &slen);
+		enum wp_probe_verdict v;
 
 		if (len < 0)
 			return; /* EAGAIN: drained */
-		if (probe_msg_parse(buf, len, &m) != WP_PROBE_OK) {
-			p->resp_dropped[RESP_MALFORMED]++;
+		v = probe_msg_parse(buf, len, p->o.key, &m, &m1);
+		if (v == WP_PROBE_V1) {
+			if (m1.type == WP_PROBE_REQUEST) {
+				memcpy(buf, &m1, sizeof(m1));
+				m.counter = 0;
+				on_request(p, buf, sizeof(m1), &m, true, &src, slen, now);
+			} else {
+				p->reply_rejected[REPLY_UNMATCHED]++; /* we never send v1 */
+			}
 			continue;
 		}
-		if (m.type == WP_PROBE_REPLY) {
+		if (v != WP_PROBE_OK) {
+			count_bad(p, buf, len, v);
+			continue;
+		}
+		if (m.type == WP_PROBE_REPLY)
 			on_reply(p, &m, &src, now);
-			continue;
-		}
-		/* a request: answer known peers only, rate-limited, with the same size */
-		if (peer_by_addr(p, &src) < 0) {
-			p->resp_dropped[RESP_UNKNOWN_SOURCE]++;
-			continue;
-		}
-		if (!resp_allow(p, now)) {
-			p->resp_dropped[RESP_RATE_LIMITED]++;
-			continue;
-		}
-		m.type = WP_PROBE_REPLY;
-		memset(m.sender, 0, sizeof(m.sender));
-		memcpy(m.sender, p->o.node_name, strnlen(p->o.node_name, sizeof(m.sender) - 1));
-		if (sendto(p->udp_fd, &m, sizeof(m), 0, (struct sockaddr *)&src, slen) == sizeof(m))
-			p->resp_answered++;
+		else
+			on_request(p, buf, sizeof(m), &m, false, &src, slen, now);
 	}
 }
 
@@ -318,6 +431,7 @@ void prober_on_icmp(struct prober *p, int family, __u64 now)
 	int fd = p->icmp_fd[family == AF_INET6];
 	struct sockaddr_storage src;
 	char buf[512];
+	__u8 nonce[WP_PROBE_NONCE_LEN];
 	__u16 id, seq;
 
 	for (int n = 0; n < RESP_BATCH; n++) {
@@ -327,11 +441,20 @@ void prober_on_icmp(struct prober *p, int family, __u64 now)
 
 		if (len < 0)
 			return;
-		if (!probe_icmp_parse_reply(family, buf, len, &id, &seq) || id != p->o.port)
+		if (!probe_icmp_parse_reply(family, buf, len, &id, &seq, nonce))
 			continue;
-		idx = peer_by_addr(p, &src);
-		if (idx < 0 || !p->peers->e[idx].ka.inflight || seq != (p->slots[idx].seq & 0xffff))
+		/* the probed peer's address, our random id, seq and payload nonce */
+		idx = peer_by_probe_addr(p, &src);
+		if (idx < 0) {
+			p->reply_rejected[REPLY_WRONG_SOURCE]++;
 			continue;
+		}
+		if (!p->peers->e[idx].ka.inflight || p->o.kind != WP_PROBE_ICMP ||
+		    id != p->slots[idx].icmp_id || seq != p->slots[idx].icmp_seq ||
+		    CRYPTO_memcmp(nonce, p->slots[idx].nonce, sizeof(nonce))) {
+			p->reply_rejected[REPLY_UNMATCHED]++;
+			continue;
+		}
 		probe_done(p, idx, true, now);
 	}
 }
@@ -403,8 +526,12 @@ void prober_expire(struct prober *p, __u64 now)
 
 void prober_emit_metrics(const struct prober *p, struct prom_buf *b)
 {
-	static const char *const drop_names[RESP_MAX] = { "malformed", "unknown_source",
+	static const char *const drop_names[RESP_MAX] = { "malformed",	 "unknown_source",
+							  "bad_port",	 "unauthenticated",
+							  "bad_mac",	 "replayed",
 							  "rate_limited" };
+	static const char *const reject_names[REPLY_MAX] = { "unauthenticated", "bad_mac",
+							     "wrong_source", "unmatched" };
 
 	prom_family(b, "warmpath_probe_responder_answered_total", PROM_COUNTER,
 		    "Probe requests from peers answered");
@@ -415,6 +542,32 @@ void prober_emit_metrics(const struct prober *p, struct prom_buf *b)
 		const char *l[] = { "reason", drop_names[r], NULL };
 
 		prom_sample_u64(b, "warmpath_probe_responder_dropped_total", l, p->resp_dropped[r]);
+	}
+	prom_family(b, "warmpath_probe_responder_v1_answered_total", PROM_COUNTER,
+		    "Of the requests answered: v1 (unauthenticated) requests of agents not yet "
+		    "updated; answered only without --probe-key-file");
+	prom_sample_u64(b, "warmpath_probe_responder_v1_answered_total", NULL, p->resp_v1_answered);
+	prom_family(b, "warmpath_probe_replies_rejected_total", PROM_COUNTER,
+		    "Replies not taken as the answer to a probe, by reason");
+	for (int r = 0; r < REPLY_MAX; r++) {
+		const char *l[] = { "reason", reject_names[r], NULL };
+
+		prom_sample_u64(b, "warmpath_probe_replies_rejected_total", l,
+				p->reply_rejected[r]);
+	}
+	prom_family(
+		b, "warmpath_probe_authenticated", PROM_GAUGE,
+		"1 when probes and replies carry a MAC with the cluster key (--probe-key-file)");
+	prom_sample(b, "warmpath_probe_authenticated", NULL, p->o.key && p->o.key->len ? 1 : 0);
+	{
+		__u64 bypassed = 0;
+
+		for (int i = 0; i < p->peers->n; i++)
+			bypassed += p->peers->e[i].probes_bypassed;
+		prom_family(b, "warmpath_probes_bypassed_total", PROM_COUNTER,
+			    "Probes sent that crossed no watched device (the peer's packet "
+			    "counters did not move): they keep nothing warm");
+		prom_sample_u64(b, "warmpath_probes_bypassed_total", NULL, bypassed);
 	}
 	prom_family(b, "warmpath_probe_send_errors_total", PROM_COUNTER,
 		    "Probes whose send failed locally (no route, refused)");

@@ -12,14 +12,36 @@
 #include <stddef.h>
 #include <linux/types.h>
 #include "config.h"
+#include "probe.h"
 #include "peer_table.h"
 #include "prom.h"
 
-enum resp_drop { RESP_MALFORMED = 0, RESP_UNKNOWN_SOURCE, RESP_RATE_LIMITED, RESP_MAX };
+/* Why a request at the probe port was not answered (metric reason label). */
+enum resp_drop {
+	RESP_MALFORMED = 0,
+	RESP_UNKNOWN_SOURCE, /* not a peer's probe address */
+	RESP_BAD_PORT, /* a peer's address, but not from the probe port */
+	RESP_UNAUTHENTICATED, /* a key is set: no MAC, or v1 */
+	RESP_BAD_MAC,
+	RESP_REPLAYED,
+	RESP_RATE_LIMITED, /* that source's own bucket is empty */
+	RESP_MAX
+};
+
+/* Why a reply was not taken as the answer to our probe. */
+enum reply_reject {
+	REPLY_UNAUTHENTICATED = 0,
+	REPLY_BAD_MAC,
+	REPLY_WRONG_SOURCE, /* not the probed peer's probe address and port */
+	REPLY_UNMATCHED, /* no probe in flight with that nonce (late, replayed, forged) */
+	REPLY_MAX
+};
 
 /* The probe in flight to one peer (same index as the peer table's entry). */
 struct probe_slot {
-	__u32 seq;
+	__u64 counter; /* UDP: the request's counter, echoed by the reply */
+	__u8 nonce[WP_PROBE_NONCE_LEN]; /* random per probe: UDP and ICMP replies echo it */
+	__u16 icmp_id, icmp_seq; /* random per probe */
 	__u64 sent_ns;
 	__u64 deadline_ns;
 	int http_fd; /* -1: no HTTP exchange open */
@@ -35,6 +57,7 @@ struct prober_opts {
 	int timeout_ms;
 	double keepalive_interval; /* s: sizes the responder's rate */
 	const char *node_name;
+	const struct wp_probe_key *key; /* len 0: probes unauthenticated */
 };
 
 struct prober {
@@ -47,14 +70,14 @@ struct prober {
 	int icmp_fd[2]; /* AF_INET, AF_INET6; -1 until a peer needs it */
 	struct probe_slot *slots; /* peers->n of them */
 	__u32 generation; /* bumps on every peer reload: stale replies found by address */
-	__u32 next_seq;
+	__u64 next_counter; /* strictly increasing across restarts (wall clock us at start) */
 	__u64 earliest_deadline_ns; /* 0: nothing in flight; the loop wakes for it */
 	__u64 send_errors;
 	/* responder */
 	__u64 resp_answered;
 	__u64 resp_dropped[RESP_MAX];
-	double resp_tokens;
-	__u64 resp_refill_ns;
+	__u64 resp_v1_answered; /* of resp_answered: v1 requests (no key, rolling update) */
+	__u64 reply_rejected[REPLY_MAX];
 };
 
 /* Opens the sockets and registers them with epfd. On error p is safe to close. */
