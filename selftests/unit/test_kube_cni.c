@@ -188,7 +188,11 @@ static void route_cases(void)
 	peer_set_add(&set, &p, err, sizeof(err));
 	rt[0] = route("fd00:10:244:4::/122", "fd00:99::4", NULL);
 	rt[1] = route("fd00::/8", "fd00:99::4", NULL); /* broader than /16 */
-	ASSERT_EQ(routes_add_prefixes(&set, rt, 2, &dropped), 1, "v6_added");
+	rt[2] = route("fd00:10:245:4::/64", "fd00:99::4", NULL);
+	rt[3] = route("::/32", "fd00:99::4", NULL); /* holds ::ffff:0:0/96: all of IPv4 */
+	ASSERT_EQ(routes_add_prefixes(&set, rt, 4, &dropped), 2, "v6_added");
+	ASSERT_STREQ(src_of(find_peer(&set, "d"), "fd00:10:245:4::/64"), "route", "v6_64");
+	ASSERT_TRUE(src_of(find_peer(&set, "d"), "::/32") == NULL, "v6_holding_ipv4");
 	ASSERT_STREQ(src_of(find_peer(&set, "d"), "fd00:10:244:4::/122"), "route", "v6_block");
 	/* a full peer: counted, not added */
 	for (int i = find_peer(&set, "b")->nprefixes; i < WP_MAX_PEER_PREFIXES; i++)

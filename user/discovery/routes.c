@@ -69,12 +69,19 @@ static int owner_of(const struct owner *o, int n, const bool *lens, const __u8 a
 	return -1;
 }
 
+/* Broader than /8 (IPv4) or /16 (IPv6), or an IPv6 prefix holding all of IPv4 (peers.c). */
 static bool too_broad(const struct wp_prefix *p)
 {
-	static const __u8 mapped[12] = { [10] = 0xff, [11] = 0xff };
+	static const __u8 mapped[16] = { [10] = 0xff, [11] = 0xff };
 	bool v4 = p->len >= 96 && !memcmp(p->addr, mapped, 12);
+	__u8 m[16];
 
-	return p->len < (v4 ? 96 + 8 : 16) || (!v4 && p->len <= 96);
+	if (p->len < (v4 ? 96 + 8 : 16))
+		return true;
+	if (v4 || p->len >= 96)
+		return false;
+	mask(m, mapped, p->len);
+	return !memcmp(m, p->addr, 16);
 }
 
 int routes_add_prefixes(struct wp_peer_set *set, const struct wp_route *routes, int n, int *dropped)
