@@ -118,6 +118,14 @@ static void cni_cases(void)
 		ASSERT_TRUE(src_of(&p, "203.0.113.4") == NULL, "cilium_no_external_ip");
 		ASSERT_TRUE(p.has_wg_key, "cilium_wg_key");
 	}
+	/* a pod CIDR broader than /8: that prefix is dropped, the node stays a peer */
+	json_object_set_new(json_object_get(json_object_get(n, "metadata"), "annotations"),
+			    "network.cilium.io/ipv4-pod-cidr", json_string("10.0.0.0/7"));
+	if (n && ASSERT_OK(kube_node_peer(n, NULL, &p, err, sizeof(err)), "cilium_broad")) {
+		ASSERT_TRUE(src_of(&p, "10.0.0.0/7") == NULL, "cilium_broad_dropped");
+		ASSERT_STREQ(src_of(&p, "10.0.3.28"), "network.cilium.io/ipv4-cilium-host",
+			     "cilium_broad_rest_kept");
+	}
 	json_decref(n);
 
 	n = load(flannel_node);

@@ -29,6 +29,12 @@ static void addr_add(char list[][ADDR_MAX], struct wp_prefix *pfx, int *n, const
 
 	if (!text || strlen(text) >= ADDR_MAX || prefix_parse(text, &p))
 		return;
+	if (peer_prefix_too_broad(&p)) {
+		/* one bad annotation or podCIDR costs that prefix, not the whole node */
+		log_debug("kubernetes: %s (%s) is broader than a peer may claim: skipped", text,
+			  prefix_src_name(src));
+		return;
+	}
 	p.src = src;
 	for (int i = 0; i < *n; i++)
 		if (pfx[i].len == p.len && !memcmp(pfx[i].addr, p.addr, 16))

@@ -92,6 +92,8 @@ void peer_set_free(struct wp_peer_set *set);
 /* Address / prefix text to the trie's IPv4-mapped form. */
 int prefix_parse(const char *s, struct wp_prefix *pfx);
 void prefix_format(const struct wp_prefix *pfx, char *buf, size_t len);
+/* Broader than a peer may claim: /8 (IPv4), /16 (IPv6), or holding all of IPv4. */
+bool peer_prefix_too_broad(const struct wp_prefix *pfx);
 
 /*
  * Make the maps hold exactly `set`: a peer keeps the slot that carries its name

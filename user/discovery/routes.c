@@ -69,21 +69,6 @@ static int owner_of(const struct owner *o, int n, const bool *lens, const __u8 a
 	return -1;
 }
 
-/* Broader than /8 (IPv4) or /16 (IPv6), or an IPv6 prefix holding all of IPv4 (peers.c). */
-static bool too_broad(const struct wp_prefix *p)
-{
-	static const __u8 mapped[16] = { [10] = 0xff, [11] = 0xff };
-	bool v4 = p->len >= 96 && !memcmp(p->addr, mapped, 12);
-	__u8 m[16];
-
-	if (p->len < (v4 ? 96 + 8 : 16))
-		return true;
-	if (v4 || p->len >= 96)
-		return false;
-	mask(m, mapped, p->len);
-	return !memcmp(m, p->addr, 16);
-}
-
 int routes_add_prefixes(struct wp_peer_set *set, const struct wp_route *routes, int n, int *dropped)
 {
 	struct owner *o;
@@ -113,7 +98,7 @@ int routes_add_prefixes(struct wp_peer_set *set, const struct wp_route *routes, 
 
 		if (peer < 0 && rt->has_underlay)
 			peer = owner_of(o, no, lens, rt->underlay);
-		if (peer < 0 || too_broad(&rt->dst))
+		if (peer < 0 || peer_prefix_too_broad(&rt->dst))
 			continue;
 		key.p.src = 0;
 		if (bsearch(&key, o, no, sizeof(*o), owner_cmp))
