@@ -11,7 +11,9 @@
 #define BENCH_REPEAT 1000000
 #define BENCH_WARMUP_REPEAT 10000
 #define BENCH_ROUNDS 5
-#define BENCH_SYN_GOAL_NS 80
+#define BENCH_SYN_GOAL_NS 80 /* a SYN on a warm path */
+#define BENCH_COLD_GOAL_NS 150 /* the packet that starts a cold period */
+#define BENCH_SYN_SAMPLE 16 /* 1 warm SYN in 16 tracked: syn_sample_mask 15, the default */
 
 /* The "tcp4 established" class, the first row of the repeat table. */
 #define BENCH_ESTABLISHED_SPEC                                             \

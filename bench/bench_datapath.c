@@ -128,6 +128,59 @@ static int pin_to_current_cpu(void)
 	return sched_setaffinity(0, sizeof(set), &set) ? -1 : cpu;
 }
 
+/*
+ * Headers outside the linear data: the same packets through a second copy of
+ * the datapath loaded with force_load_bytes, so every header is read with
+ * bpf_skb_load_bytes() as for a GSO packet whose headers sit in frags.
+ * test_run builds linear skbs only (of at most a page): a non-linear GSO skb
+ * cannot be made here, so what bpf_skb_pull_data() cost on one is not
+ * measured; the row is the price of the copies on a linear packet.
+ */
+static int bench_load_bytes(struct dp_fixture *fast, int empty_fd)
+{
+	static const struct flow_spec specs[] = {
+		BENCH_ESTABLISHED_SPEC,
+		{ .encap = FLOW_VXLAN, .outer = 4, .inner = 4, .l4 = FLOW_TCP, .payload = 100 },
+		{ .outer = 4, .l4 = FLOW_TCP, .tcp_ts = true, .payload = 300 },
+	};
+	static const char *const names[] = { "tcp4 established", "vxlan o4 i4 tcp",
+					     "tcp4 300 B payload" };
+	struct dp_options o = { .syn_sampling = true };
+	__u32 a[BENCH_ROUNDS], b[BENCH_ROUNDS], e[BENCH_ROUNDS];
+	struct dp_fixture slow;
+	struct pkt p;
+	int err = -1;
+
+	dp_force_load_bytes = true;
+	err = setup_datapath(&slow, &o) ? 0 : -1;
+	dp_force_load_bytes = false;
+	if (err)
+		return -1;
+	err = -1;
+	printf("\nheaders not linear: in place vs copied with bpf_skb_load_bytes (nothing pulled)\n");
+	printf("%-20s %6s %9s %11s %9s %9s\n", "class", "bytes", "in place", "load_bytes", "empty",
+	       "delta ns");
+	for (size_t i = 0; i < sizeof(specs) / sizeof(specs[0]); i++) {
+		if (build_flow(&p, &specs[i], WP_DIR_TX)) {
+			fprintf(stderr, "bench: cannot build packet '%s'\n", names[i]);
+			goto out;
+		}
+		for (int r = 0; r < BENCH_ROUNDS; r++)
+			if (bench_measure(fast->egress_fd, &p, BENCH_REPEAT, &a[r]) ||
+			    bench_measure(slow.egress_fd, &p, BENCH_REPEAT, &b[r]) ||
+			    bench_measure(empty_fd, &p, BENCH_REPEAT, &e[r]))
+				goto out;
+		printf("%-20s %6zu %9u %11u %9u %+9d\n", names[i], p.len, median(a), median(b),
+		       median(e), (int)median(b) - (int)median(a));
+	}
+	printf("(a non-linear GSO skb cannot be built with BPF_PROG_TEST_RUN: the pull it used to "
+	       "take is not measured)\n");
+	err = 0;
+out:
+	dp_fixture_close(&slow);
+	return err;
+}
+
 int bench_main(void)
 {
 	struct bench_empty_bpf *empty = NULL;
@@ -138,7 +191,10 @@ int bench_main(void)
 	size_t i, r;
 	__u32 dp, base;
 
-	if (!setup_datapath(&f, NULL)) {
+	/* the program's default warm-SYN sampling, as the agent loads it */
+	struct dp_options bench_opts = { .syn_sampling = true };
+
+	if (!setup_datapath(&f, &bench_opts)) {
 		fprintf(stderr, "bench: failed to load the datapath (root needed)\n");
 		return -1;
 	}
@@ -198,9 +254,11 @@ int bench_main(void)
 	}
 	dp = median(classes[0].datapath_ns);
 	base = median(classes[0].empty_ns);
-	printf("\nestablished flow: %+d ns over empty (goal <= %d ns)\n", (int)dp - (int)base,
-	       BENCH_GOAL_NS);
+	printf("\nestablished flow: %+d ns over empty (goal <= %d ns) %s\n", (int)dp - (int)base,
+	       BENCH_GOAL_NS, (int)dp - (int)base <= BENCH_GOAL_NS ? "MET" : "MISSED");
 	fflush(stdout);
+	if (bench_load_bytes(&f, empty_fd))
+		goto cleanup;
 
 	if (bench_mcpu(&f, empty_fd, &online))
 		goto cleanup;

@@ -48,6 +48,7 @@
 #include <sys/wait.h>
 #include <bpf/bpf.h>
 #include "drops.h"
+#include "drops_fixture.h"
 #include "netns_worker.h"
 #include "test_progs.h"
 #include "warmpath.h"
@@ -228,25 +229,6 @@ static int kfree_skb_links(void)
 	return n;
 }
 
-/* 127.0.0.1 belongs to a peer, so that a watched drop takes the attribution path. */
-static int add_loopback_peer(struct wp_drops *d)
-{
-	struct prefix_key key = { .prefixlen = 128 };
-	struct prefix_val val = { .peer_id = DROPS_LO_PEER_ID };
-	struct peer_state ps = {};
-	__u32 id = DROPS_LO_PEER_ID;
-
-	key.addr[10] = key.addr[11] = 0xff;
-	key.addr[12] = 127;
-	key.addr[15] = 1;
-	strcpy(ps.name, "loopback");
-	if (bpf_map_update_elem(wp_drops_map_fd(d, "peers"), &id, &ps, BPF_ANY))
-		return -errno;
-	if (bpf_map_update_elem(wp_drops_map_fd(d, "prefixes"), &key, &val, BPF_ANY))
-		return -errno;
-	return 0;
-}
-
 /* Drops on lo under any reason. */
 static __u64 lo_drops(struct wp_drops *d)
 {
@@ -292,7 +274,7 @@ static int tracer_set(struct drops_bench *b, enum drops_config c)
 			fprintf(stderr, "bench: drop tracer not loaded: %s\n", err);
 			return ret;
 		}
-		ret = add_loopback_peer(b->d);
+		ret = drops_add_loopback_peer(b->d, DROPS_LO_PEER_ID);
 		if (ret)
 			return ret;
 		b->reason = wp_drops_variant(b->d) == WP_DROPS_PLAIN ? WP_DROP_REASON_UNREPORTED :

@@ -2,11 +2,15 @@
 /*
  * warmpath datapath: tc / tcx programs for the ingress and egress of tunnel and
  * WireGuard interfaces. They find the peer node of every packet (outer address
- * of encapsulated traffic, the only address otherwise), account it in the
- * `peers` array, detect cold starts, track TCP SYNs for first-packet drops and
- * passive RTT, and on the underlay watch WireGuard handshakes. They observe
- * only: every path returns TC_ACT_UNSPEC (-1, which is also TCX_NEXT), so the
- * chain continues for whatever else is attached.
+ * of encapsulated traffic, the only address otherwise), count it in the
+ * per-CPU `peer_counters`, detect cold starts, track TCP SYNs for first-packet
+ * drops and passive RTT, and on the underlay watch WireGuard handshakes. They
+ * observe only: every path returns TC_ACT_UNSPEC (-1, which is also
+ * TCX_NEXT), so the chain continues for whatever else is attached.
+ *
+ * An established flow writes nothing shared and reads no clock: per-CPU
+ * counters only; the peer's `peers` entry is read (cold_armed_ns,
+ * cold_since_ns), written only on a cold start, its answer and tracked SYNs.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_endian.h>
@@ -18,14 +22,21 @@
 #include "peer_schema.h"
 
 #define TC_ACT_UNSPEC (-1)
-/* Headers we may need to see in the linear area: eth+vlan, ip, ip, udp, vxlan, eth, ip, tcp. */
-#define WP_PULL_LEN 256
 
 /* Set by the loader before load. */
 const volatile __u16 probe_port = WP_DEFAULT_PROBE_PORT;
 const volatile __u16 vxlan_port_a = WP_VXLAN_PORT_IANA;
 const volatile __u16 vxlan_port_b = WP_VXLAN_PORT_LINUX;
 const volatile __u64 cold_threshold_ns = 30ull * 1000000000ull;
+/*
+ * SYN tracking on a warm path is sampled: a SYN whose (random) initial
+ * sequence number has (isn >> 8) & syn_sample_mask == 0 is tracked (1 in 16), so
+ * retransmissions of one SYN are all tracked or all not. 0: every SYN (the
+ * unit tests). SYNs while the peer is cold are always tracked.
+ */
+const volatile __u32 syn_sample_mask = 15;
+/* Tests only: parse every packet with bpf_skb_load_bytes (test_run skbs are linear). */
+const volatile bool force_load_bytes = false;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -75,6 +86,15 @@ struct {
 
 __u32 prefix_gen = 0;
 
+/* Per-CPU per-interface counters, by the slot in if_flags bits 16..23. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, WP_MAX_IFACES);
+	__type(key, __u32);
+	__type(value, struct iface_counters);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} iface_counters SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, WP_RINGBUF_BYTES);
@@ -98,11 +118,15 @@ struct pkt_info {
 	__u8 l4proto; /* innermost IP protocol */
 	__u8 l4_ok; /* transport header present and parsed */
 	__u8 encap; /* isaddr / idaddr are valid */
+	__u8 encap_stat; /* WP_STAT_ENCAP_* of the encapsulation found, 0: none */
 	__u8 dir; /* WP_DIR_* */
 	__u32 ifindex;
 	__u32 peer_id;
-	__u64 now; /* coarse clock at the packet */
 };
+
+#ifndef READ_ONCE
+#define READ_ONCE(x) (*(const volatile typeof(x) *)&(x))
+#endif
 
 #define TCPF_SYN 0x02
 #define TCPF_RST 0x04
@@ -156,7 +180,7 @@ static __always_inline int parse_packet(struct hdr_cursor *c, void *end, int eth
 	pi->l4_ok = l4_ok;
 
 	if (l4_ok && (proto == IPPROTO_IPIP || proto == IPPROTO_IPV6)) {
-		stat_inc(WP_STAT_ENCAP_IPIP);
+		pi->encap_stat = WP_STAT_ENCAP_IPIP;
 		pi->encap = 1;
 		proto = parse_ip(c, end, proto == IPPROTO_IPIP ? ETH_P_IP : ETH_P_IPV6,
 				 pi->isaddr.addr, pi->idaddr.addr, &l4_ok);
@@ -176,7 +200,7 @@ static __always_inline int parse_packet(struct hdr_cursor *c, void *end, int eth
 			return 0;
 		}
 		/* VXLAN: 8-byte header, inner Ethernet (maybe tagged), inner IP. */
-		stat_inc(WP_STAT_ENCAP_VXLAN);
+		pi->encap_stat = WP_STAT_ENCAP_VXLAN;
 		if (c->pos + VXLAN_HLEN > end)
 			return -1;
 		c->pos += VXLAN_HLEN;
@@ -196,6 +220,8 @@ static __always_inline int parse_packet(struct hdr_cursor *c, void *end, int eth
 	}
 	return parse_l4(c, end, proto, pi);
 }
+
+#include "packet_skb.bpf.h"
 
 /* peer_of_addr() through the per-CPU cache; *peer_id is 0 when nothing matched. */
 static __always_inline struct peer_state *peer_lookup_cached(const struct addr_key *a,
@@ -256,7 +282,7 @@ static __always_inline void inner_addrs(const struct pkt_info *pi, __u8 *saddr, 
 }
 
 static __noinline void emit_event(__u32 type, const struct pkt_info *pi, __u32 syn_count,
-				  __u64 value_ns)
+				  __u64 value_ns, __u64 ts)
 {
 	struct wp_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 
@@ -264,8 +290,9 @@ static __noinline void emit_event(__u32 type, const struct pkt_info *pi, __u32 s
 		stat_inc(WP_STAT_EVENTS_LOST);
 		return;
 	}
-	__builtin_memset(e, 0, sizeof(*e));
-	e->ts_ns = bpf_ktime_get_ns();
+	/* every field written (no implicit padding in struct wp_event): no memset */
+	e->ts_ns = ts;
+	e->pad = 0; /* the caller's clock read: one per event path */
 	e->type = type;
 	e->peer_id = pi->peer_id;
 	e->ifindex = pi->ifindex;
@@ -280,28 +307,32 @@ static __noinline void emit_event(__u32 type, const struct pkt_info *pi, __u32 s
 }
 
 /*
- * Cold starts: the first packet either way after an idle gap of at least
- * cold_threshold_ns marks the peer cold; the first packet the other way is the
- * answer that ends it. The compare-and-swap makes one CPU the winner when two
- * packets open the gap at once.
+ * Cold starts: the agent arms the peer (cold_armed_ns = the pair's idle-since)
+ * when its counters have not moved for cold_threshold_ns; the first packet
+ * either way takes the arm with one compare-and-swap (one winner when two CPUs
+ * race) and marks the peer cold; the first packet the other way is the answer
+ * that ends it. Only the winner and the answer read a clock.
  */
-static __noinline void track_cold(struct peer_state *ps, const struct pkt_info *pi)
+static __noinline void track_cold(struct peer_state *ps, const struct pkt_info *pi, __u64 armed,
+				  __u64 since)
 {
 	__u32 peer_id = pi->peer_id;
-	__u64 now = pi->now;
 	int dir = pi->dir;
-	__u64 last = wp_idle_since_ns(ps->last_tx_ns, ps->last_rx_ns);
-	__u64 since = ps->cold_since_ns, precise;
 	struct peer_hists *h;
+	__u64 precise;
 
-	if (last && now > last && now - last >= cold_threshold_ns) {
+	if (armed) {
+		if (__sync_val_compare_and_swap(&ps->cold_armed_ns, armed, 0) != armed)
+			return;
+		precise = bpf_ktime_get_ns();
 		/* low bits: direction of the cold packet, and whether it was TCP */
-		precise = (bpf_ktime_get_ns() & ~3ull) | dir |
-			  (pi->l4proto == IPPROTO_TCP ? WP_COLD_TCP : 0);
-		if (__sync_val_compare_and_swap(&ps->cold_since_ns, since, precise) == since) {
-			__sync_fetch_and_add(&ps->cold_starts, 1);
-			emit_event(WP_EV_COLD_START, pi, 0, now - last);
-		}
+		ps->cold_since_ns =
+			(precise & ~3ull) | dir | (pi->l4proto == IPPROTO_TCP ? WP_COLD_TCP : 0);
+		/* only the CAS winner writes it: no atomic needed */
+		ps->cold_starts += 1;
+		/* the idle gap, judged clean or dropped by the agent (bit 0: dropped) */
+		ps->cold_gap_ns = (precise > armed ? precise - armed : 0) & ~1ull;
+		emit_event(WP_EV_COLD_START, pi, 0, precise > armed ? precise - armed : 0, precise);
 		return;
 	}
 	if (!since || (since & 1) == (__u64)dir)
@@ -319,7 +350,11 @@ static __noinline void track_cold(struct peer_state *ps, const struct pkt_info *
  * TCP SYN tracking on innermost headers. A SYN leaving with the 4-tuple and
  * sequence number of one already seen is a retransmission: the first one was
  * lost. Lost while the peer was cold: a first-packet drop; otherwise a SYN
- * retransmit. A SYN-ACK arriving for a tracked SYN gives the passive RTT.
+ * retransmit. A SYN-ACK arriving for a tracked SYN gives the passive RTT and
+ * ends the entry: the table holds open handshakes only. Tracked: every SYN
+ * that leaves while the peer is cold, and a sample of the others (see
+ * syn_sample_mask), by their sequence number so that a retransmission is
+ * tracked exactly when its first transmission was.
  */
 static __noinline void track_syn(struct peer_state *ps, const struct pkt_info *pi)
 {
@@ -333,12 +368,16 @@ static __noinline void track_syn(struct peer_state *ps, const struct pkt_info *p
 	if (!(pi->tcp_flags & TCPF_SYN) || (pi->tcp_flags & TCPF_RST))
 		return;
 	if (dir == WP_DIR_TX && !(pi->tcp_flags & TCPF_ACK)) {
+		bool cold = ps->cold_since_ns != 0;
+
 		inner_addrs(pi, key.local, key.remote);
 		key.local_port = pi->sport;
 		key.remote_port = pi->dport;
+		f = bpf_map_lookup_elem(&flows, &key);
+		if (!f && !cold && ((pi->tcp_seq >> 8) & syn_sample_mask))
+			return; /* warm, not in the sample: nothing to track */
 		now = bpf_ktime_get_ns();
 		stat_inc(WP_STAT_SYN);
-		f = bpf_map_lookup_elem(&flows, &key);
 		/* the same transmission seen again on the next device of the stack */
 		if (f && f->syn_seq == pi->tcp_seq && f->ifindex != pi->ifindex)
 			return;
@@ -348,20 +387,25 @@ static __noinline void track_syn(struct peer_state *ps, const struct pkt_info *p
 			f->last_syn_ns = now;
 			if (f->cold) {
 				__sync_fetch_and_add(&ps->first_packet_drops, 1);
-				emit_event(WP_EV_FIRST_PACKET_DROP, pi, n, now - f->first_syn_ns);
+				/* the cold start lost its first packet */
+				__sync_fetch_and_or(&ps->cold_gap_ns, 1);
+				emit_event(WP_EV_FIRST_PACKET_DROP, pi, n, now - f->first_syn_ns,
+					   now);
 			} else {
 				__sync_fetch_and_add(&ps->syn_retransmits, 1);
-				emit_event(WP_EV_SYN_RETRANSMIT, pi, n, now - f->first_syn_ns);
+				emit_event(WP_EV_SYN_RETRANSMIT, pi, n, now - f->first_syn_ns, now);
 			}
 			return;
 		}
+		if (!cold && ((pi->tcp_seq >> 8) & syn_sample_mask))
+			return; /* a new SYN on a 4-tuple tracked before, not in the sample */
 		/* a new connection (one SYN each: not a per-packet update) */
 		init.first_syn_ns = now;
 		init.last_syn_ns = now;
 		init.syn_seq = pi->tcp_seq;
 		init.peer_id = peer_id;
 		init.syn_count = 1;
-		init.cold = ps->cold_since_ns != 0;
+		init.cold = cold;
 		init.ifindex = pi->ifindex;
 		bpf_map_update_elem(&flows, &key, &init, BPF_ANY);
 		return;
@@ -380,29 +424,37 @@ static __noinline void track_syn(struct peer_state *ps, const struct pkt_info *p
 		h = bpf_map_lookup_elem(&peer_hists, &f->peer_id);
 		if (h && now > f->last_syn_ns)
 			hist_observe(&h->syn_rtt, now - f->last_syn_ns);
+		/* answered: the handshake is no longer open */
+		bpf_map_delete_elem(&flows, &key);
 	}
 }
 
-static __always_inline void account_peer(struct peer_state *ps, int dir, __u64 len, bool probe,
-					 __u64 now)
+/* Per-CPU counters: no atomic, no shared cache line, no clock. */
+static __always_inline void account_peer(__u32 peer_id, int dir, __u64 len, bool probe)
 {
-	if (dir == WP_DIR_TX) {
-		__sync_fetch_and_add(&ps->tx_packets, 1);
-		__sync_fetch_and_add(&ps->tx_bytes, len);
-		if (probe) {
-			__sync_fetch_and_add(&ps->tx_probe_packets, 1);
-			__sync_fetch_and_add(&ps->tx_probe_bytes, len);
-		}
-		ps->last_tx_ns = now;
-	} else {
-		__sync_fetch_and_add(&ps->rx_packets, 1);
-		__sync_fetch_and_add(&ps->rx_bytes, len);
-		if (probe) {
-			__sync_fetch_and_add(&ps->rx_probe_packets, 1);
-			__sync_fetch_and_add(&ps->rx_probe_bytes, len);
-		}
-		ps->last_rx_ns = now;
+	struct peer_counters *pc = bpf_map_lookup_elem(&peer_counters, &peer_id);
+
+	if (!pc)
+		return;
+	dir &= 1;
+	pc->packets[dir] += 1;
+	pc->bytes[dir] += len;
+	if (probe) {
+		pc->probe_packets[dir] += 1;
+		pc->probe_bytes[dir] += len;
 	}
+}
+
+static __always_inline void account_iface(__u32 flags, int dir, __u64 len)
+{
+	__u32 slot = (flags >> WP_IF_SLOT_SHIFT) & (WP_MAX_IFACES - 1);
+	struct iface_counters *ic = bpf_map_lookup_elem(&iface_counters, &slot);
+
+	if (!ic)
+		return;
+	dir &= 1;
+	ic->packets[dir] += 1;
+	ic->bytes[dir] += len;
 }
 
 static __always_inline int handle_skb(struct __sk_buff *skb, int dir)
@@ -413,64 +465,75 @@ static __always_inline int handle_skb(struct __sk_buff *skb, int dir)
 	struct hdr_cursor c;
 	struct addr_key *peer_addr;
 	void *data, *end;
+	__u64 armed, since;
 	bool probe;
-	__u64 now;
-	int eth_type;
+	__u32 fl;
+	int eth_type, ret;
 
 	flags = bpf_map_lookup_elem(&if_flags, &ifindex);
 	if (!flags || !*flags) {
 		stat_inc(WP_STAT_NO_IFACE);
 		return TC_ACT_UNSPEC;
 	}
+	fl = *flags;
 
-	/* Headers split into fragments (GSO, tun frags): pull just the headers in. */
-	linear = skb->data_end - skb->data;
-	if (linear < WP_PULL_LEN && skb->len > linear)
-		bpf_skb_pull_data(skb, skb->len < WP_PULL_LEN ? skb->len : WP_PULL_LEN);
-
-	/*
-	 * Verifier: without this barrier clang keeps &skb->data from the length
-	 * check above in a register, and the verifier refuses loads through a
-	 * modified ctx pointer.
-	 */
-	asm volatile("" : "+r"(skb));
 	data = (void *)(long)skb->data;
 	end = (void *)(long)skb->data_end;
 	c.pos = data;
 
 	/* L2 devices (vxlan, veth) carry Ethernet; L3 devices (wg, tun, tunl0) start at IP. */
-	if (*flags & WP_IF_L2)
+	if (fl & WP_IF_L2)
 		eth_type = parse_ethhdr(&c, end);
 	else
 		eth_type = bpf_ntohs(skb->protocol);
 
-	if (!(*flags & WP_IF_TUNNEL)) {
-		if (*flags & WP_IF_UNDERLAY)
+	if (!(fl & WP_IF_TUNNEL)) {
+		/* handshake messages are small: the linear data holds them */
+		if (fl & WP_IF_UNDERLAY)
 			handle_underlay(&c, end, eth_type, ifindex, dir);
 		return TC_ACT_UNSPEC;
 	}
 	stat_inc(WP_STAT_PACKETS);
-	if (eth_type < 0) {
-		stat_inc(WP_STAT_MALFORMED);
-		return TC_ACT_UNSPEC;
+	/*
+	 * Headers in the linear data: parsed in place. When they run past it
+	 * (GSO, tun frags) the parse fails short and is done again on copies
+	 * (bpf_skb_load_bytes): nothing is pulled, nothing linearised.
+	 */
+	linear = (__u32)(end - data);
+	ret = -1;
+	if (!force_load_bytes && eth_type >= 0) {
+		if (eth_type != ETH_P_IP && eth_type != ETH_P_IPV6) {
+			stat_inc(WP_STAT_NON_IP);
+			return TC_ACT_UNSPEC;
+		}
+		ret = parse_packet(&c, end, eth_type, &pi);
 	}
-	if (eth_type != ETH_P_IP && eth_type != ETH_P_IPV6) {
-		stat_inc(WP_STAT_NON_IP);
-		return TC_ACT_UNSPEC;
+	if (ret < 0 && (force_load_bytes || skb->len > linear)) {
+		__u32 off = 0;
+
+		__builtin_memset(&pi, 0, sizeof(pi));
+		eth_type = fl & WP_IF_L2 ? skb_parse_ethhdr(skb, &off) : bpf_ntohs(skb->protocol);
+		if (eth_type >= 0 && eth_type != ETH_P_IP && eth_type != ETH_P_IPV6) {
+			stat_inc(WP_STAT_NON_IP);
+			return TC_ACT_UNSPEC;
+		}
+		if (eth_type >= 0)
+			ret = parse_packet_skb(skb, off, eth_type, &pi);
 	}
-	if (parse_packet(&c, end, eth_type, &pi) < 0) {
+	if (pi.encap_stat)
+		stat_inc(pi.encap_stat);
+	if (ret < 0) {
 		stat_inc(WP_STAT_MALFORMED);
 		return TC_ACT_UNSPEC;
 	}
 
-	/* Coarse clock: idle times are seconds; SYN and cold paths read the precise one. */
-	now = bpf_ktime_get_coarse_ns();
 	peer_addr = dir == WP_DIR_TX ? &pi.daddr : &pi.saddr;
 	ps = peer_lookup_cached(peer_addr, &peer_id);
 	if (!ps) {
 		if (peer_id < WP_MAX_PEERS) {
 			stat_inc(WP_STAT_UNMATCHED);
-			account_unmatched(peer_addr, ifindex, dir, skb->len, now);
+			account_unmatched(peer_addr, ifindex, dir, skb->len,
+					  bpf_ktime_get_coarse_ns());
 		} else {
 			stat_inc(WP_STAT_BAD_PEER_ID);
 		}
@@ -485,11 +548,17 @@ static __always_inline int handle_skb(struct __sk_buff *skb, int dir)
 	pi.peer_id = peer_id;
 	pi.ifindex = ifindex;
 	pi.dir = dir;
-	pi.now = now;
-	track_cold(ps, &pi);
+	/* read, not written, on an established flow: the line stays shared */
+	armed = READ_ONCE(ps->cold_armed_ns);
+	since = READ_ONCE(ps->cold_since_ns);
+	if (armed || (since && (since & 1) != (__u64)dir))
+		track_cold(ps, &pi, armed, since);
 	if (pi.l4proto == IPPROTO_TCP && pi.l4_ok && (pi.tcp_flags & TCPF_SYN))
 		track_syn(ps, &pi);
-	account_peer(ps, dir, skb->len, probe, now);
+	account_iface(fl, dir, skb->len);
+	/* a stacked device's packets are counted per peer on the device below it */
+	if (!(fl & WP_IF_STACKED))
+		account_peer(peer_id, dir, skb->len, probe);
 	return TC_ACT_UNSPEC;
 }
 

@@ -38,13 +38,24 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } prefixes SEC(".maps");
 
+/* Mmapable: the agent writes its fields (counters, stamps, arm) with plain atomic stores. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, WP_MAX_PEERS);
 	__type(key, __u32);
 	__type(value, struct peer_state);
+	__uint(map_flags, BPF_F_MMAPABLE);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } peers SEC(".maps");
+
+/* Per-CPU per-peer packet and byte counters: the only per-packet writes. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, WP_MAX_PEERS);
+	__type(key, __u32);
+	__type(value, struct peer_counters);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} peer_counters SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

@@ -9,7 +9,8 @@
  *     field   member of struct peer_state
  *     kind    COUNTER (monotonic u64, JSON integer), STAMP (CLOCK_MONOTONIC ns;
  *             JSON: seconds since, null for never), COLD (cold_since_ns; JSON
- *             true while the peer is cold)
+ *             true while the peer is cold), SPAN (a duration in ns; JSON
+ *             seconds, null for none)
  *     json    its key in the peer objects
  *     metric  the Prometheus counter {peer} it is exported as, or NULL when the
  *             metric is not one to one (packets/bytes carry direction/kind labels)
@@ -21,29 +22,34 @@
 #ifndef __WARMPATH_PEER_SCHEMA_H
 #define __WARMPATH_PEER_SCHEMA_H
 
-#define WP_PEER_STATE_FIELDS(X)                                                                    \
-	X(tx_packets, COUNTER, "tx_packets", NULL, "Packets to the peer (workload and probes)")    \
-	X(rx_packets, COUNTER, "rx_packets", NULL, "Packets from the peer (workload and probes)")  \
-	X(tx_bytes, COUNTER, "tx_bytes", NULL, "Bytes to the peer")                                \
-	X(rx_bytes, COUNTER, "rx_bytes", NULL, "Bytes from the peer")                              \
-	X(tx_probe_packets, COUNTER, "tx_probe_packets", NULL,                                     \
-	  "Of tx_packets: warmpath probe traffic")                                                 \
-	X(rx_probe_packets, COUNTER, "rx_probe_packets", NULL,                                     \
-	  "Of rx_packets: warmpath probe traffic")                                                 \
-	X(tx_probe_bytes, COUNTER, "tx_probe_bytes", NULL, "Of tx_bytes: warmpath probe traffic")  \
-	X(rx_probe_bytes, COUNTER, "rx_probe_bytes", NULL, "Of rx_bytes: warmpath probe traffic")  \
-	X(last_tx_ns, STAMP, "last_tx_seconds_ago", NULL, "When the last packet to the peer went") \
-	X(last_rx_ns, STAMP, "last_rx_seconds_ago", NULL,                                          \
-	  "When the last packet from the peer came")                                               \
-	X(cold_starts, COUNTER, "cold_starts", "warmpath_cold_starts_total",                       \
-	  "First packets to or from a peer after an idle gap of --cold-threshold")                 \
-	X(first_packet_drops, COUNTER, "first_packet_drops", "warmpath_first_packet_drops_total",  \
-	  "TCP SYNs retransmitted during a cold start: the first one was lost")                    \
-	X(syn_retransmits, COUNTER, "syn_retransmits", "warmpath_syn_retransmits_total",           \
-	  "TCP SYNs retransmitted on a warm path")                                                 \
-	X(cold_since_ns, COLD, "cold", NULL, "The peer is cold: a packet went, no answer yet")     \
-	X(kernel_drops, COUNTER, "kernel_drops", "warmpath_peer_kernel_drops_total",               \
-	  "Kernel drops (kfree_skb) on watched interfaces attributed to the peer")
+#define WP_PEER_STATE_FIELDS(X)                                                                     \
+	X(tx_packets, COUNTER, "tx_packets", NULL, "Packets to the peer (workload and probes)")     \
+	X(rx_packets, COUNTER, "rx_packets", NULL, "Packets from the peer (workload and probes)")   \
+	X(tx_bytes, COUNTER, "tx_bytes", NULL, "Bytes to the peer")                                 \
+	X(rx_bytes, COUNTER, "rx_bytes", NULL, "Bytes from the peer")                               \
+	X(tx_probe_packets, COUNTER, "tx_probe_packets", NULL,                                      \
+	  "Of tx_packets: warmpath probe traffic")                                                  \
+	X(rx_probe_packets, COUNTER, "rx_probe_packets", NULL,                                      \
+	  "Of rx_packets: warmpath probe traffic")                                                  \
+	X(tx_probe_bytes, COUNTER, "tx_probe_bytes", NULL, "Of tx_bytes: warmpath probe traffic")   \
+	X(rx_probe_bytes, COUNTER, "rx_probe_bytes", NULL, "Of rx_bytes: warmpath probe traffic")   \
+	X(last_tx_ns, STAMP, "last_tx_seconds_ago", NULL, "When the last packet to the peer went")  \
+	X(last_rx_ns, STAMP, "last_rx_seconds_ago", NULL,                                           \
+	  "When the last packet from the peer came")                                                \
+	X(cold_starts, COUNTER, "cold_starts", "warmpath_cold_starts_total",                        \
+	  "First packets to or from a peer after an idle gap of --cold-threshold")                  \
+	X(first_packet_drops, COUNTER, "first_packet_drops", "warmpath_first_packet_drops_total",   \
+	  "TCP SYNs retransmitted during a cold start: the first one was lost")                     \
+	X(syn_retransmits, COUNTER, "syn_retransmits", "warmpath_syn_retransmits_total",            \
+	  "TCP SYNs retransmitted on a warm path")                                                  \
+	X(cold_since_ns, COLD, "cold", NULL, "The peer is cold: a packet went, no answer yet")      \
+	X(kernel_drops, COUNTER, "kernel_drops", "warmpath_peer_kernel_drops_total",                \
+	  "Kernel drops (kfree_skb) on watched interfaces attributed to the peer")                  \
+	X(lifetime_lower_ns, SPAN, "lifetime_lower_seconds", NULL,                                  \
+	  "The path's lifetime is at least this: the longest idle gap a cold start survived clean") \
+	X(lifetime_upper_ns, SPAN, "lifetime_upper_seconds", NULL,                                  \
+	  "The path's lifetime is at most this: the shortest idle gap after which the first "       \
+	  "packet was lost or went unanswered")
 
 /*
  * When the pair last carried a packet either way (CLOCK_MONOTONIC ns; 0: never):

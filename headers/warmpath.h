@@ -41,6 +41,16 @@
 #define WP_IF_L2 0x1 /* frames start with an Ethernet header (veth, vxlan) */
 #define WP_IF_UNDERLAY 0x2 /* underlay: WireGuard UDP handshake observation only */
 #define WP_IF_TUNNEL 0x4 /* tunnel / WireGuard device: per-peer accounting */
+/*
+ * A tunnel device stacked on another watched device (IPIP / VXLAN whose
+ * underlay goes through a watched WireGuard device): its packets are seen
+ * again on that device, so they count in its per-interface counters only, not
+ * in the per-peer totals (one count per packet). Set by user space.
+ */
+#define WP_IF_STACKED 0x8
+/* if_flags values (not iface_cfg.flags): bits 16..23 the interface's slot */
+#define WP_IF_SLOT_SHIFT 16
+#define WP_IF_FLAGS_MASK 0xffff
 
 /* iface_cfg.attach_mode: how user space attached the programs (for status, cleanup) */
 #define WP_ATTACH_NONE 0
@@ -77,10 +87,15 @@ struct prefix_val {
 };
 
 /*
- * Value of the `peers` array (key: peer id). User space writes `name` (and
- * zero counters) when it creates a peer; the datapath only adds and stamps.
- * tx_packets / rx_packets count every packet; the *_probe_* fields count the
- * subset that was warmpath probe traffic (UDP to or from the probe port).
+ * Value of the `peers` array (key: peer id), BPF_F_MMAPABLE. User space writes
+ * `name` (and zero counters) when it creates a peer. The packet and byte
+ * counters and last_tx_ns / last_rx_ns are written by the agent at each tick,
+ * folded from the per-CPU `peer_counters` (the datapath writes nothing shared
+ * per packet): the stamps are the tick at which the counters were seen to
+ * move. The datapath writes cold_since_ns, cold_starts, first_packet_drops,
+ * syn_retransmits (and the drop tracer kernel_drops), atomically, and clears
+ * cold_armed_ns. tx_packets / rx_packets count every packet; the *_probe_*
+ * fields count the subset that was warmpath probe traffic.
  */
 struct peer_state {
 	char name[WP_PEER_NAME_LEN];
@@ -104,6 +119,43 @@ struct peer_state {
 	 */
 	__u64 cold_since_ns;
 	__u64 kernel_drops; /* kfree_skb on a watched interface, attributed to this peer */
+	/*
+	 * Set by the agent when the peer's counters have not moved for the cold
+	 * threshold: the idle-since of the pair (ns, non-zero). The first packet
+	 * either way takes it with one compare-and-swap and starts the cold
+	 * period (cold_since_ns): the datapath reads a clock only there.
+	 */
+	__u64 cold_armed_ns;
+	/*
+	 * The idle gap before the last cold start (ns; written by the datapath
+	 * at the cold start), bit 0 set by the datapath when that cold start
+	 * lost a first packet. The agent judges each cold start once
+	 * (cold_judged: the cold_starts count judged) and keeps the bounds of
+	 * the path's lifetime: lifetime_lower_ns the longest gap that ended
+	 * clean, lifetime_upper_ns the shortest that lost its first packet or
+	 * went unanswered (0: no evidence yet).
+	 */
+	__u64 cold_gap_ns;
+	__u64 cold_judged;
+	__u64 lifetime_lower_ns;
+	__u64 lifetime_upper_ns;
+};
+
+/*
+ * Value of the per-CPU `peer_counters` array (same index as `peers`): what
+ * the datapath counts per packet, on the CPU that saw it, indexed by WP_DIR_*.
+ */
+struct peer_counters {
+	__u64 packets[2];
+	__u64 bytes[2];
+	__u64 probe_packets[2];
+	__u64 probe_bytes[2];
+};
+
+/* Value of the per-CPU `iface_counters` array (key: ifindex): per-device detail. */
+struct iface_counters {
+	__u64 packets[2];
+	__u64 bytes[2];
 };
 
 #define WP_COLD_TCP 0x2 /* peer_state.cold_since_ns: the cold packet was TCP */

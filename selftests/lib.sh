@@ -264,6 +264,19 @@ agent_start()
 	grep -q ' running: ' "$log"
 }
 
+# check_agent_start NAME NS PIN LOG ARGS...: agent_start, as a check named NAME.
+check_agent_start()
+{
+	local name=$1
+
+	shift
+	if agent_start "$@"; then
+		ok "$name"
+	else
+		fail "$name"
+	fi
+}
+
 _agent_ready()
 {
 	grep -q ' running: ' "$2" || ! kill -0 "$1" 2>/dev/null

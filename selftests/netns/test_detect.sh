@@ -159,6 +159,11 @@ _json_has()
 	[ "$(json_events "$1" | wc -l)" -ge "$2" ]
 }
 
+_gap_dropped()
+{
+	metrics | grep -q '^warmpath_cold_start_idle_seconds_count{outcome="dropped"} 1$'
+}
+
 # --- setup -----------------------------------------------------------------------
 if ! ns_add "$NS_A" || ! ns_add "$NS_B"; then
 	fail "setup: namespaces"
@@ -174,6 +179,8 @@ if ! ping_n "$NS_A" $B_ADDR 1 || ! wait_for 3 connect_once; then
 fi
 
 pin_new PIN 1 "$NS_A"
+# every SYN tracked (warm ones are a 1-in-16 sample by default): exact warm counts below
+export WARMPATH_SYN_SAMPLE_MASK=0
 AGENT=(--interface vA --peer "b=$B_ADDR" --mode observe --cold-threshold "$COLD"
 	--probe-timeout 500 --tick-interval 0.2 --metrics-listen "127.0.0.1:$MPORT")
 info "agent on vA: ${AGENT[*]}"
@@ -206,6 +213,15 @@ check_metric warmpath_cold_start_recovery_seconds_sum '>=' 0.8 \
 	"(a) recovery includes the lost SYN (>= 0.8 s)"
 check_metric warmpath_syn_rtt_seconds_count == 1 "(a) one SYN RTT sample"
 check_eq "$(peer_get "$PIN" b first_packet_drops)" 1 "(a) status --json first_packet_drops"
+# the cold-start tax: this gap lost its first packet (judged at the next tick)
+wait_for 3 _gap_dropped
+check_match "$(metrics)" '^warmpath_cold_start_idle_seconds_count\{outcome="dropped"\} 1$' \
+	"(a) cold_start_idle_seconds: one dropped gap"
+check_match "$(metrics)" '^warmpath_cold_start_idle_seconds_count\{outcome="clean"\} 0$' \
+	"(a) cold_start_idle_seconds: no clean gap"
+check_true "(a) status --json lifetime_upper_seconds >= the idle gap ($(peer_get "$PIN" b lifetime_upper_seconds))" \
+	num_cmp "$(peer_get "$PIN" b lifetime_upper_seconds)" '>=' "$IDLE"
+check_eq "$(peer_get "$PIN" b lifetime_lower_seconds)" "" "(a) no clean gap: lifetime_lower_seconds null"
 wait_for 3 _log_has "first-packet drop" 1
 check_eq "$(log_count "first-packet drop")" 1 "(a) one 'first-packet drop' log line"
 check_match "$(grep "first-packet drop" "$LOG")" \
@@ -269,11 +285,7 @@ check_eq "$STOP_RC" 0 "agent exits 0 on SIGTERM"
 # --- (e) the event as JSON ------------------------------------------------------------
 pin_new PIN2 2 "$NS_A"
 info "(e) agent with --log-format json; idle ${IDLE}s, first SYN dropped"
-if agent_start "$NS_A" "$PIN2" "$LOG" "${AGENT[@]}" --log-format json; then
-	ok "(e) agent starts with --log-format json"
-else
-	fail "(e) agent starts with --log-format json"
-fi
+check_agent_start "(e) agent starts with --log-format json" "$NS_A" "$PIN2" "$LOG" "${AGENT[@]}" --log-format json
 ping_n "$NS_A" $B_ADDR 1 || info "warm-up ping lost"
 sleep $IDLE
 drop_once_add

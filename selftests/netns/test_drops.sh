@@ -137,11 +137,7 @@ check_eq "$(drops_dump_count "$IFINDEX")" $N "bpftool map dump drops: the count"
 stop_pid "$AGENT_PID" TERM
 check_eq "$STOP_RC" 0 "SIGTERM: agent exits 0"
 check_true "SIGTERM: drops map stays pinned" test -e "$PIN/drops"
-if agent_start "$NS_A" "$PIN" "$LOG" "${AGENT[@]}"; then
-	ok "restart: agent starts"
-else
-	fail "restart: agent starts"
-fi
+check_agent_start "restart: agent starts" "$NS_A" "$PIN" "$LOG" "${AGENT[@]}"
 wait_for 3 metrics_up
 check_eq "$(metric_value "$SERIES")" $N "restart: the count survives"
 send_udp "$NS_B" $A_ADDR $PORT $N
@@ -159,11 +155,7 @@ check_true "cleanup: pin dir removed" test ! -e "$PIN"
 pin_new PIN 2 "$NS_A"
 mkdir -p "$PIN"
 bpftool map create "$PIN/drops" type hash key 4 value 4 entries 16 name drops
-if agent_start "$NS_A" "$PIN" "$LOG" "${AGENT[@]}"; then
-	ok "tracer down: agent starts"
-else
-	fail "tracer down: agent starts"
-fi
+check_agent_start "tracer down: agent starts" "$NS_A" "$PIN" "$LOG" "${AGENT[@]}"
 check_match "$(cat "$LOG")" "drop tracer.*not loaded" "tracer down: a warning in the log"
 wait_for 3 metrics_up
 M=$(metrics)

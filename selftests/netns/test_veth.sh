@@ -167,11 +167,7 @@ check_eq "$(pinned_links)" "$WANT_LINKS" "tcx SIGKILL: links stay pinned"
 traffic_tx $K
 check_eq "$(wait_peer "$PIN" b tx_packets $E_TX)" $E_TX "tcx SIGKILL: orphan links still count"
 
-if agent_start "$NS_A" "$PIN" "$LOG" "${AGENT[@]}"; then
-	ok "tcx restart: agent starts"
-else
-	fail "tcx restart: agent starts"
-fi
+check_agent_start "tcx restart: agent starts" "$NS_A" "$PIN" "$LOG" "${AGENT[@]}"
 check_eq "$(pinned_links)" "$WANT_LINKS" "tcx restart: one pinned link per direction"
 check_eq "$(link_id ingress) $(link_id egress)" "$LINK_IN $LINK_EG" \
 	"tcx restart: the same links, program replaced in place"
@@ -203,11 +199,7 @@ in_ns "$NS_A" tc filter add dev vA ingress prio 2 protocol all u32 match u32 0 0
 in_ns "$NS_A" tc filter add dev vA egress prio 2 protocol all u32 match u32 0 0
 check_eq "$(tc_foreign)" 2 "tc: foreign u32 filters installed"
 info "tc: agent on vA with --attach-mode tc"
-if agent_start "$NS_A" "$PIN" "$LOG" "${AGENT[@]}" --attach-mode tc; then
-	ok "tc: agent starts"
-else
-	fail "tc: agent starts"
-fi
+check_agent_start "tc: agent starts" "$NS_A" "$PIN" "$LOG" "${AGENT[@]}" --attach-mode tc
 S=$(status_json "$PIN")
 check_eq "$(jq -r '.interfaces[0].attach' <<<"$S")" tc "tc: attach mode tc"
 check_eq "$(jq -r '.interfaces[0].layout' <<<"$S")" l2 "tc: layout l2"
@@ -224,11 +216,7 @@ stop_pid "$AGENT_PID" KILL
 check_eq "$(tc_ours ingress) $(tc_ours egress)" "1 1" "tc SIGKILL: filters stay"
 traffic_tx $K
 check_eq "$(wait_peer "$PIN" b tx_packets $E_TX)" $E_TX "tc SIGKILL: orphan filters still count"
-if agent_start "$NS_A" "$PIN" "$LOG" "${AGENT[@]}" --attach-mode tc; then
-	ok "tc restart: agent starts"
-else
-	fail "tc restart: agent starts"
-fi
+check_agent_start "tc restart: agent starts" "$NS_A" "$PIN" "$LOG" "${AGENT[@]}" --attach-mode tc
 check_eq "$(tc_ours ingress) $(tc_ours egress)" "1 1" "tc restart: one filter of ours per direction"
 check_eq "$(tc_foreign)" 2 "tc restart: foreign filter still there"
 check_counts "tc restart: counters survive"
@@ -237,11 +225,7 @@ check_counts "tc restart: +$N datagrams count $N (single attachment)"
 
 # --- 5. crash in one mode, restart in the other: never both -----------------------
 stop_pid "$AGENT_PID" KILL
-if agent_start "$NS_A" "$PIN" "$LOG" "${AGENT[@]}" --attach-mode tcx; then
-	ok "tc->tcx restart: agent starts"
-else
-	fail "tc->tcx restart: agent starts"
-fi
+check_agent_start "tc->tcx restart: agent starts" "$NS_A" "$PIN" "$LOG" "${AGENT[@]}" --attach-mode tcx
 check_eq "$(tc_ours ingress) $(tc_ours egress)" "0 0" "tc->tcx restart: our tc filters removed"
 check_eq "$(tc_foreign)" 2 "tc->tcx restart: foreign filter still there"
 check_eq "$(pinned_links)" "$WANT_LINKS" "tc->tcx restart: one pinned link per direction"
@@ -250,11 +234,7 @@ check_counts "tc->tcx restart: +$N datagrams count $N"
 LINK_IN=$(link_id ingress)
 
 stop_pid "$AGENT_PID" KILL
-if agent_start "$NS_A" "$PIN" "$LOG" "${AGENT[@]}" --attach-mode tc; then
-	ok "tcx->tc restart: agent starts"
-else
-	fail "tcx->tc restart: agent starts"
-fi
+check_agent_start "tcx->tc restart: agent starts" "$NS_A" "$PIN" "$LOG" "${AGENT[@]}" --attach-mode tc
 check_eq "$(pinned_links)" "" "tcx->tc restart: tcx links unpinned"
 check_true "tcx->tc restart: old tcx link gone" \
 	bash -c "! bpftool link show id $LINK_IN >/dev/null 2>&1"
@@ -270,11 +250,7 @@ check_eq "$(tc_foreign)" 2 "tc SIGTERM: foreign filters untouched"
 check_match "$(in_ns "$NS_A" tc qdisc show dev vA)" "qdisc clsact" "tc SIGTERM: foreign clsact qdisc kept"
 
 # --- 6. cleanup after a crash: ours go, foreign filter and pin stay ---------------
-if agent_start "$NS_A" "$PIN" "$LOG" "${AGENT[@]}" --attach-mode tc; then
-	ok "tc again: agent starts"
-else
-	fail "tc again: agent starts"
-fi
+check_agent_start "tc again: agent starts" "$NS_A" "$PIN" "$LOG" "${AGENT[@]}" --attach-mode tc
 check_eq "$(tc_ours ingress) $(tc_ours egress)" "1 1" "tc again: one filter per direction"
 check_counts "tc again: counters survive"
 stop_pid "$AGENT_PID" KILL

@@ -228,8 +228,8 @@ static const struct unmatched_entry *find_unmatched(const struct snapshot *s,
 }
 
 /*
- * The datapath stamps last_tx_ns / last_rx_ns with bpf_ktime_get_coarse_ns(),
- * which trails CLOCK_MONOTONIC by up to a jiffy (10 ms at HZ=100).
+ * last_tx_ns / last_rx_ns are stamped by the fold (dp_fold_stamp(), the agent's
+ * tick) run between the packet and t1; the slack is kept for clock skew.
  */
 #define DP_COARSE_SLACK_NS 20000000ull
 
@@ -365,10 +365,13 @@ bool check_run(struct dp_fixture *f, const void *data, size_t len, const struct 
 	size_t i;
 
 	snprintf(label, sizeof(label), "%s", name); /* name may be a fmt_name() buffer */
-	if (!ASSERT_OK(take_snapshot(f, &before), fmt_name("%s.snapshot", label)))
+	/* the agent's tick before the run: counters folded, idle peers armed */
+	if (!ASSERT_GE(dp_fold(f), 0, fmt_name("%s.fold", label)) ||
+	    !ASSERT_OK(take_snapshot(f, &before), fmt_name("%s.snapshot", label)))
 		return false;
 	t0 = dp_now_ns();
 	dp_run(prog_fd, data, len, ifindex, 1, &r);
+	dp_fold_stamp(f); /* stamps last_tx_ns / last_rx_ns inside the window */
 	t1 = dp_now_ns();
 	if (!ASSERT_OK(take_snapshot(f, &after), fmt_name("%s.snapshot", label)))
 		return false;
@@ -410,9 +413,12 @@ bool check_invariants(struct dp_fixture *f, const void *data, size_t len, int di
 
 	snprintf(label, sizeof(label), "%s", name);
 	*outcome = -1;
-	if (!ASSERT_OK(take_snapshot(f, &before), fmt_name("%s.snapshot", label)))
+	/* the agent's tick before the run: counters folded, idle peers armed */
+	if (!ASSERT_GE(dp_fold(f), 0, fmt_name("%s.fold", label)) ||
+	    !ASSERT_OK(take_snapshot(f, &before), fmt_name("%s.snapshot", label)))
 		return false;
 	dp_run(prog_fd, data, len, DP_TEST_IFINDEX, 1, &r);
+	dp_fold_stamp(f);
 	if (!ASSERT_OK(take_snapshot(f, &after), fmt_name("%s.snapshot", label)))
 		return false;
 

@@ -12,6 +12,7 @@
 #include "datapath.skel.h"
 #include "datapath_fixture.h"
 #include "packet_builder.h"
+#include "peer_counters.h"
 
 int dp_unpin_maps(struct bpf_object *obj)
 {
@@ -25,6 +26,8 @@ int dp_unpin_maps(struct bpf_object *obj)
 	}
 	return 0;
 }
+
+bool dp_force_load_bytes;
 
 int dp_fixture_open(struct dp_fixture *f, const struct dp_options *opts)
 {
@@ -50,6 +53,12 @@ int dp_fixture_open(struct dp_fixture *f, const struct dp_options *opts)
 		opts && opts->vxlan_port_b ? opts->vxlan_port_b : WP_VXLAN_PORT_LINUX;
 	if (opts && opts->cold_threshold_ns)
 		f->skel->rodata->cold_threshold_ns = opts->cold_threshold_ns;
+	f->cold_ns = f->skel->rodata->cold_threshold_ns;
+	f->skel->rodata->force_load_bytes = dp_force_load_bytes;
+	if (!opts || !opts->syn_sampling)
+		f->skel->rodata->syn_sample_mask = 0;
+	else if (opts->syn_sample_mask)
+		f->skel->rodata->syn_sample_mask = opts->syn_sample_mask;
 
 	err = datapath_bpf__load(f->skel);
 	if (err)
@@ -63,6 +72,12 @@ int dp_fixture_open(struct dp_fixture *f, const struct dp_options *opts)
 	f->stats_fd = bpf_map__fd(f->skel->maps.stats);
 	f->egress_fd = bpf_program__fd(f->skel->progs.wp_tc_egress);
 	f->ingress_fd = bpf_program__fd(f->skel->progs.wp_tc_ingress);
+	f->counters_fd = bpf_map__fd(f->skel->maps.peer_counters);
+	f->peers_mem = wp_peers_mmap(f->peers_fd);
+	if (!f->peers_mem) {
+		err = -errno;
+		goto fail;
+	}
 	return 0;
 fail:
 	datapath_bpf__destroy(f->skel);
@@ -72,6 +87,8 @@ fail:
 
 void dp_fixture_close(struct dp_fixture *f)
 {
+	wp_peers_munmap(f->peers_mem);
+	f->peers_mem = NULL;
 	datapath_bpf__destroy(f->skel);
 	f->skel = NULL;
 }
@@ -136,8 +153,28 @@ int dp_set_peer(struct dp_fixture *f, __u32 peer_id, const char *name)
 {
 	struct peer_state ps = {};
 
+	int i;
+
 	strncpy(ps.name, name, sizeof(ps.name) - 1);
-	return bpf_map_update_elem(f->peers_fd, &peer_id, &ps, BPF_ANY) ? -errno : 0;
+	if (bpf_map_update_elem(f->peers_fd, &peer_id, &ps, BPF_ANY))
+		return -errno;
+	for (i = 0; i < f->nfold && f->fold_ids[i] != peer_id; i++)
+		;
+	if (i == f->nfold && f->nfold < DP_MAX_FOLD)
+		f->fold_ids[f->nfold++] = peer_id;
+	return wp_peer_counters_zero(f->counters_fd, peer_id);
+}
+
+int dp_fold_stamp(struct dp_fixture *f)
+{
+	return wp_peers_fold(f->peers_mem, f->counters_fd, f->fold_ids, f->nfold, f->fold_buf,
+			     dp_now_ns(), ~0ull);
+}
+
+int dp_fold(struct dp_fixture *f)
+{
+	return wp_peers_fold(f->peers_mem, f->counters_fd, f->fold_ids, f->nfold, f->fold_buf,
+			     dp_now_ns(), f->cold_ns);
 }
 
 int dp_read_peer(struct dp_fixture *f, __u32 peer_id, struct peer_state *ps)

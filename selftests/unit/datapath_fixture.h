@@ -19,6 +19,8 @@ struct bpf_object;
 /* Interface test_run puts the skb on: ctx_in.ifindex 1 (lo), always Ethernet. */
 #define DP_TEST_IFINDEX 1
 
+#define DP_MAX_FOLD 64
+
 struct dp_fixture {
 	struct datapath_bpf *skel;
 	int ncpus;
@@ -30,6 +32,13 @@ struct dp_fixture {
 	int stats_fd;
 	int egress_fd;
 	int ingress_fd;
+	/* the agent's fold of the per-CPU counters, over the peers dp_set_peer() made */
+	int counters_fd;
+	struct peer_state *peers_mem;
+	__u64 cold_ns;
+	int nfold;
+	__u32 fold_ids[DP_MAX_FOLD];
+	struct peer_counters fold_buf[DP_MAX_FOLD];
 };
 
 struct dp_options {
@@ -37,7 +46,17 @@ struct dp_options {
 	__u16 vxlan_port_a;
 	__u16 vxlan_port_b;
 	__u64 cold_threshold_ns; /* 0: the program's default */
+	/* keep the program's warm-SYN sampling (default: every SYN tracked) */
+	bool syn_sampling;
+	__u32 syn_sample_mask; /* with syn_sampling: 0 keeps the program's default */
 };
+
+/*
+ * Set: every fixture opened from now on parses every packet with
+ * bpf_skb_load_bytes (rodata force_load_bytes), the path of headers outside
+ * the linear data, which test_run (always linear) cannot reach otherwise.
+ */
+extern bool dp_force_load_bytes;
 
 /* Open, unpin, set rodata, load. Returns 0 or a negative errno. */
 int dp_fixture_open(struct dp_fixture *f, const struct dp_options *opts);
@@ -55,6 +74,14 @@ int dp_add_prefix(struct dp_fixture *f, const char *cidr, __u32 peer_id);
 /* Create a peer slot: the name and zeroed counters, as the agent does. */
 int dp_set_peer(struct dp_fixture *f, __u32 peer_id, const char *name);
 int dp_read_peer(struct dp_fixture *f, __u32 peer_id, struct peer_state *ps);
+/*
+ * What the agent's tick does: fold the per-CPU counters of the fixture's peers
+ * into `peers` (totals, last_tx_ns / last_rx_ns now when they moved) and arm
+ * the ones idle for the cold threshold. Returns how many it armed or -errno.
+ */
+int dp_fold(struct dp_fixture *f);
+/* The same without arming: the stamps of a run, nothing else moves. */
+int dp_fold_stamp(struct dp_fixture *f);
 /* The per-CPU stats summed over CPUs. */
 int dp_read_stats(struct dp_fixture *f, __u64 stats[WP_STAT_MAX]);
 /* The unmatched entry of an address; -ENOENT when absent. */

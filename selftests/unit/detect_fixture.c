@@ -42,6 +42,13 @@ void det_close(struct det *d)
 bool det_open(struct det *d, __u64 cold_ns)
 {
 	struct dp_options opts = { .cold_threshold_ns = cold_ns };
+
+	return det_open_opts(d, &opts);
+}
+
+bool det_open_opts(struct det *d, const struct dp_options *o)
+{
+	struct dp_options opts = *o;
 	struct dp_fixture *f = &d->f;
 
 	memset(d, 0, sizeof(*d));
@@ -286,6 +293,17 @@ bool check_peer_det(const struct det_snap *bs, const struct det_snap *as, int i,
 				fmt_name("%s.last_rx_ns", label));
 		ok &= ASSERT_LE(a->last_rx_ns, r->t1, fmt_name("%s.last_rx_ns", label));
 	}
+	/* a packet of the peer takes the agent's arm, if set (a cold start) */
+	want.cold_armed_ns = 0;
+	/* the cold start's idle gap; bit 0: it lost a first packet */
+	if (e->cold == COLD_SET) {
+		want.cold_gap_ns = a->cold_gap_ns;
+		ok &= ASSERT_EQ(a->cold_gap_ns & 1, 0, fmt_name("%s.cold_gap_clean", label));
+		ok &= ASSERT_GE(a->cold_gap_ns, COLD_NS, fmt_name("%s.cold_gap>=threshold", label));
+		ok &= ASSERT_LT(a->cold_gap_ns, SANE_NS, fmt_name("%s.cold_gap_sane", label));
+	}
+	if (e->first_packet_drops)
+		want.cold_gap_ns |= 1;
 	want.cold_starts += e->cold_starts;
 	want.first_packet_drops += e->first_packet_drops;
 	want.syn_retransmits += e->syn_retransmits;
@@ -359,10 +377,13 @@ bool run_detect(struct det *d, const void *data, size_t len, const struct det_ex
 	ring_buffer__consume(d->rb); /* nothing may be pending: counted below */
 	ok &= ASSERT_EQ(d->nev, 0, fmt_name("%s.no_stale_events", label));
 	d->nev = 0;
-	if (!ASSERT_OK(take_snap(d, &r->before), fmt_name("%s.snapshot", label)))
+	/* the agent's tick before the run: counters folded, idle peers armed */
+	if (!ASSERT_GE(dp_fold(&d->f), 0, fmt_name("%s.fold", label)) ||
+	    !ASSERT_OK(take_snap(d, &r->before), fmt_name("%s.snapshot", label)))
 		return false;
 	r->t0 = dp_now_ns();
 	dp_run(prog_fd, data, len, DP_TEST_IFINDEX, 1, &run);
+	dp_fold_stamp(&d->f); /* stamps last_tx_ns / last_rx_ns inside the window */
 	r->t1 = dp_now_ns();
 	ok &= ASSERT_GE(ring_buffer__consume(d->rb), 0, fmt_name("%s.consume", label));
 	if (!ASSERT_OK(take_snap(d, &r->after), fmt_name("%s.snapshot", label)))
@@ -388,7 +409,9 @@ bool run_detect(struct det *d, const void *data, size_t len, const struct det_ex
 
 	for (i = 0; i < NR_DET_PEERS; i++)
 		ok &= check_peer_det(&r->before, &r->after, i, e, len, r, label);
-	ok &= ASSERT_EQ(r->after.nflows - r->before.nflows, e->flows, fmt_name("%s.flows", label));
+	/* a matched SYN-ACK removes its flow: the table holds open handshakes only */
+	ok &= ASSERT_EQ(r->after.nflows - r->before.nflows, e->flows - (int)e->synack,
+			fmt_name("%s.flows", label));
 
 	ok &= ASSERT_EQ(d->bad_ev_len, 0, fmt_name("%s.event_size", label));
 	ok &= ASSERT_EQ(d->nev, e->event ? 1 : 0, fmt_name("%s.events", label));
@@ -440,11 +463,19 @@ bool check_syn_event(const struct wp_event *ev, const struct conn *c, __u32 syn_
 	return ok;
 }
 
-/* The flow of c: present with these fields. */
+/*
+ * The flow of c: present with these fields; answered: gone (the SYN-ACK ends
+ * the entry), *fs left as it was (the caller's last read of the open flow).
+ */
 bool check_flow(struct det *d, const struct conn *c, __u32 seq, __u32 syn_count, int cold,
 		int answered, struct flow_state *fs, const char *label)
 {
+	struct flow_state gone;
 	bool ok = true;
+
+	if (answered)
+		return ASSERT_EQ(read_conn_flow(d, c, &gone), -ENOENT,
+				 fmt_name("%s.flow_answered_gone", label));
 
 	if (!ASSERT_OK(read_conn_flow(d, c, fs), fmt_name("%s.flow_exists", label)))
 		return false;

@@ -91,6 +91,7 @@ struct det_result {
 int on_event(void *ctx, void *data, size_t len);
 void det_close(struct det *d);
 bool det_open(struct det *d, __u64 cold_ns);
+bool det_open_opts(struct det *d, const struct dp_options *opts);
 bool det_reset(struct det *d);
 __u16 conn_lport(const struct conn *c);
 int conn_encap_stat(const struct conn *c);

@@ -19,10 +19,12 @@ TEST(datapath_iface_config)
 TEST(datapath_rodata)
 TEST(datapath_truncated)
 TEST(datapath_garbage)
+TEST(datapath_load_bytes)
 
 /* bpf/datapath.bpf.c detection (SYN tracking, cold starts, events): test_detect.c */
 TEST(detect_syn)
 TEST(detect_stacked_devices)
+TEST(detect_hotpath)
 TEST(detect_cold_syn)
 TEST(detect_syn_mismatch)
 TEST(detect_rst)

@@ -39,6 +39,7 @@
 #include <jansson.h>
 #include "drops.h"
 #include "prom.h"
+#include "drops_fixture.h"
 #include "netns_worker.h"
 #include "test_helpers.h"
 #include "test_progs.h"
@@ -434,25 +435,6 @@ static void dump_drops(struct wp_drops *d)
 	}
 }
 
-/* 127.0.0.1 belongs to peer LO_PEER_ID, "loopback". */
-static int add_loopback_peer(struct wp_drops *d)
-{
-	struct prefix_key key = { .prefixlen = 128 };
-	struct prefix_val val = { .peer_id = LO_PEER_ID };
-	struct peer_state ps = {};
-	__u32 id = LO_PEER_ID;
-
-	key.addr[10] = key.addr[11] = 0xff;
-	key.addr[12] = 127;
-	key.addr[15] = 1;
-	strcpy(ps.name, "loopback");
-	if (bpf_map_update_elem(wp_drops_map_fd(d, "peers"), &id, &ps, BPF_ANY))
-		return -errno;
-	if (bpf_map_update_elem(wp_drops_map_fd(d, "prefixes"), &key, &val, BPF_ANY))
-		return -errno;
-	return 0;
-}
-
 static int set_watched(struct wp_drops *d, __u32 ifindex, __u32 flags)
 {
 	return bpf_map_update_elem(wp_drops_map_fd(d, "if_flags"), &ifindex, &flags, BPF_ANY) ?
@@ -531,7 +513,7 @@ static void run_kfree_skb(enum wp_drops_variant variant, const char *reason)
 	}
 	ASSERT_TRUE(wp_drops_up(d), "tracer up");
 	ASSERT_EQ(wp_drops_variant(d), variant, "variant");
-	if (!ASSERT_OK(add_loopback_peer(d), "peer for 127.0.0.1"))
+	if (!ASSERT_OK(drops_add_loopback_peer(d, LO_PEER_ID), "peer for 127.0.0.1"))
 		goto cleanup;
 
 	/* not watched yet: nothing counts */

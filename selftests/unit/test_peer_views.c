@@ -23,10 +23,24 @@
 
 /* Every map-derived key, listed by hand: a key dropped from the schema fails here. */
 static const char *const map_keys[] = {
-	"tx_packets",	       "rx_packets",	      "tx_bytes",	"rx_bytes",
-	"tx_probe_packets",    "rx_probe_packets",    "tx_probe_bytes", "rx_probe_bytes",
-	"last_tx_seconds_ago", "last_rx_seconds_ago", "idle_seconds",	"cold_starts",
-	"first_packet_drops",  "syn_retransmits",     "cold",		"kernel_drops",
+	"tx_packets",
+	"rx_packets",
+	"tx_bytes",
+	"rx_bytes",
+	"tx_probe_packets",
+	"rx_probe_packets",
+	"tx_probe_bytes",
+	"rx_probe_bytes",
+	"last_tx_seconds_ago",
+	"last_rx_seconds_ago",
+	"idle_seconds",
+	"cold_starts",
+	"first_packet_drops",
+	"syn_retransmits",
+	"cold",
+	"kernel_drops",
+	"lifetime_lower_seconds",
+	"lifetime_upper_seconds",
 };
 static const char *const agent_only_keys[] = {
 	"address",
@@ -58,6 +72,8 @@ static void fill_state(struct peer_state *ps, const char *name, __u64 base)
 	ps->syn_retransmits = base + 11;
 	ps->cold_since_ns = S(94);
 	ps->kernel_drops = base + 12;
+	ps->lifetime_lower_ns = S(40);
+	ps->lifetime_upper_ns = S(70);
 }
 
 static bool in_list(const char *key, const char *const *list, size_t n)

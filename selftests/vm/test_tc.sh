@@ -110,11 +110,7 @@ in_ns "$NS_A" tc filter add dev vA ingress prio 2 protocol all matchall action p
 in_ns "$NS_A" tc filter add dev vA egress prio 2 protocol all matchall action pass
 pin_new PIN 2 "$NS_A"
 E_TX=0 E_RX=0 E_TXB=0 E_RXB=0
-if agent_start "$NS_A" "$PIN" "$LOG" "${AGENT[@]}"; then
-	ok "foreign qdiscs: agent starts"
-else
-	fail "foreign qdiscs: agent starts"
-fi
+check_agent_start "foreign qdiscs: agent starts" "$NS_A" "$PIN" "$LOG" "${AGENT[@]}"
 check_eq "$(tc_ours "$NS_A" vA ingress) $(tc_ours "$NS_A" vA egress)" "1 1" \
 	"foreign qdiscs: one filter of ours per direction"
 traffic

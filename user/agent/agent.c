@@ -476,6 +476,15 @@ int cmd_run(int argc, char **argv)
 		ret = 1;
 		goto destroy;
 	}
+	/* the datapath counts per CPU; the tick folds the counts into `peers` */
+	ret = peer_table_attach_counters(&a.peers, bpf_map__fd(a.ld.skel->maps.peer_counters),
+					 lo.cold_threshold_ns,
+					 (__u64)cfg.probe_timeout_ms * 1000000ull);
+	if (ret) {
+		log_error("cannot map the peers map: %s", strerror(-ret));
+		ret = 1;
+		goto destroy;
+	}
 	/* optional: without it the agent runs on, exporting warmpath_kernel_drop_tracer_up 0 */
 	if (wp_drops_open(&a.drops, cfg.pin_path, err, sizeof(err)))
 		log_warn("kernel drop tracer not loaded: %s; continuing without kernel drop counts",

@@ -30,6 +30,7 @@ struct row {
 
 struct peer_rows {
 	int n;
+	struct wp_cold_gaps gaps; /* node-level, copied under the lock */
 	struct row r[];
 };
 
@@ -54,12 +55,14 @@ static void row_add(struct row *r, const struct peer_entry *e, const struct peer
 #define ADD_COUNTER(f) r->s.f += s->f
 #define ADD_STAMP(f)
 #define ADD_COLD(f)
+#define ADD_SPAN(f)
 #define X(field, kind, key, metric, help) ADD_##kind(field);
 	WP_PEER_STATE_FIELDS(X)
 #undef X
 #undef ADD_COUNTER
 #undef ADD_STAMP
 #undef ADD_COLD
+#undef ADD_SPAN
 	r->sent += e->probes_sent;
 	r->failed += e->probes_failed;
 	r->answered += e->probes_answered;
@@ -84,6 +87,7 @@ struct peer_rows *peer_rows_snapshot(const struct peer_table *t, int cap)
 	if (!rows)
 		return NULL;
 	rows->n = n;
+	rows->gaps = t->cold_gaps;
 	for (int i = 0; i < t->n; i++) {
 		struct row *r = &rows->r[i < cap ? i : cap];
 		bool have = !bpf_map_lookup_elem(t->hists_fd, &t->e[i].map_id, &ph);
@@ -92,6 +96,39 @@ struct peer_rows *peer_rows_snapshot(const struct peer_table *t, int cap)
 		row_add(r, &t->e[i], have ? &ph : NULL, now);
 	}
 	return rows;
+}
+
+/* Idle gaps before cold starts by outcome: at which idle length first packets start to be lost. */
+static void emit_cold_gaps(struct prom_buf *b, const struct wp_cold_gaps *g)
+{
+	static const char *const outcome[2] = { "clean", "dropped" };
+	const char *name = "warmpath_cold_start_idle_seconds";
+
+	prom_family(b, name, PROM_HISTOGRAM,
+		    "Idle gap before each cold start, by outcome: clean (answered, nothing lost) "
+		    "or dropped (first packet lost, or unanswered)");
+	for (int o = 0; o < 2; o++) {
+		__u64 cum = 0;
+		char le[32];
+
+		for (int i = 0; i <= WP_GAP_NR_BOUNDS; i++) {
+			const char *l[] = { "outcome", outcome[o], "le", le, NULL };
+
+			cum += g->counts[o][i];
+			if (i < WP_GAP_NR_BOUNDS)
+				prom_format_double(le, sizeof(le), wp_gap_bounds_s[i]);
+			else
+				snprintf(le, sizeof(le), "+Inf");
+			prom_sample_u64(b, "warmpath_cold_start_idle_seconds_bucket", l, cum);
+		}
+		{
+			const char *l[] = { "outcome", outcome[o], NULL };
+
+			prom_sample(b, "warmpath_cold_start_idle_seconds_sum", l, g->sum_s[o]);
+			prom_sample_u64(b, "warmpath_cold_start_idle_seconds_count", l,
+					g->count[o]);
+		}
+	}
 }
 
 void peer_rows_free(struct peer_rows *r)
@@ -211,4 +248,5 @@ void peer_rows_emit_metrics(const struct peer_rows *pr, struct prom_buf *b)
 		  offsetof(struct row, cold_recovery), true);
 	emit_hist(b, "warmpath_probe_rtt_seconds", "Round trip time of answered keep-alive probes",
 		  rows, n, offsetof(struct row, rtt), false);
+	emit_cold_gaps(b, &pr->gaps);
 }

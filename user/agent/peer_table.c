@@ -4,14 +4,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <bpf/bpf.h>
+#include "peer_counters.h"
 #include "peer_json.h"
 #include "peer_table.h"
+#include "util.h"
 
 int peer_table_init(struct peer_table *t, int peers_fd, int hists_fd)
 {
 	memset(t, 0, sizeof(*t));
 	t->peers_fd = peers_fd;
 	t->hists_fd = hists_fd;
+	t->counters_fd = -1;
 	t->bpf_buf = calloc(WP_MAX_PEERS, sizeof(*t->bpf_buf));
 	t->id_to_idx = malloc(WP_MAX_PEERS * sizeof(*t->id_to_idx));
 	if (!t->bpf_buf || !t->id_to_idx) {
@@ -23,8 +26,34 @@ int peer_table_init(struct peer_table *t, int peers_fd, int hists_fd)
 	return 0;
 }
 
+int peer_table_attach_counters(struct peer_table *t, int counters_fd, __u64 cold_threshold_ns,
+			       __u64 unanswered_ns)
+{
+	t->unanswered_ns = unanswered_ns;
+	t->peers_mem = wp_peers_mmap(t->peers_fd);
+	t->fold_ids = calloc(WP_MAX_PEERS, sizeof(*t->fold_ids));
+	t->fold_buf = calloc(WP_MAX_PEERS, sizeof(*t->fold_buf));
+	if (!t->peers_mem || !t->fold_ids || !t->fold_buf) {
+		int err = t->peers_mem ? -ENOMEM : -errno;
+
+		wp_peers_munmap(t->peers_mem);
+		t->peers_mem = NULL;
+		return err;
+	}
+	t->counters_fd = counters_fd;
+	t->cold_threshold_ns = cold_threshold_ns;
+	return 0;
+}
+
 void peer_table_free(struct peer_table *t)
 {
+	wp_peers_munmap(t->peers_mem);
+	t->peers_mem = NULL;
+	t->counters_fd = -1;
+	free(t->fold_ids);
+	free(t->fold_buf);
+	t->fold_ids = NULL;
+	t->fold_buf = NULL;
 	free(t->e);
 	free(t->bpf_buf);
 	free(t->id_to_idx);
@@ -55,6 +84,17 @@ int peer_table_rebuild(struct peer_table *t, const struct wp_peer_set *set, int 
 		snprintf(e[i].addr_str, sizeof(e[i].addr_str), "%s", p->addr_str);
 		e[i].addr = p->addr;
 		e[i].map_id = p->id;
+		/*
+		 * A slot the peer set gave a new peer (its entry zeroed): the per-CPU
+		 * counters may still hold a former peer's.
+		 */
+		if (old_of[i] < 0 && t->peers_mem && p->id < WP_MAX_PEERS) {
+			const struct peer_state *ps = &t->peers_mem[p->id];
+
+			if (!ps->tx_packets && !ps->rx_packets && !ps->last_tx_ns &&
+			    !ps->last_rx_ns)
+				wp_peer_counters_zero(t->counters_fd, p->id);
+		}
 	}
 	free(t->e);
 	t->e = e;
@@ -76,7 +116,18 @@ void peer_table_read_states(struct peer_table *t)
 {
 	__u32 max_id = 0, count, out_batch;
 	static __u32 keys[WP_MAX_PEERS];
-	int ret;
+	int ret, n = 0;
+
+	if (t->peers_mem) {
+		for (int i = 0; i < t->n; i++)
+			if (t->e[i].map_id < WP_MAX_PEERS)
+				t->fold_ids[n++] = t->e[i].map_id;
+		__u64 now = wp_now_ns();
+
+		wp_peers_fold(t->peers_mem, t->counters_fd, t->fold_ids, n, t->fold_buf, now,
+			      t->cold_threshold_ns);
+		wp_peers_judge(t->peers_mem, t->fold_ids, n, now, t->unanswered_ns, &t->cold_gaps);
+	}
 
 	for (int i = 0; i < t->n; i++)
 		if (t->e[i].map_id > max_id)

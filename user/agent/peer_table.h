@@ -16,6 +16,7 @@
 #include "peers.h"
 #include "probe.h"
 #include "prom.h"
+#include "peer_counters.h"
 #include "warmpath.h"
 
 struct peer_entry {
@@ -52,10 +53,25 @@ struct peer_table {
 	struct peer_state *bpf_buf; /* batch read buffer, WP_MAX_PEERS slots */
 	int peers_fd; /* the `peers` map */
 	int hists_fd; /* the `peer_hists` map */
+	/* the fold of the per-CPU counters (peer_table_attach_counters; -1 / NULL: none) */
+	int counters_fd;
+	struct peer_state *peers_mem; /* `peers` mapped */
+	__u64 cold_threshold_ns;
+	__u32 *fold_ids;
+	struct peer_counters *fold_buf;
+	__u64 unanswered_ns; /* a non-TCP cold start unanswered this long lost its packet */
+	struct wp_cold_gaps cold_gaps; /* node-level idle gaps of cold starts, by outcome */
 };
 
 int peer_table_init(struct peer_table *t, int peers_fd, int hists_fd);
 void peer_table_free(struct peer_table *t);
+/*
+ * Fold the per-CPU `peer_counters` into the `peers` map at every
+ * peer_table_read_states(): totals, last_tx_ns / last_rx_ns, the cold arm.
+ * Returns 0 or -errno (the map cannot be mapped: nothing is folded).
+ */
+int peer_table_attach_counters(struct peer_table *t, int counters_fd, __u64 cold_threshold_ns,
+			       __u64 unanswered_ns);
 /*
  * Entries for `set`, carrying counters, histogram and keep-alive schedule over
  * from the old entry of the same name. old_of (set->n ints, caller's) receives
@@ -65,7 +81,10 @@ void peer_table_free(struct peer_table *t);
 int peer_table_rebuild(struct peer_table *t, const struct wp_peer_set *set, int *old_of);
 /* The entry index of a map slot, or -1. */
 int peer_table_index_of_id(const struct peer_table *t, __u32 map_id);
-/* Read every entry's map slot into e[].bpf (one batch syscall when the kernel has it). */
+/*
+ * Fold the per-CPU counters (when attached), then read every entry's map slot
+ * into e[].bpf (one batch syscall when the kernel has it).
+ */
 void peer_table_read_states(struct peer_table *t);
 
 /*

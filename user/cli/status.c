@@ -10,6 +10,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "loader.h"
+#include "peer_counters.h"
 #include "peer_json.h"
 #include "status.h"
 #include "peers.h"
@@ -67,9 +68,31 @@ json_t *status_peer_json(struct peer_state *ps, __u32 id, __u64 now)
 	return o;
 }
 
+/* The per-device detail: packets and bytes each way seen on the interface (tunnels only). */
+static void iface_counters_json(json_t *o, int fd, __u32 slot)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	struct iface_counters *pc, sum = {};
+
+	if (fd < 0 || ncpu <= 0 || !(pc = calloc(ncpu, sizeof(*pc))))
+		return;
+	if (!bpf_map_lookup_elem(fd, &slot, pc)) {
+		for (int c = 0; c < ncpu; c++)
+			for (int d = 0; d < 2; d++) {
+				sum.packets[d] += pc[c].packets[d];
+				sum.bytes[d] += pc[c].bytes[d];
+			}
+		json_object_set_new(o, "tx_packets", json_integer(sum.packets[WP_DIR_TX]));
+		json_object_set_new(o, "rx_packets", json_integer(sum.packets[WP_DIR_RX]));
+		json_object_set_new(o, "tx_bytes", json_integer(sum.bytes[WP_DIR_TX]));
+		json_object_set_new(o, "rx_bytes", json_integer(sum.bytes[WP_DIR_RX]));
+	}
+	free(pc);
+}
+
 json_t *status_json_from_pins(const char *pin_path, char *err, size_t errlen)
 {
-	int peers_fd = -1, ifaces_fd = -1, stats_fd = -1, unm_fd = -1;
+	int peers_fd = -1, ifaces_fd = -1, stats_fd = -1, unm_fd = -1, pc_fd = -1, ifc_fd = -1;
 	__u64 sums[WP_STAT_MAX];
 	__u32 read;
 	json_t *root = NULL, *arr, *o;
@@ -85,7 +108,13 @@ json_t *status_json_from_pins(const char *pin_path, char *err, size_t errlen)
 	unm_fd = wp_open_pin(pin_path, "unmatched", err, errlen);
 	if (ifaces_fd < 0 || stats_fd < 0 || unm_fd < 0)
 		goto cleanup;
+	/* the datapath's per-CPU counts: the totals even when no agent folds them any more */
+	pc_fd = wp_open_pin(pin_path, "peer_counters", err, errlen);
+	if (pc_fd < 0)
+		goto cleanup;
 
+	/* optional: maps pinned by a warmpath without per-interface counters */
+	ifc_fd = wp_open_pin(pin_path, "iface_counters", NULL, 0);
 	root = json_object();
 	json_object_set_new(root, "pin_path", json_string(pin_path));
 
@@ -100,14 +129,19 @@ json_t *status_json_from_pins(const char *pin_path, char *err, size_t errlen)
 			      "layout", ic.flags & WP_IF_L2 ? "l2" : "l3", "attach",
 			      wp_attach_mode_name(ic.attach_mode), "underlay",
 			      !!(ic.flags & WP_IF_UNDERLAY));
+		iface_counters_json(o, ifc_fd, ic.slot);
 		json_array_append_new(arr, o);
 	}
 	json_object_set_new(root, "interfaces", arr);
 
 	arr = json_array();
 	for (key = 0; key < WP_MAX_PEERS; key++) {
+		struct peer_counters sum;
+
 		if (bpf_map_lookup_elem(peers_fd, &key, &ps) || !ps.name[0])
 			continue;
+		if (!wp_peer_counters_read(pc_fd, &key, 1, &sum))
+			wp_peer_counters_apply(&ps, &sum);
 		json_array_append_new(arr, status_peer_json(&ps, key, now));
 	}
 	{
@@ -167,6 +201,10 @@ cleanup:
 		close(stats_fd);
 	if (unm_fd >= 0)
 		close(unm_fd);
+	if (pc_fd >= 0)
+		close(pc_fd);
+	if (ifc_fd >= 0)
+		close(ifc_fd);
 	return root;
 }
 
@@ -191,6 +229,16 @@ static void print_table(json_t *root)
 		printf(" %s(%s,%s)", json_string_value(json_object_get(o, "name")),
 		       json_string_value(json_object_get(o, "layout")),
 		       json_string_value(json_object_get(o, "attach")));
+	}
+	/* per-device detail: a packet crossing stacked devices counts on each, once per peer */
+	if (json_array_size(arr))
+		printf("\npackets per interface:");
+	json_array_foreach(arr, i, o) {
+		if (json_object_get(o, "tx_packets") &&
+		    !json_is_true(json_object_get(o, "underlay")))
+			printf(" %s tx %lld rx %lld", json_string_value(json_object_get(o, "name")),
+			       json_integer_value(json_object_get(o, "tx_packets")),
+			       json_integer_value(json_object_get(o, "rx_packets")));
 	}
 	printf("\n\n%-24s %10s %10s %12s %12s %8s %8s %7s %7s %7s %5s %5s\n", "PEER", "TX_PKTS",
 	       "RX_PKTS", "TX_BYTES", "RX_BYTES", "PRB_TX", "PRB_RX", "IDLE", "LAST_TX", "LAST_RX",

@@ -17,6 +17,7 @@
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include "links.h"
+#include "nl.h"
 
 #define WG_UAPI_DIR "/var/run/wireguard"
 
@@ -78,6 +79,30 @@ static int parse_link(struct nlmsghdr *nh, struct link_desc *l)
 	return 0;
 }
 
+struct links_acc {
+	struct link_desc *v;
+	int n, cap;
+};
+
+static int links_add(const struct nlmsghdr *nh, void *arg)
+{
+	struct links_acc *acc = arg;
+	struct link_desc *tmp;
+
+	if (nh->nlmsg_type != RTM_NEWLINK)
+		return 0;
+	if (acc->n == acc->cap) {
+		acc->cap = acc->cap ? acc->cap * 2 : 16;
+		tmp = realloc(acc->v, acc->cap * sizeof(*acc->v));
+		if (!tmp)
+			return -ENOMEM;
+		acc->v = tmp;
+	}
+	if (parse_link((struct nlmsghdr *)nh, &acc->v[acc->n]) == 0)
+		acc->n++;
+	return 0;
+}
+
 int links_dump(struct link_desc **out)
 {
 	struct {
@@ -90,65 +115,16 @@ int links_dump(struct link_desc **out)
 		.nh.nlmsg_seq = 1,
 		.ifi.ifi_family = AF_UNSPEC,
 	};
-	struct timeval timeout = { .tv_sec = 1 };
-	struct link_desc *links = NULL, *tmp;
-	int fd, n = 0, cap = 0, err = 0;
-	char buf[32768];
-	bool done = false;
+	struct links_acc acc = {};
+	int err;
 
-	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
-	if (fd < 0)
-		return -errno;
-	/* never hang the caller (a scrape, the loop) on a socket that does not answer */
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
-	if (send(fd, &req, req.nh.nlmsg_len, 0) < 0) {
-		err = -errno;
-		goto cleanup;
-	}
-	while (!done) {
-		ssize_t len = recv(fd, buf, sizeof(buf), 0);
-		struct nlmsghdr *nh;
-
-		if (len < 0) {
-			if (errno == EINTR)
-				continue;
-			err = -errno;
-			goto cleanup;
-		}
-		for (nh = (struct nlmsghdr *)buf; NLMSG_OK(nh, len); nh = NLMSG_NEXT(nh, len)) {
-			if (nh->nlmsg_type == NLMSG_DONE) {
-				done = true;
-				break;
-			}
-			if (nh->nlmsg_type == NLMSG_ERROR) {
-				struct nlmsgerr *e = NLMSG_DATA(nh);
-
-				err = e->error ? e->error : -EPROTO;
-				goto cleanup;
-			}
-			if (nh->nlmsg_type != RTM_NEWLINK)
-				continue;
-			if (n == cap) {
-				cap = cap ? cap * 2 : 16;
-				tmp = realloc(links, cap * sizeof(*links));
-				if (!tmp) {
-					err = -ENOMEM;
-					goto cleanup;
-				}
-				links = tmp;
-			}
-			if (parse_link(nh, &links[n]) == 0)
-				n++;
-		}
-	}
-cleanup:
-	close(fd);
+	err = wp_nl_request(NETLINK_ROUTE, &req.nh, 1, links_add, &acc);
 	if (err) {
-		free(links);
+		free(acc.v);
 		return err;
 	}
-	*out = links;
-	return n;
+	*out = acc.v;
+	return acc.n;
 }
 
 const struct link_desc *links_find_index(const struct link_desc *links, int n, int ifindex)

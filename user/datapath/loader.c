@@ -152,6 +152,16 @@ int wp_loader_load(struct wp_loader *ld, const struct wp_load_opts *o, char *err
 	ld->skel->rodata->vxlan_port_b = o->vxlan_ports[1];
 	ld->skel->rodata->wireguard_port = o->wireguard_port;
 	ld->skel->rodata->cold_threshold_ns = o->cold_threshold_ns;
+	{
+		/*
+		 * Tests only: the warm-SYN sample (syn_sample_mask, default 15: 1 in 16).
+		 * 0 tracks every SYN, so a test can count warm retransmits exactly.
+		 */
+		const char *m = getenv("WARMPATH_SYN_SAMPLE_MASK");
+
+		if (m && *m)
+			ld->skel->rodata->syn_sample_mask = (__u32)strtoul(m, NULL, 0);
+	}
 	/* the pins this run may create (the drop tracer pins `drops` later) */
 	bpf_object__for_each_map(m, ld->skel->obj) {
 		if (bpf_map__pin_path(m))
@@ -281,6 +291,61 @@ static void drop_pinned_link(struct wp_loader *ld, int ifindex, int dir)
 	unlink(path);
 }
 
+/* The lowest iface_counters slot no attachment holds. */
+static __u32 free_slot(const struct wp_loader *ld)
+{
+	for (__u32 slot = 0;; slot++) {
+		int i;
+
+		for (i = 0; i < ld->nattach && ld->attach[i].slot != slot; i++)
+			;
+		if (i == ld->nattach)
+			return slot;
+	}
+}
+
+static void write_if_flags(struct wp_loader *ld, const struct wp_attachment *a)
+{
+	set_if_flags(bpf_map__fd(ld->skel->maps.if_flags), a->ifindex,
+		     (a->flags & WP_IF_FLAGS_MASK) | (a->slot << WP_IF_SLOT_SHIFT));
+}
+
+/*
+ * One count per packet: with a WireGuard device watched, IPIP / VXLAN tunnel
+ * devices are taken to be stacked on it (IPIP or VXLAN over WireGuard: each
+ * packet is seen on the tunnel device, then encrypted on the WireGuard one,
+ * both attributed to the same peer). Their packets then count in their
+ * per-interface counters only; per peer they count on the WireGuard device,
+ * whose outer (node) addresses always match a peer. Re-evaluated at every
+ * attach and detach.
+ */
+static void update_stacked(struct wp_loader *ld)
+{
+	int ifaces_fd = bpf_map__fd(ld->skel->maps.ifaces);
+	bool wg = false;
+
+	for (int i = 0; i < ld->nattach; i++)
+		wg |= ld->attach[i].wg && (ld->attach[i].flags & WP_IF_TUNNEL);
+	for (int i = 0; i < ld->nattach; i++) {
+		struct wp_attachment *a = &ld->attach[i];
+		__u32 want = a->encap && wg && (a->flags & WP_IF_TUNNEL) ? WP_IF_STACKED : 0;
+		struct iface_cfg cfg;
+		__u32 key = a->ifindex;
+
+		if ((a->flags & WP_IF_STACKED) == want)
+			continue;
+		a->flags = (a->flags & ~WP_IF_STACKED) | want;
+		write_if_flags(ld, a);
+		if (!bpf_map_lookup_elem(ifaces_fd, &key, &cfg)) {
+			cfg.flags = a->flags;
+			bpf_map_update_elem(ifaces_fd, &key, &cfg, BPF_ANY);
+		}
+		log_info("%s: %s", a->ifname,
+			 want ? "stacked on a watched WireGuard device: counted per peer there" :
+				"no longer stacked: counted per peer here");
+	}
+}
+
 int wp_loader_attach(struct wp_loader *ld, const struct link_desc *l, __u32 flags, char *err,
 		     size_t errlen)
 {
@@ -322,8 +387,11 @@ int wp_loader_attach(struct wp_loader *ld, const struct link_desc *l, __u32 flag
 	bpf_map_lookup_elem(if_flags_fd, &key, &old_flags);
 
 	/* Configure before attaching, so the first packet already knows its layout. */
+	a->slot = free_slot(ld);
+	a->wg = l->wireguard_go || !strcmp(l->kind, "wireguard");
+	a->encap = !strcmp(l->kind, "ipip") || !strcmp(l->kind, "vxlan");
 	cfg.flags = flags;
-	cfg.slot = ld->nattach;
+	cfg.slot = a->slot;
 	snprintf(cfg.name, sizeof(cfg.name), "%s", l->name);
 	cfg.attach_mode = a->mode;
 	ret = bpf_map_update_elem(ifaces_fd, &key, &cfg, BPF_ANY);
@@ -331,7 +399,18 @@ int wp_loader_attach(struct wp_loader *ld, const struct link_desc *l, __u32 flag
 		snprintf(err, errlen, "writing ifaces map: %s", strerror(errno));
 		return -errno;
 	}
-	set_if_flags(if_flags_fd, key, flags);
+	/* the slot in bits 16..: the datapath's per-interface counters (iface_counters) */
+	write_if_flags(ld, a);
+	{
+		int ncpu = libbpf_num_possible_cpus();
+		void *zero = ncpu > 0 ? calloc(ncpu, sizeof(struct iface_counters)) : NULL;
+
+		/* a slot freed and taken again starts from zero */
+		if (zero)
+			bpf_map_update_elem(bpf_map__fd(ld->skel->maps.iface_counters), &cfg.slot,
+					    zero, BPF_ANY);
+		free(zero);
+	}
 
 	for (int dir = 0; dir < 2; dir++) {
 		if (a->mode == WP_ATTACH_TCX) {
@@ -360,6 +439,7 @@ int wp_loader_attach(struct wp_loader *ld, const struct link_desc *l, __u32 flag
 		bpf_map_update_elem(ifaces_fd, &key, &cfg, BPF_ANY);
 	}
 	ld->nattach++;
+	update_stacked(ld);
 	return 0;
 fail:
 	if (a->link_fd[0] < 0 && a->link_fd[1] < 0 && !a->tc_attached[0] && !a->tc_attached[1]) {
@@ -473,6 +553,7 @@ void wp_loader_detach_index(struct wp_loader *ld, int i)
 	detach_one(ld, &ld->attach[i]);
 	memmove(&ld->attach[i], &ld->attach[i + 1], (ld->nattach - i - 1) * sizeof(ld->attach[0]));
 	ld->nattach--;
+	update_stacked(ld);
 }
 
 void wp_loader_detach_all(struct wp_loader *ld)

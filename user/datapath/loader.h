@@ -37,6 +37,9 @@ struct wp_attachment {
 	int link_fd[2];
 	bool tc_attached[2]; /* this run attached (or replaced) our tc filter there */
 	bool created_hook;
+	__u32 slot; /* its iface_counters slot (if_flags bits 16..) */
+	bool wg; /* a WireGuard device (kernel or wireguard-go) */
+	bool encap; /* an IPIP / VXLAN device, whose packets may cross a WireGuard device next */
 };
 
 struct wp_new_pin {

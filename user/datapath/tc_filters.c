@@ -17,6 +17,7 @@
 #include <linux/rtnetlink.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "nl.h"
 #include "tc_filters.h"
 #include "warmpath.h"
 
@@ -85,6 +86,20 @@ static int parse_filter(const struct nlmsghdr *nh, struct tc_filter *f)
 	return 1;
 }
 
+struct filters_acc {
+	struct tc_filter *out;
+	int n, max;
+};
+
+static int filters_add(const struct nlmsghdr *nh, void *arg)
+{
+	struct filters_acc *acc = arg;
+
+	if (nh->nlmsg_type == RTM_NEWTFILTER && acc->n < acc->max)
+		acc->n += parse_filter(nh, &acc->out[acc->n]);
+	return 0;
+}
+
 int tc_filters_dump(int ifindex, int dir, struct tc_filter *out, int max)
 {
 	struct {
@@ -100,60 +115,14 @@ int tc_filters_dump(int ifindex, int dir, struct tc_filter *out, int max)
 		.t.tcm_parent =
 			TC_H_MAKE(TC_H_CLSACT, dir == 0 ? TC_H_MIN_INGRESS : TC_H_MIN_EGRESS),
 	};
-	struct timeval timeout = { .tv_sec = 2 };
-	int fd, n = 0, err = 0;
-	bool done = false;
-	char *buf;
+	struct filters_acc acc = { .out = out, .max = max };
+	int err;
 
-	buf = malloc(32768);
-	if (!buf)
-		return -ENOMEM;
-	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
-	if (fd < 0) {
-		free(buf);
-		return -errno;
-	}
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
-	if (send(fd, &req, req.nh.nlmsg_len, 0) < 0) {
-		err = -errno;
-		goto cleanup;
-	}
-	while (!done) {
-		ssize_t len = recv(fd, buf, 32768, 0);
-		struct nlmsghdr *nh;
-
-		if (len < 0) {
-			if (errno == EINTR)
-				continue;
-			err = -errno;
-			goto cleanup;
-		}
-		if (len == 0)
-			break;
-		for (nh = (struct nlmsghdr *)buf; NLMSG_OK(nh, len); nh = NLMSG_NEXT(nh, len)) {
-			if (nh->nlmsg_type == NLMSG_DONE) {
-				done = true;
-				break;
-			}
-			if (nh->nlmsg_type == NLMSG_ERROR) {
-				struct nlmsgerr *e = NLMSG_DATA(nh);
-
-				err = e->error;
-				done = true;
-				break;
-			}
-			if (nh->nlmsg_type != RTM_NEWTFILTER || n >= max)
-				continue;
-			n += parse_filter(nh, &out[n]);
-		}
-	}
-cleanup:
-	close(fd);
-	free(buf);
+	err = wp_nl_request(NETLINK_ROUTE, &req.nh, 2, filters_add, &acc);
 	/* no clsact qdisc (or no such device): no filters */
 	if (err == -EINVAL || err == -ENOENT || err == -ENODEV)
 		return 0;
-	return err ? err : n;
+	return err ? err : acc.n;
 }
 
 static const char *const our_prog_names[2] = { "wp_tc_ingress", "wp_tc_egress" };

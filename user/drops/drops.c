@@ -437,6 +437,25 @@ static void emit_iface_counter(struct prom_buf *b, const char *name, const char 
 	}
 }
 
+/* The watched interfaces' own counters (IFLA_STATS64) exported beside the drops. */
+static const struct {
+	const char *name, *help;
+	size_t off;
+} iface_counters[] = {
+	{ "warmpath_interface_rx_dropped_total",
+	  "The watched interface's own rx_dropped counter (IFLA_STATS64)",
+	  offsetof(struct rtnl_link_stats64, rx_dropped) },
+	{ "warmpath_interface_tx_dropped_total",
+	  "The watched interface's own tx_dropped counter (IFLA_STATS64)",
+	  offsetof(struct rtnl_link_stats64, tx_dropped) },
+	{ "warmpath_interface_rx_errors_total",
+	  "The watched interface's own rx_errors counter (IFLA_STATS64)",
+	  offsetof(struct rtnl_link_stats64, rx_errors) },
+	{ "warmpath_interface_tx_errors_total",
+	  "The watched interface's own tx_errors counter (IFLA_STATS64)",
+	  offsetof(struct rtnl_link_stats64, tx_errors) },
+};
+
 int wp_drops_emit_metrics(struct wp_drops *d, struct prom_buf *b, ifname_fn ifname, void *ctx)
 {
 	const char *dn = "warmpath_kernel_drops_total",
@@ -490,18 +509,9 @@ int wp_drops_emit_metrics(struct wp_drops *d, struct prom_buf *b, ifname_fn ifna
 	}
 
 	ni = read_iface_rows(d, ifname, ctx, &irows);
-	emit_iface_counter(b, "warmpath_interface_rx_dropped_total",
-			   "The watched interface's own rx_dropped counter (IFLA_STATS64)", irows,
-			   ni, offsetof(struct rtnl_link_stats64, rx_dropped));
-	emit_iface_counter(b, "warmpath_interface_tx_dropped_total",
-			   "The watched interface's own tx_dropped counter (IFLA_STATS64)", irows,
-			   ni, offsetof(struct rtnl_link_stats64, tx_dropped));
-	emit_iface_counter(b, "warmpath_interface_rx_errors_total",
-			   "The watched interface's own rx_errors counter (IFLA_STATS64)", irows,
-			   ni, offsetof(struct rtnl_link_stats64, rx_errors));
-	emit_iface_counter(b, "warmpath_interface_tx_errors_total",
-			   "The watched interface's own tx_errors counter (IFLA_STATS64)", irows,
-			   ni, offsetof(struct rtnl_link_stats64, tx_errors));
+	for (size_t i = 0; i < sizeof(iface_counters) / sizeof(iface_counters[0]); i++)
+		emit_iface_counter(b, iface_counters[i].name, iface_counters[i].help, irows, ni,
+				   iface_counters[i].off);
 	free(irows);
 	return prom_buf_error(b);
 }

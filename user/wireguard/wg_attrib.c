@@ -10,6 +10,7 @@
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <bpf/bpf.h>
+#include "nl.h"
 #include "wg_attrib.h"
 
 /* ---- the prefix index ---- */
@@ -199,18 +200,41 @@ static int key_index_from_set(const struct wp_peer_set *set, struct key_index *k
 	return 0;
 }
 
-/* The peer of @set a WireGuard peer belongs to: its public key first, else wg_prefix_index_match(). */
-static bool set_match(const struct key_index *kx, const struct wg_prefix_index *ix,
-		      const struct wg_uapi_peer *wp, __u32 *idx)
+/* Which peer of a set a WireGuard peer belongs to: by public key, then by addresses. */
+struct set_matcher {
+	struct key_index kx;
+	struct wg_prefix_index ix;
+};
+
+static int set_matcher_init(struct set_matcher *m, const struct wp_peer_set *set)
+{
+	if (wg_prefix_index_from_set(set, &m->ix))
+		return -ENOMEM;
+	if (key_index_from_set(set, &m->kx)) {
+		wg_prefix_index_free(&m->ix);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static void set_matcher_free(struct set_matcher *m)
+{
+	free(m->kx.v);
+	wg_prefix_index_free(&m->ix);
+}
+
+/* The peer of the set a WireGuard peer belongs to: its public key first, else wg_prefix_index_match(). */
+static bool set_match(const struct set_matcher *m, const struct wg_uapi_peer *wp, __u32 *idx)
 {
 	const struct key_entry *k =
-		kx->n ? bsearch(wp->public_key, kx->v, kx->n, sizeof(*kx->v), cmp_key) : NULL;
+		m->kx.n ? bsearch(wp->public_key, m->kx.v, m->kx.n, sizeof(*m->kx.v), cmp_key) :
+			  NULL;
 
 	if (k) {
 		*idx = k->idx;
 		return true;
 	}
-	return wg_prefix_index_match(ix, wp, idx);
+	return wg_prefix_index_match(&m->ix, wp, idx);
 }
 
 /* ---- allowed IPs as prefixes ---- */
@@ -259,28 +283,23 @@ int wg_peers_add_allowed_ips(struct wp_peer_set *set, const struct wg_device *de
 			     int *dropped)
 {
 	struct candidate *c = NULL;
-	struct wg_prefix_index ix;
-	struct key_index kx;
+	struct set_matcher m;
 	int n = 0, cap = 0, added = 0;
 
 	*dropped = 0;
-	if (wg_prefix_index_from_set(set, &ix))
+	if (set_matcher_init(&m, set))
 		return -ENOMEM;
-	if (key_index_from_set(set, &kx)) {
-		wg_prefix_index_free(&ix);
-		return -ENOMEM;
-	}
 	/* every (peer, allowed IP) not too broad and not a prefix some peer has */
 	for (int d = 0; d < ndevs; d++) {
 		for (int i = 0; i < devs[d].npeers; i++) {
 			const struct wg_uapi_peer *wp = &devs[d].peers[i];
 			__u32 idx;
 
-			if (!set_match(&kx, &ix, wp, &idx))
+			if (!set_match(&m, wp, &idx))
 				continue;
 			for (int a = 0; a < wp->nallowed_ips; a++) {
 				if (prefix_too_broad(&wp->allowed_ips[a]) ||
-				    prefix_in_index(&ix, &wp->allowed_ips[a]))
+				    prefix_in_index(&m.ix, &wp->allowed_ips[a]))
 					continue;
 				if (n == cap) {
 					int ncap = cap ? cap * 2 : 64;
@@ -317,39 +336,32 @@ int wg_peers_add_allowed_ips(struct wp_peer_set *set, const struct wg_device *de
 	}
 out:
 	free(c);
-	free(kx.v);
-	wg_prefix_index_free(&ix);
+	set_matcher_free(&m);
 	return added;
 }
 
 int wg_keepalive_held(const struct wp_peer_set *set, const struct wg_device *devs, int ndevs,
 		      double interval_s, bool *held)
 {
-	struct wg_prefix_index ix;
-	struct key_index kx;
+	struct set_matcher m;
 	int n = 0;
 
 	memset(held, 0, set->n * sizeof(*held));
-	if (wg_prefix_index_from_set(set, &ix))
+	if (set_matcher_init(&m, set))
 		return -ENOMEM;
-	if (key_index_from_set(set, &kx)) {
-		wg_prefix_index_free(&ix);
-		return -ENOMEM;
-	}
 	for (int d = 0; d < ndevs; d++) {
 		for (int i = 0; i < devs[d].npeers; i++) {
 			const struct wg_uapi_peer *wp = &devs[d].peers[i];
 			__u32 idx;
 
 			if (!wp->persistent_keepalive || wp->persistent_keepalive > interval_s ||
-			    !set_match(&kx, &ix, wp, &idx) || held[idx])
+			    !set_match(&m, wp, &idx) || held[idx])
 				continue;
 			held[idx] = true;
 			n++;
 		}
 	}
-	free(kx.v);
-	wg_prefix_index_free(&ix);
+	set_matcher_free(&m);
 	return n;
 }
 
@@ -358,70 +370,16 @@ int wg_keepalive_held(const struct wp_peer_set *set, const struct wg_device *dev
 int wg_route_oif(const __u8 addr[16], char ifname[WP_IFNAME_LEN])
 {
 	static const __u8 mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
-	struct {
-		struct nlmsghdr h;
-		struct rtmsg r;
-		__u8 attrs[64];
-	} req = {};
 	bool v4 = !memcmp(addr, mapped, 12);
-	size_t alen = v4 ? 4 : 16;
-	struct rtattr *rta;
-	__u8 buf[8192];
-	int fd, n, ret = -ENOENT;
-	struct timeval tv = { .tv_sec = 1 };
+	struct wp_route r;
+	int err;
 
-	req.h.nlmsg_len = NLMSG_LENGTH(sizeof(struct rtmsg));
-	req.h.nlmsg_type = RTM_GETROUTE;
-	req.h.nlmsg_flags = NLM_F_REQUEST;
-	req.h.nlmsg_seq = 1;
-	req.r.rtm_family = v4 ? AF_INET : AF_INET6;
-	req.r.rtm_dst_len = v4 ? 32 : 128;
-	rta = (struct rtattr *)((__u8 *)&req + NLMSG_ALIGN(req.h.nlmsg_len));
-	rta->rta_type = RTA_DST;
-	rta->rta_len = RTA_LENGTH(alen);
-	memcpy(RTA_DATA(rta), v4 ? addr + 12 : addr, alen);
-	req.h.nlmsg_len = NLMSG_ALIGN(req.h.nlmsg_len) + RTA_ALIGN(rta->rta_len);
-
-	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
-	if (fd < 0)
-		return -errno;
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	if (send(fd, &req, req.h.nlmsg_len, 0) < 0) {
-		ret = -errno;
-		goto out;
-	}
-	n = recv(fd, buf, sizeof(buf), 0);
-	if (n < 0) {
-		ret = -errno;
-		goto out;
-	}
-	for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (unsigned int)n);
-	     h = NLMSG_NEXT(h, n)) {
-		if (h->nlmsg_type == NLMSG_ERROR) {
-			const struct nlmsgerr *e = NLMSG_DATA(h);
-
-			ret = h->nlmsg_len >= NLMSG_LENGTH(sizeof(*e)) && e->error ? e->error :
-										     -EPROTO;
-			break;
-		}
-		if (h->nlmsg_type != RTM_NEWROUTE || h->nlmsg_len < NLMSG_LENGTH(sizeof(req.r)))
-			continue;
-		int left = RTM_PAYLOAD(h);
-
-		for (struct rtattr *a = RTM_RTA(NLMSG_DATA(h)); RTA_OK(a, left);
-		     a = RTA_NEXT(a, left)) {
-			__u32 oif;
-
-			if (a->rta_type != RTA_OIF || RTA_PAYLOAD(a) != sizeof(oif))
-				continue;
-			memcpy(&oif, RTA_DATA(a), sizeof(oif));
-			ret = if_indextoname(oif, ifname) ? 0 : -errno;
-		}
-		break;
-	}
-out:
-	close(fd);
-	return ret;
+	err = wp_route_get(v4 ? AF_INET : AF_INET6, v4 ? addr + 12 : addr, &r);
+	if (err)
+		return err;
+	if (!r.oif)
+		return -ENOENT;
+	return if_indextoname(r.oif, ifname) ? 0 : -errno;
 }
 
 int wg_underlay_of(const struct wg_device *devs, int ndevs, char ifname[WP_IFNAME_LEN])
