@@ -126,9 +126,12 @@ fi
 # --- flannel-like: peers by node address, gateway through neighbour + FDB --------
 pin_new PIN 1 "${NS[a]}"
 LOG=$WP_TMP/agent_fl.log
-if agent_start "${NS[a]}" "$PIN" "$LOG" --interface fl --mode observe \
+# a route through the underlay via b's address: not a tunnel, not b's
+ip -n "${NS[a]}" route add 10.250.0.0/24 via $UNDER.2 dev ua
+if agent_start "${NS[a]}" "$PIN" "$LOG" --interface fl --underlay-interface ua --mode observe \
 	--peer b=$UNDER.2 --peer c=$UNDER.3; then
 	ok "flannel: agent started"
+	check_eq "$(prefix_src "$PIN" b 10.250.0.0/24)" "" "flannel: a route via the underlay is no one's"
 	check_eq "$(prefix_src "$PIN" b 10.244.2.0/24)" route "flannel: b has its /24 from a route"
 	check_eq "$(prefix_src "$PIN" c 10.244.3.0/24)" route "flannel: c has its /24 from a route"
 	check_eq "$(prefix_src "$PIN" b $UNDER.2/32)" static "flannel: b's address is static"

@@ -123,6 +123,10 @@ next:;
 
 /* --- rtnetlink ------------------------------------------------------------ */
 
+/*
+ * The watched tunnels: the `ifaces` map's interfaces but the underlay (a route
+ * through eth0 via a router that happens to be a peer's address is no peer's).
+ */
 static int watched_ifindexes(int ifaces_fd, __u32 *v)
 {
 	__u32 key, next;
@@ -130,8 +134,11 @@ static int watched_ifindexes(int ifaces_fd, __u32 *v)
 
 	for (int more = !bpf_map_get_next_key(ifaces_fd, NULL, &next); more && n < MAX_WATCHED;
 	     more = !bpf_map_get_next_key(ifaces_fd, &key, &next)) {
+		struct iface_cfg ic;
+
 		key = next;
-		v[n++] = key;
+		if (!bpf_map_lookup_elem(ifaces_fd, &key, &ic) && !(ic.flags & WP_IF_UNDERLAY))
+			v[n++] = key;
 	}
 	return n;
 }
