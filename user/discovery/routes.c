@@ -507,5 +507,8 @@ bool routes_changed(int ifaces_fd, bool event)
 	if (!dirty || wp_now_ns() - last_dump_ns < DUMP_MIN_GAP_NS)
 		return false;
 	redump(ifaces_fd);
-	return !dirty && fingerprint(last, nlast) != applied_fp;
+	if (dirty || fingerprint(last, nlast) == applied_fp)
+		return false;
+	log_info("routes: %d route(s) through watched tunnels now: peers' prefixes follow", nlast);
+	return true;
 }
