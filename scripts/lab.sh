@@ -365,7 +365,7 @@ lab_agents_start()
 			--mode "$mode" --keepalive-interval "$LAB_KEEPALIVE" \
 			--cold-threshold "$LAB_COLD" --probe udp --probe-port $LAB_PROBE_PORT \
 			--metrics-listen "$(lab_nodeaddr "$n"):$LAB_METRICS_PORT" \
-			--pin-path "$pin" --log-format json "$@" || return 1
+			--pin-path "$pin" --log-format json --peer-metrics all "$@" || return 1
 	done
 	for n in "${LAB_NODES[@]}"; do
 		if ! lab_wait 20 lab_http "$(lab_metrics_url "$n")/readyz"; then

@@ -17,6 +17,8 @@
 
 WP_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 WARMPATH=${WARMPATH:-$WP_ROOT/warmpath}
+# the tests read every peer's series (a flag, as the bench's --peer-metrics, wins)
+export WARMPATH_PEER_METRICS=${WARMPATH_PEER_METRICS:-all}
 WP_TAG=wpt$$x
 WP_BPFFS=${WP_BPFFS:-/sys/fs/bpf}
 WP_TMP=

@@ -254,7 +254,8 @@ OUT=$("$PROMTOOL" check rules "$WP_TMP/rules.yaml" 2>&1)
 check_rc $? 0 "promtool check rules: prometheusrule.yaml"
 check_nomatch "$OUT" "FAILED|warning" "promtool check rules: no warning"
 for a in WarmpathFirstPacketDropsRising WarmpathProbeFailures WarmpathAgentNotReady \
-	WarmpathKernelDropsOnWireGuard WarmpathUnmatchedTraffic; do
+	WarmpathKernelDropsOnWireGuard WarmpathNodeFirstPacketDrops WarmpathNodePeersFailing \
+	WarmpathProbesBypassTunnel WarmpathUnmatchedTraffic; do
 	check_true "alert $a is defined" grep -q "alert: $a\$" "$WP_TMP/rules.yaml"
 done
 cat >"$WP_TMP/rules_test.yaml" <<'EOF'
@@ -283,6 +284,24 @@ tests:
         values: '0+600x60'
       - series: 'warmpath_kernel_drops_total{node="n1",interface="eth0",reason="NOT_SPECIFIED"}'
         values: '0+600x60'
+      # node level (every --peer-metrics): n5 drops first packets and has 3 failing
+      # peers, 1 bypassing; n6 is healthy (failing gauge 0, no drops)
+      - series: 'warmpath_node_first_packet_drops_total{node="n5"}'
+        values: '0+2x60'
+      - series: 'warmpath_node_first_packet_drops_total{node="n6"}'
+        values: '0+0x60'
+      - series: 'warmpath_node_probes_failed_total{node="n5"}'
+        values: '0+30x60'
+      - series: 'warmpath_node_probes_failed_total{node="n6"}'
+        values: '0+0x60'
+      - series: 'warmpath_node_peers{node="n5",state="failing"}'
+        values: '3x60'
+      - series: 'warmpath_node_peers{node="n6",state="failing"}'
+        values: '0x60'
+      - series: 'warmpath_node_peers{node="n5",state="bypassing"}'
+        values: '1x60'
+      - series: 'warmpath_node_peers{node="n6",state="bypassing"}'
+        values: '0x60'
     alert_rule_test:
       - eval_time: 45m
         alertname: WarmpathFirstPacketDropsRising
@@ -304,6 +323,21 @@ tests:
         alertname: WarmpathKernelDropsOnWireGuard
         exp_alerts:
           - exp_labels: {severity: warning, node: n1, interface: wg0, reason: NOT_SPECIFIED}
+      - eval_time: 45m
+        alertname: WarmpathNodeFirstPacketDrops
+        exp_alerts:
+          - exp_labels: {severity: warning, node: n5}
+      - eval_time: 45m
+        alertname: WarmpathNodePeersFailing
+        exp_alerts:
+          - exp_labels: {severity: warning, node: n5}
+      - eval_time: 45m
+        alertname: WarmpathProbesBypassTunnel
+        exp_alerts:
+          - exp_labels: {severity: info, node: n5}
+      - eval_time: 5m
+        alertname: WarmpathNodePeersFailing
+        exp_alerts: []
 EOF
 OUT=$(cd "$WP_TMP" && "$PROMTOOL" test rules rules_test.yaml 2>&1)
 RC=$?
@@ -325,9 +359,21 @@ for t in heatmap timeseries; do
 done
 for m in warmpath_probe_rtt_seconds_bucket warmpath_syn_rtt_seconds_bucket \
 	warmpath_cold_starts_total warmpath_first_packet_drops_total warmpath_probes_sent_total \
-	warmpath_keepalives_suppressed_total warmpath_kernel_drops_total; do
-	check_true "dashboard: queries $m" grep -q "$m" "$DASH"
+	warmpath_keepalives_suppressed_total warmpath_kernel_drops_total \
+	warmpath_node_probe_rtt_seconds_bucket warmpath_node_syn_rtt_seconds_bucket \
+	warmpath_node_cold_start_recovery_seconds_bucket warmpath_node_first_packet_drops_total \
+	warmpath_node_probes_failed_total warmpath_node_peers warmpath_worst_peer_score; do
+	check_true "dashboard: queries $m" grep -qE "$m([^a-z_]|\$)" "$DASH"
 done
+# the default budget's views: node-level panels, the worst-peers table, the pair heatmap
+check_eq "$(jq '[.panels[] | select(.type == "table") | .targets[].expr |
+	select(test("warmpath_worst_peer_score"))] | length' "$DASH")" 1 "dashboard: a worst-peers table"
+check_eq "$(jq '[.panels[] | select(.type == "heatmap") | .targets[].expr |
+	select(test("by \\(node, peer\\)"))] | length' "$DASH")" 1 "dashboard: a pair heatmap (node x peer)"
+check_eq "$(jq '[.panels[] | select(.type != "row") | .targets[].expr |
+	select(test("warmpath_node_"))] | length >= 8' "$DASH")" true "dashboard: node-level panels"
+check_match "$(jq -r '.templating.list[] | select(.name == "peer") | .definition' "$DASH")" \
+	warmpath_probes_sent_total "dashboard: \$peer from a family every per-peer mode exports"
 # every expression and variable query, then every warmpath_ name in them
 jq -r '.. | objects | (.expr?, .definition?) // empty' "$DASH" >"$WP_TMP/dash_exprs"
 "$PY" -c 'import sys, yaml

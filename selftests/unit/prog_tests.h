@@ -44,6 +44,13 @@ TEST(peer_table)
 TEST(map_iter)
 TEST(prober_reload)
 
+/* user/agent/peer_metrics.c, peer_rank.c: test_peer_metrics.c */
+TEST(peer_metrics_budget)
+TEST(peer_rank_stable)
+
+/* user/probe/prober.c batched sends: test_prober_batch.c */
+TEST(prober_batch)
+
 /* user/prom.c, user/http.c: test_prom.c */
 TEST_WEAK(prom_text)
 TEST_WEAK(prom_hist)

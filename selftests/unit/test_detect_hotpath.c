@@ -209,8 +209,8 @@ static void cold_outcome(void)
 	ps.cold_since_ns = 0;
 	ASSERT_EQ(wp_peer_judge_cold(&ps, 401 * s, s, &gap), WP_GAP_CLEAN, "tcp.clean");
 	ASSERT_EQ(ps.lifetime_lower_ns, 40 * s, "lower_kept");
-	ASSERT_EQ(g.counts[WP_GAP_CLEAN][5], 1, "hist.clean_40s_bucket(<=45)");
-	ASSERT_EQ(g.counts[WP_GAP_DROPPED][7], 1, "hist.dropped_90s_bucket(<=90)");
+	ASSERT_EQ(g.counts[WP_GAP_CLEAN][4], 1, "hist.clean_40s_bucket(<=60)");
+	ASSERT_EQ(g.counts[WP_GAP_DROPPED][5], 1, "hist.dropped_90s_bucket(<=120)");
 	ASSERT_EQ(g.count[WP_GAP_CLEAN] + g.count[WP_GAP_DROPPED], 2, "hist.count");
 }
 

@@ -236,7 +236,9 @@ void test_peer_table(void)
 			t.e[i].bpf.cold_starts = 10 + i;
 			t.e[i].bpf.kernel_drops = 1;
 		}
-		rows = peer_rows_snapshot(&t, 1);
+		struct peer_metrics_opts po = { .mode = WP_PEER_METRICS_ALL, .max_series = 1 };
+
+		rows = peer_rows_snapshot(&t, &po, 1000000000ull);
 		if (ASSERT_TRUE(rows, "snapshot")) {
 			prom_buf_init(&b);
 			peer_rows_emit_metrics(rows, &b);

@@ -137,6 +137,17 @@ static int agent_set_peers(struct agent *a, struct wp_peer_set *set)
 }
 
 /* One tick: read the maps, decide per peer, send what is due. */
+/*
+ * The activity stamps are those of the fold (each tick, each scrape) that saw
+ * a peer's per-CPU counters move: the packet itself went up to a fold interval
+ * earlier. The keep-alive decision takes the earliest it can have been, so an
+ * idle pair is probed once per interval, not once per interval and a tick.
+ */
+static __u64 activity_floor(__u64 stamp, __u64 tick_ns)
+{
+	return stamp > tick_ns ? stamp - tick_ns : stamp;
+}
+
 static void agent_tick(struct agent *a, __u64 now)
 {
 	__u64 interval = (__u64)(a->cfg->keepalive_interval * 1e9);
@@ -150,11 +161,16 @@ static void agent_tick(struct agent *a, __u64 now)
 	int n = a->peers.n, budget = 2 * (int)((n + per_interval - 1) / per_interval) + 16,
 	    sent = 0;
 	int start = n ? a->tick_next_peer % n : 0;
-	/* tie-break margin: past the other side's tick jitter and probe round trip */
-	__u64 margin = 2 * a->tick_ns + (__u64)a->cfg->probe_timeout_ms * 1000000ull;
+	/*
+	 * tie-break margin: past the other side's tick jitter and probe round trip,
+	 * plus a tick for each side's activity stamps, which move at the tick that
+	 * folds the per-CPU counters (tick resolution); at most one interval, so a
+	 * pair whose other agent stopped is still probed every 2 intervals at worst
+	 */
+	__u64 margin = 3 * a->tick_ns + (__u64)a->cfg->probe_timeout_ms * 1000000ull;
 
-	if (margin > interval / 2)
-		margin = interval / 2;
+	if (margin > interval)
+		margin = interval;
 
 	tick_stats_begin(&a->ticks);
 	peer_table_read_states(&a->peers);
@@ -177,9 +193,10 @@ static void agent_tick(struct agent *a, __u64 now)
 			a->tick_next_peer = i;
 			break;
 		}
-		switch (keepalive_decide(a->cfg->mode, &rt->ka, now, rt->bpf.last_tx_ns,
-					 rt->bpf.last_rx_ns, interval, a->tick_ns / 2,
-					 keepalive_defer_ns(a->cfg->node_name, rt->name, margin))) {
+		switch (keepalive_decide(
+			a->cfg->mode, &rt->ka, now, activity_floor(rt->bpf.last_tx_ns, a->tick_ns),
+			activity_floor(rt->bpf.last_rx_ns, a->tick_ns), interval, a->tick_ns / 2,
+			keepalive_defer_ns(a->cfg->node_name, rt->name, margin))) {
 		case KA_PROBE:
 			if (a->cfg->mode == WP_MODE_IDLE && wg_sync_keepalive_suppress(rt->name)) {
 				rt->suppressed++; /* WireGuard's persistent keepalive holds it warm */
@@ -195,6 +212,7 @@ static void agent_tick(struct agent *a, __u64 now)
 			break;
 		}
 	}
+	prober_flush(&a->prober); /* the UDP probes queued above, in sendmmsg batches */
 	event_log_check_unanswered(&a->events, &a->peers, now);
 	tick_stats_end(&a->ticks);
 }

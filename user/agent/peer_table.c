@@ -57,6 +57,10 @@ void peer_table_free(struct peer_table *t)
 	free(t->e);
 	free(t->bpf_buf);
 	free(t->id_to_idx);
+	free(t->hists_buf);
+	free(t->hists_keys);
+	t->hists_buf = NULL;
+	t->hists_keys = NULL;
 	t->e = NULL;
 	t->bpf_buf = NULL;
 	t->id_to_idx = NULL;
@@ -85,16 +89,12 @@ int peer_table_rebuild(struct peer_table *t, const struct wp_peer_set *set, int 
 		e[i].addr = p->addr;
 		e[i].map_id = p->id;
 		/*
-		 * A slot the peer set gave a new peer (its entry zeroed): the per-CPU
-		 * counters may still hold a former peer's.
+		 * A slot the peer set gave a new peer just now (its entry zeroed): the
+		 * per-CPU counters may still hold a former peer's. A slot kept by name
+		 * (a restart after SIGKILL, a reload) keeps its counters, folded or not.
 		 */
-		if (old_of[i] < 0 && t->peers_mem && p->id < WP_MAX_PEERS) {
-			const struct peer_state *ps = &t->peers_mem[p->id];
-
-			if (!ps->tx_packets && !ps->rx_packets && !ps->last_tx_ns &&
-			    !ps->last_rx_ns)
-				wp_peer_counters_zero(t->counters_fd, p->id);
-		}
+		if (p->new_slot)
+			wp_peer_counters_zero(t->counters_fd, p->id);
 	}
 	free(t->e);
 	t->e = e;

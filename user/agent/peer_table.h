@@ -19,6 +19,21 @@
 #include "peer_counters.h"
 #include "warmpath.h"
 
+/*
+ * What the metrics remember of a peer between two views (peer_rank.c): the
+ * decayed "how bad lately" score that ranks the worst peers, the counters it
+ * was last computed from, and the peer's place in the worst set.
+ */
+struct peer_rank {
+	double score; /* 4 per first-packet drop + 2 per failed probe + 1 per cold start, halved every PEER_RANK_HALF_LIFE_S */
+	__u64 updated_ns; /* 0: never seen (the next view only records the counters) */
+	__u64 seen_failed, seen_answered, seen_fpd, seen_cold, seen_tx_probe, seen_bypassed;
+	__u64 fpd_seen_ns; /* when a first-packet drop was last seen; 0: never */
+	__u64 worst_since_ns; /* in the worst set since; 0: not in it */
+	bool failing; /* the probes seen last went unanswered */
+	bool bypassing; /* its last probes crossed no watched device (probes_bypassed) */
+};
+
 struct peer_entry {
 	char name[WP_PEER_NAME_LEN];
 	char addr_str[64]; /* probe address as given */
@@ -44,6 +59,7 @@ struct peer_entry {
 	__u64 probe_tx_mark; /* bpf.tx_probe_packets when the probe went */
 	bool probe_check; /* a probe went: compare at the next read of the map */
 	bool bypass_logged;
+	struct peer_rank rank; /* metrics only (peer_rank.c) */
 };
 
 struct peer_table {
@@ -53,6 +69,8 @@ struct peer_table {
 	struct peer_state *bpf_buf; /* batch read buffer, WP_MAX_PEERS slots */
 	int peers_fd; /* the `peers` map */
 	int hists_fd; /* the `peer_hists` map */
+	struct peer_hists *hists_buf; /* its batch read buffer (metrics), allocated at first use */
+	__u32 *hists_keys;
 	/* the fold of the per-CPU counters (peer_table_attach_counters; -1 / NULL: none) */
 	int counters_fd;
 	struct peer_state *peers_mem; /* `peers` mapped */
@@ -98,12 +116,40 @@ json_t *peer_entry_json(const struct peer_entry *e, __u64 now);
 json_t *peer_table_json(const struct peer_table *t, __u64 now);
 
 /*
- * Per-peer metrics. A snapshot is taken under the agent's lock (it reads
- * peer_hists) and formatted without it: the first `cap` peers by order, the
- * rest summed into peer="_other" so the series count stays bounded.
+ * The worst peers (peer_rank.c). peer_rank_update folds every entry's counter
+ * increase since the last view into its decayed score and its state flags;
+ * peer_rank_select picks at most k peers with a score of at least
+ * PEER_RANK_MIN, with hysteresis: a member stays until its score falls below
+ * PEER_RANK_MIN, or, after PEER_RANK_HOLD_S in the set, a peer scoring more
+ * than PEER_RANK_SWAP times its score takes its place. Writes the entry
+ * indices, worst first, to out[k]; returns how many.
  */
+#define PEER_RANK_HALF_LIFE_S 300.0
+#define PEER_RANK_MIN 0.5
+#define PEER_RANK_SWAP 2.0
+#define PEER_RANK_HOLD_S 60.0
+#define PEER_RANK_FPD_WINDOW_S 300.0 /* "first-packet drops lately" */
+void peer_rank_update(struct peer_table *t, __u64 now);
+int peer_rank_select(struct peer_table *t, int k, __u64 now, int *out);
+
+/*
+ * Metrics of the peers. A snapshot is taken under the agent's lock (it reads
+ * peer_hists and updates the ranking) and formatted without it. Always the
+ * node-level aggregates over every peer (warmpath_node_*); then per mode:
+ *   none   nothing per peer
+ *   worst  the worst `worst_k` peers by name, few series each
+ *   all    every per-peer family: the first `max_series` peers by order,
+ *          the rest summed into peer="_other"
+ */
+struct peer_metrics_opts {
+	enum wp_peer_metrics mode;
+	int worst_k;
+	int max_series;
+	double idle_s; /* a peer idle this long counts as idle (--keepalive-interval) */
+};
 struct peer_rows;
-struct peer_rows *peer_rows_snapshot(const struct peer_table *t, int cap);
+struct peer_rows *peer_rows_snapshot(struct peer_table *t, const struct peer_metrics_opts *o,
+				     __u64 now);
 void peer_rows_emit_metrics(const struct peer_rows *r, struct prom_buf *b);
 void peer_rows_free(struct peer_rows *r);
 

@@ -34,6 +34,8 @@ enum {
 	OPT_ATTACH_MODE,
 	OPT_VXLAN_PORT,
 	OPT_MAX_PEER_SERIES,
+	OPT_PEER_METRICS,
+	OPT_WORST_PEERS,
 	OPT_TICK,
 	OPT_NO_WG_PREFIXES,
 	OPT_NO_ROUTE_PREFIXES,
@@ -66,6 +68,8 @@ static const struct option run_options[] = {
 	{ "attach-mode", required_argument, NULL, OPT_ATTACH_MODE },
 	{ "vxlan-port", required_argument, NULL, OPT_VXLAN_PORT },
 	{ "max-peer-series", required_argument, NULL, OPT_MAX_PEER_SERIES },
+	{ "peer-metrics", required_argument, NULL, OPT_PEER_METRICS },
+	{ "worst-peers", required_argument, NULL, OPT_WORST_PEERS },
 	{ "tick-interval", required_argument, NULL, OPT_TICK },
 	{ "no-wireguard-prefixes", no_argument, NULL, OPT_NO_WG_PREFIXES },
 	{ "no-route-prefixes", no_argument, NULL, OPT_NO_ROUTE_PREFIXES },
@@ -148,8 +152,14 @@ void config_print_run_help(FILE *f)
 		"Output:\n"
 		"  --metrics-listen ADDR:PORT  /metrics, /peers, /healthz, /readyz\n"
 		"                              (default 0.0.0.0:9051; 'off' disables)\n"
-		"  --max-peer-series N         per-peer series cap; the rest is peer=\"_other\"\n"
-		"                              (default 1000)\n"
+		"  --peer-metrics none|worst|all  per-peer series: none, the worst --worst-peers\n"
+		"                              peers by name (default; a fixed series count), or\n"
+		"                              every peer (~35-60 series a peer: small clusters)\n"
+		"                              Node-level totals and histograms are always there;\n"
+		"                              /peers has every peer in full\n"
+		"  --worst-peers K             peers named by --peer-metrics worst (default 10)\n"
+		"  --max-peer-series N         --peer-metrics all: per-peer series cap; the rest\n"
+		"                              is peer=\"_other\" (default 1000)\n"
 		"  --pin-path DIR              bpffs directory for pinned maps\n"
 		"                              (default /sys/fs/bpf/warmpath)\n"
 		"  --log-format text|json      log line format (default text)\n"
@@ -174,6 +184,13 @@ const char *wp_probe_name(enum wp_probe_kind k)
 	static const char *const names[] = { "udp", "http", "icmp" };
 
 	return names[k];
+}
+
+const char *wp_peer_metrics_name(enum wp_peer_metrics m)
+{
+	static const char *const names[] = { "worst", "none", "all" };
+
+	return names[m];
 }
 
 static int bad(const char *opt, const char *val, const char *want)
@@ -397,6 +414,21 @@ static int apply(struct wp_config *cfg, int opt, const char *arg)
 		free(copy);
 		return ret;
 	}
+	case OPT_PEER_METRICS:
+		if (!strcmp(arg, "none"))
+			cfg->peer_metrics = WP_PEER_METRICS_NONE;
+		else if (!strcmp(arg, "worst"))
+			cfg->peer_metrics = WP_PEER_METRICS_WORST;
+		else if (!strcmp(arg, "all"))
+			cfg->peer_metrics = WP_PEER_METRICS_ALL;
+		else
+			return bad("--peer-metrics", arg, "want none, worst or all");
+		return 0;
+	case OPT_WORST_PEERS:
+		if (parse_long("--worst-peers", arg, 1, 100, &v))
+			return -1;
+		cfg->worst_peers = v;
+		return 0;
 	case OPT_MAX_PEER_SERIES:
 		if (parse_long("--max-peer-series", arg, 1, WP_MAX_PEERS, &v))
 			return -1;
@@ -424,6 +456,8 @@ static void config_defaults(struct wp_config *cfg)
 	cfg->vxlan_ports[0] = WP_VXLAN_PORT_IANA;
 	cfg->vxlan_ports[1] = WP_VXLAN_PORT_LINUX;
 	cfg->max_peer_series = 1000;
+	cfg->peer_metrics = WP_PEER_METRICS_WORST;
+	cfg->worst_peers = 10;
 	cfg->tick_interval = 1;
 	if (node && *node && strlen(node) < sizeof(cfg->node_name))
 		strcpy(cfg->node_name, node);

@@ -11,6 +11,8 @@
 
 enum wp_mode { WP_MODE_IDLE = 0, WP_MODE_CONSTANT, WP_MODE_OBSERVE };
 enum wp_probe_kind { WP_PROBE_UDP = 0, WP_PROBE_HTTP, WP_PROBE_ICMP };
+/* Per-peer series: none, the worst --worst-peers K, every peer (capped by --max-peer-series). */
+enum wp_peer_metrics { WP_PEER_METRICS_WORST = 0, WP_PEER_METRICS_NONE, WP_PEER_METRICS_ALL };
 
 #define WP_MAX_CLI_IFACES WP_MAX_IFACES
 
@@ -45,6 +47,8 @@ struct wp_config {
 	enum wp_attach_pref attach_pref;
 	int vxlan_ports[2];
 	int max_peer_series;
+	enum wp_peer_metrics peer_metrics;
+	int worst_peers; /* K of --peer-metrics worst */
 	double tick_interval; /* seconds */
 };
 
@@ -54,5 +58,6 @@ void config_free(struct wp_config *cfg);
 void config_print_run_help(FILE *f);
 const char *wp_mode_name(enum wp_mode m);
 const char *wp_probe_name(enum wp_probe_kind k);
+const char *wp_peer_metrics_name(enum wp_peer_metrics m);
 
 #endif /* __WARMPATH_CONFIG_H */

@@ -170,8 +170,7 @@ int wp_peers_fold(struct peer_state *mem, int counters_fd, const __u32 *ids, int
 	return armed;
 }
 
-const double wp_gap_bounds_s[WP_GAP_NR_BOUNDS] = { 5,  10,  15,	 20,  30,  45,	 60,
-						   90, 120, 180, 300, 600, 1800, 3600 };
+const double wp_gap_bounds_s[WP_GAP_NR_BOUNDS] = { 5, 10, 20, 30, 60, 120, 300, 900 };
 
 int wp_peer_judge_cold(struct peer_state *ps, __u64 now, __u64 unanswered_ns, __u64 *gap_ns)
 {

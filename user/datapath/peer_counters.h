@@ -40,7 +40,7 @@ void wp_peer_fold_recheck(struct peer_state *ps, const struct peer_counters *sum
  * The cold-start tax (issue 16, passive): idle gaps before cold starts, by
  * outcome, node-level. Upper bounds in seconds; [WP_GAP_NR_BOUNDS]: above.
  */
-#define WP_GAP_NR_BOUNDS 14
+#define WP_GAP_NR_BOUNDS 8
 extern const double wp_gap_bounds_s[WP_GAP_NR_BOUNDS];
 enum { WP_GAP_CLEAN = 0, WP_GAP_DROPPED = 1 };
 

@@ -377,7 +377,8 @@ int peers_sync_maps(int peers_fd, int prefixes_fd, struct wp_peer_set *set, char
 
 		hit = bsearch(&want, by_name, nnamed, sizeof(*by_name), slot_ref_cmp);
 		id = hit ? hit->id : WP_MAX_PEERS;
-		if (id == WP_MAX_PEERS || wanted[id]) {
+		p->new_slot = id == WP_MAX_PEERS || wanted[id];
+		if (p->new_slot) {
 			while (free_id < WP_MAX_PEERS &&
 			       (slots[free_id].name[0] || wanted[free_id]))
 				free_id++;

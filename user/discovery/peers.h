@@ -62,6 +62,7 @@ struct wp_peer {
 	int nprefixes; /* prefixes[0] is the probe address itself */
 	struct wp_prefix prefixes[WP_MAX_PEER_PREFIXES];
 	__u32 id; /* slot in the `peers` map */
+	bool new_slot; /* set by peers_sync_maps(): id was (re)allocated to this peer just now */
 	bool has_wg_key; /* wg_key: its WireGuard public key (a Kubernetes node annotation) */
 	__u8 wg_key[32];
 };

@@ -60,6 +60,13 @@ struct prober_opts {
 	const struct wp_probe_key *key; /* len 0: probes unauthenticated */
 };
 
+/*
+ * UDP probes queued by prober_send during a tick and sent by prober_flush in
+ * one sendmmsg per TX_BATCH (a tick at 5,000 peers sends ~500).
+ */
+struct prober_txq;
+#define PROBER_RND_LEN 4096
+
 struct prober {
 	struct prober_opts o;
 	struct peer_table *peers;
@@ -73,6 +80,10 @@ struct prober {
 	__u64 next_counter; /* strictly increasing across restarts (wall clock us at start) */
 	__u64 earliest_deadline_ns; /* 0: nothing in flight; the loop wakes for it */
 	__u64 send_errors;
+	struct prober_txq *txq;
+	/* random bytes for the probes' nonces and ids, one getrandom per PROBER_RND_LEN */
+	__u8 rnd[PROBER_RND_LEN];
+	size_t rnd_used; /* bytes of rnd already handed out (each only once) */
 	/* responder */
 	__u64 resp_answered;
 	__u64 resp_dropped[RESP_MAX];
@@ -95,7 +106,13 @@ void prober_close(struct prober *p);
  */
 struct probe_slot *prober_slots_new(int n);
 void prober_peers_changed(struct prober *p, struct probe_slot *slots, const int *old_of, int old_n);
+/*
+ * Start a probe to peer idx. A UDP probe is queued: the caller calls
+ * prober_flush before it returns to the loop (before any peer reload).
+ */
 void prober_send(struct prober *p, int idx, __u64 now);
+/* Send the queued UDP probes (sendmmsg); a send that fails fails its probe now. */
+void prober_flush(struct prober *p);
 void prober_on_udp(struct prober *p, __u64 now);
 void prober_on_icmp(struct prober *p, int family, __u64 now);
 void prober_on_http(struct prober *p, int idx, __u32 events, __u64 now);
