@@ -170,6 +170,7 @@ FUZZ_SMOKE_DATAPATH_RUNS ?= 50000
 FUZZ_OWN_events := user/agent/events.o
 FUZZ_OWN_links := user/datapath/links.o
 FUZZ_OWN_kube_watch := user/discovery/kube.o
+FUZZ_OWN_kube_list := user/discovery/kube.o
 FUZZ_DATAPATH_OBJS := $(addprefix $(OUTPUT)/selftests/,fuzz/fuzz_datapath.o \
 	unit/datapath_check.o unit/datapath_fixture.o unit/packet_builder.o)
 
@@ -207,6 +208,7 @@ unit-test: $(OUTPUT)/test_progs
 
 bench: warmpath $(OUTPUT)/test_progs
 	$(Q)$(OUTPUT)/test_progs --bench
+	$(Q)$(OUTPUT)/test_progs --bench-kube
 	$(Q)bench/agent_bench.sh
 	$(Q)bench/throughput.sh
 

@@ -22,8 +22,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		pthread_cond_init(&k.cond, NULL);
 		k.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 		snprintf(k.node_name, sizeof(k.node_name), "self");
-		if (parse_annotations(&k, KUBE_DEFAULT_ANNOTATIONS, err, sizeof(err)))
+		if (parse_annotations(k.ann_buf, sizeof(k.ann_buf), k.annotations,
+				      KUBE_MAX_ANNOTATIONS, KUBE_DEFAULT_ANNOTATIONS, "address",
+				      err, sizeof(err)))
 			abort();
+		k.pfx_ann_default = true;
 		k.max_event = 4096;
 		ready = true;
 	}

@@ -255,7 +255,7 @@ check_rc $? 0 "promtool check rules: prometheusrule.yaml"
 check_nomatch "$OUT" "FAILED|warning" "promtool check rules: no warning"
 for a in WarmpathFirstPacketDropsRising WarmpathProbeFailures WarmpathAgentNotReady \
 	WarmpathKernelDropsOnWireGuard WarmpathNodeFirstPacketDrops WarmpathNodePeersFailing \
-	WarmpathProbesBypassTunnel; do
+	WarmpathProbesBypassTunnel WarmpathUnmatchedTraffic; do
 	check_true "alert $a is defined" grep -q "alert: $a\$" "$WP_TMP/rules.yaml"
 done
 cat >"$WP_TMP/rules_test.yaml" <<'EOF'
@@ -275,6 +275,10 @@ tests:
       - series: 'warmpath_probes_failed_total{node="n1",peer="n2"}'
         values: '0+0x60'
       - series: 'warmpath_ready{node="n4"}'
+        values: '0x60'
+      - series: 'warmpath_prefix_coverage_degraded{node="n5"}'
+        values: '1x60'
+      - series: 'warmpath_prefix_coverage_degraded{node="n1"}'
         values: '0x60'
       - series: 'warmpath_kernel_drops_total{node="n1",interface="wg0",reason="NOT_SPECIFIED"}'
         values: '0+600x60'
@@ -311,6 +315,10 @@ tests:
         alertname: WarmpathAgentNotReady
         exp_alerts:
           - exp_labels: {severity: warning, node: n4}
+      - eval_time: 45m
+        alertname: WarmpathUnmatchedTraffic
+        exp_alerts:
+          - exp_labels: {severity: warning, node: n5}
       - eval_time: 45m
         alertname: WarmpathKernelDropsOnWireGuard
         exp_alerts:

@@ -207,6 +207,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		return respond_stream(f, c, S_WATCH, gen, NULL);
 	}
 	f->lists++;
+	{
+		const char *rv =
+			MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "resourceVersion");
+		const char *cont =
+			MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "continue");
+
+		/* what the first page asked, and whether a later one mixed both */
+		if (!cont)
+			snprintf(f->list_rv, sizeof(f->list_rv), "%s", rv ? rv : "(none)");
+		else if (rv)
+			f->list_rv_with_continue = true;
+	}
 	if (f->list_mode_n) {
 		f->list_mode_n--;
 		mode = f->list_mode;
@@ -486,6 +498,7 @@ struct wp_kube_opts test_opts(struct fake_api *f)
 		.request_timeout_ms = 3000,
 		.watch_timeout_s = 30,
 		.backoff_min_ms = 20,
+		.relist_spread_ms = 50,
 		.backoff_max_ms = 200,
 	};
 

@@ -56,6 +56,8 @@ struct fake_api {
 	/* what was seen */
 	int lists, watches, unauthorized;
 	char watch_rv[32], last_token[64];
+	char list_rv[32]; /* resourceVersion of the last list's first page */
+	bool list_rv_with_continue; /* a page asked resourceVersion and continue together */
 	bool watch_bookmarks;
 };
 
@@ -137,5 +139,6 @@ void kube_case_server_dies(void);
 void kube_case_wrong_ca(void);
 void kube_case_metrics(void);
 void kube_case_start_errors(void);
+void kube_case_cni_fixtures(void); /* test_kube_cni.c */
 
 #endif /* __WARMPATH_FAKE_KUBE_API_H */

@@ -84,3 +84,4 @@ TEST(wireguard_attrib)
 /* user/discovery/kube*.c, peerset.c: test_kube_*.c (fake_kube_api.c) */
 TEST(kube_node)
 TEST(kube_discovery)
+TEST(kube_cni)

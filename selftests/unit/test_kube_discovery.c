@@ -327,6 +327,7 @@ void test_kube_discovery(void)
 		{ "watch_line_chunk", kube_case_watch_line_chunk },
 		{ "node_cap", kube_case_node_cap },
 		{ "start_errors", kube_case_start_errors },
+		{ "cni_fixtures", kube_case_cni_fixtures },
 	};
 
 	int saved_stderr = -1, devnull;

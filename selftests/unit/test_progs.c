@@ -190,7 +190,8 @@ static void usage(FILE *f, const char *prog)
 		"  -v          print passing asserts too (-vv: libbpf debug output)\n"
 		"  -t FILTER   run matching tests / subtests (substring, or glob with *?[)\n"
 		"  -l          list the tests\n"
-		"  --bench     run the datapath benchmark instead of the tests\n",
+		"  --bench     run the datapath benchmark instead of the tests\n"
+		"  --bench-kube  run the 5,000-node discovery benchmark instead of the tests\n",
 		prog);
 }
 
@@ -198,11 +199,12 @@ int main(int argc, char **argv)
 {
 	static const struct option long_opts[] = {
 		{ "bench", no_argument, NULL, 'b' },
+		{ "bench-kube", no_argument, NULL, 'k' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{},
 	};
-	bool bench = false, list = false;
+	bool bench = false, bench_kube = false, list = false;
 	char *filter = NULL, *slash;
 	size_t i;
 	int opt;
@@ -211,6 +213,9 @@ int main(int argc, char **argv)
 		switch (opt) {
 		case 'b':
 			bench = true;
+			break;
+		case 'k':
+			bench_kube = true;
 			break;
 		case 'l':
 			list = true;
@@ -242,6 +247,8 @@ int main(int argc, char **argv)
 
 	if (bench)
 		return bench_main() ? 1 : 0;
+	if (bench_kube)
+		return bench_kube_main() ? 1 : 0;
 
 	if (filter) {
 		filter_test = filter;

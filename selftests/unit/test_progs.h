@@ -111,6 +111,8 @@ static inline const char *test__op_str(const char *op)
 
 /* Benchmark entry point (bench.c), run by `test_progs --bench`. */
 int bench_main(void);
+/* Discovery at 5,000 nodes against a fake API server (bench/bench_kube.c). */
+int bench_kube_main(void);
 /* The drop tracer's cost per kernel drop (bench_drops.c), part of bench_main(). */
 int bench_drops(void);
 

@@ -17,6 +17,8 @@
 #include "config.h"
 #include "http.h"
 #include "ifwatch.h"
+#include "coverage.h"
+#include "routes.h"
 #include "wg_sync.h"
 #include "probe.h"
 #include "util.h"
@@ -74,6 +76,9 @@ cleanup:
 	return ret;
 }
 
+/* the user-only pinned map of prefix sources (for status --json); -1: none */
+static int prefix_src_fd = -1;
+
 static int sync_peers(struct wp_loader *ld, struct wp_peer_set *set)
 {
 	char err[512];
@@ -81,6 +86,14 @@ static int sync_peers(struct wp_loader *ld, struct wp_peer_set *set)
 
 	ret = peers_sync_maps(bpf_map__fd(ld->skel->maps.peers),
 			      bpf_map__fd(ld->skel->maps.prefixes), set, err, sizeof(err));
+	if (!ret && prefix_src_fd < 0) {
+		prefix_src_fd = prefix_sources_open(ld->pin_path, true);
+		if (prefix_src_fd < 0)
+			log_warn("%s/prefix_sources: %s: status --json shows no prefix sources",
+				 ld->pin_path, strerror(-prefix_src_fd));
+	}
+	if (!ret && prefix_src_fd >= 0 && prefix_sources_sync(prefix_src_fd, set))
+		log_warn("prefix_sources: not all prefix sources written");
 	/* even a failed sync may have changed some prefixes */
 	wp_loader_prefixes_changed(ld);
 	if (ret)
@@ -236,6 +249,8 @@ static int agent_install_peers(struct agent *a)
 	wg_sync_peers(&set, bpf_map__fd(a->ld.skel->maps.ifaces),
 		      &(struct wg_sync_opts){ !a->cfg->no_wireguard_prefixes,
 					      a->cfg->keepalive_interval });
+	if (!a->cfg->no_route_prefixes)
+		routes_sync_peers(&set, bpf_map__fd(a->ld.skel->maps.ifaces));
 	if (agent_set_peers(a, &set)) {
 		peer_set_free(&set);
 		return -1;
@@ -294,6 +309,10 @@ static int kube_open(struct agent *a)
 		o.token_file = strcmp(cfg->kube_token_file, "none") ? cfg->kube_token_file : "";
 	if (cfg->kube_ca_file[0])
 		o.ca_file = strcmp(cfg->kube_ca_file, "system") ? cfg->kube_ca_file : "";
+	if (cfg->kube_prefix_annotations[0])
+		o.prefix_annotations = strcmp(cfg->kube_prefix_annotations, "none") ?
+					       cfg->kube_prefix_annotations :
+					       "";
 	if (cfg->kube_annotations[0])
 		o.address_annotations =
 			strcmp(cfg->kube_annotations, "none") ? cfg->kube_annotations : "";
@@ -319,7 +338,7 @@ static void agent_loop(struct agent *a)
 	a->last_reconcile_ns = wp_now_ns();
 	while (!exiting) {
 		__u64 now = wp_now_ns(), wake = a->next_tick_ns;
-		bool kube_changed = false;
+		bool kube_changed = false, routes_event = false;
 		int n, timeout_ms;
 
 		if (a->prober.earliest_deadline_ns && a->prober.earliest_deadline_ns < wake)
@@ -347,6 +366,8 @@ static void agent_loop(struct agent *a)
 				event_log_poll(&a->events);
 			else if (kind == EV_KUBE)
 				kube_changed = true;
+			else if (kind == EV_ROUTES)
+				routes_event = true;
 		}
 		prober_expire(&a->prober, now);
 		/* nothing attached yet (--interface auto before the CNI's tunnel): every second */
@@ -369,6 +390,12 @@ static void agent_loop(struct agent *a)
 			agent_kube_update(a);
 		if (wg_sync_changed(bpf_map__fd(a->ld.skel->maps.ifaces)) && agent_install_peers(a))
 			log_warn("wireguard: peers unchanged (%d peers kept)", a->peers.n);
+		coverage_tick(bpf_map__fd(a->ld.skel->maps.stats),
+			      bpf_map__fd(a->ld.skel->maps.unmatched), wp_now_ns());
+		if (!a->cfg->no_route_prefixes &&
+		    routes_changed(bpf_map__fd(a->ld.skel->maps.ifaces), routes_event) &&
+		    agent_install_peers(a))
+			log_warn("routes: peers unchanged (%d peers kept)", a->peers.n);
 	}
 }
 
@@ -498,6 +525,13 @@ int cmd_run(int argc, char **argv)
 	wp_loader_prune_stale(&a.ld);
 	a.static_peers = peers;
 	memset(&peers, 0, sizeof(peers));
+	/* before the first install: no route change between the dump and the subscription */
+	if (!cfg.no_route_prefixes && (ret = routes_open(a.epfd, EV_TAG(EV_ROUTES, 0)))) {
+		log_error("routes: netlink: %s", strerror(-ret));
+		ret = 1;
+		goto detach;
+	}
+	ret = 1;
 	if (agent_install_peers(&a))
 		goto detach;
 	/* discovery runs in its own thread; the loop takes its changes from an eventfd */
@@ -564,6 +598,10 @@ out:
 	if (a.epfd >= 0)
 		close(a.epfd);
 	peer_table_free(&a.peers);
+	routes_close();
+	if (prefix_src_fd >= 0)
+		close(prefix_src_fd);
+	prefix_src_fd = -1;
 	peer_set_free(&a.installed);
 	peer_set_free(&a.static_peers);
 	peer_set_free(&a.kube_peers);

@@ -38,6 +38,8 @@ enum {
 	OPT_WORST_PEERS,
 	OPT_TICK,
 	OPT_NO_WG_PREFIXES,
+	OPT_NO_ROUTE_PREFIXES,
+	OPT_KUBE_PREFIX_ANNOTATIONS,
 	OPT_HELP,
 };
 
@@ -70,6 +72,8 @@ static const struct option run_options[] = {
 	{ "worst-peers", required_argument, NULL, OPT_WORST_PEERS },
 	{ "tick-interval", required_argument, NULL, OPT_TICK },
 	{ "no-wireguard-prefixes", no_argument, NULL, OPT_NO_WG_PREFIXES },
+	{ "no-route-prefixes", no_argument, NULL, OPT_NO_ROUTE_PREFIXES },
+	{ "kube-prefix-annotations", required_argument, NULL, OPT_KUBE_PREFIX_ANNOTATIONS },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{},
@@ -116,8 +120,18 @@ void config_print_run_help(FILE *f)
 		"                              'none': InternalIP only)\n"
 		"  --node-name NAME            this node's name, skipped among peers\n"
 		"                              (default: $NODE_NAME, else the hostname)\n"
+		"  --kube-prefix-annotations KEY[,KEY...]\n"
+		"                              node annotations whose addresses (or pod CIDRs) become\n"
+		"                              the node's prefixes (default: every node-address,\n"
+		"                              tunnel-address and pod-CIDR annotation of Calico,\n"
+		"                              Cilium and flannel; 'none': spec.podCIDRs and\n"
+		"                              InternalIPs only)\n"
 		"  --no-wireguard-prefixes     do not add a WireGuard peer's allowed IPs to the\n"
 		"                              prefixes of the peer it belongs to (added by default)\n"
+		"  --no-route-prefixes         do not add routes through a watched tunnel whose\n"
+		"                              gateway is a peer's (Calico /26 blocks, flannel /24s)\n"
+		"                              to that peer's prefixes (added by default; followed\n"
+		"                              as routes change)\n"
 		"\n"
 		"Keep-alive:\n"
 		"  --mode idle|constant|observe  probe idle peers only (default) / every peer every\n"
@@ -296,6 +310,12 @@ static int apply(struct wp_config *cfg, int opt, const char *arg)
 	case OPT_NO_WG_PREFIXES:
 		cfg->no_wireguard_prefixes = !arg || !strcmp(arg, "1") || !strcasecmp(arg, "true");
 		return 0;
+	case OPT_NO_ROUTE_PREFIXES:
+		cfg->no_route_prefixes = !arg || !strcmp(arg, "1") || !strcasecmp(arg, "true");
+		return 0;
+	case OPT_KUBE_PREFIX_ANNOTATIONS:
+		return copy_str("--kube-prefix-annotations", arg, cfg->kube_prefix_annotations,
+				sizeof(cfg->kube_prefix_annotations));
 	case OPT_KUBE_API:
 		if (strncmp(arg, "https://", 8) && strncmp(arg, "http://", 7))
 			return bad("--kube-api", arg, "want https://HOST[:PORT]");

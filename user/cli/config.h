@@ -27,6 +27,8 @@ struct wp_config {
 	char probe_key_file[256]; /* "": probes unauthenticated */
 	bool kubernetes;
 	bool no_wireguard_prefixes; /* --no-wireguard-prefixes */
+	bool no_route_prefixes; /* --no-route-prefixes */
+	char kube_prefix_annotations[2048]; /* "": every known one; "none": no annotation */
 	char kube_api[256]; /* "" : in-cluster (KUBERNETES_SERVICE_HOST/_PORT) */
 	char kube_token_file[256]; /* "" : the service account's; "none": no token */
 	char kube_ca_file[256]; /* "" : the service account's; "system": the system store */

@@ -13,6 +13,7 @@
 #include "peer_counters.h"
 #include "peer_json.h"
 #include "status.h"
+#include "peers.h"
 #include "util.h"
 #include "wireguard.h"
 #include "warmpath.h"
@@ -142,6 +143,17 @@ json_t *status_json_from_pins(const char *pin_path, char *err, size_t errlen)
 		if (!wp_peer_counters_read(pc_fd, &key, 1, &sum))
 			wp_peer_counters_apply(&ps, &sum);
 		json_array_append_new(arr, status_peer_json(&ps, key, now));
+	}
+	{
+		int pfx_fd = wp_open_pin(pin_path, "prefixes", err, errlen);
+		int src_fd = prefix_sources_open(pin_path, false);
+
+		wp_peers_attach_prefixes(arr, pfx_fd, src_fd);
+		if (pfx_fd >= 0)
+			close(pfx_fd);
+		if (src_fd >= 0)
+			close(src_fd);
+		err[0] = '\0';
 	}
 	json_object_set_new(root, "peers", arr);
 

@@ -104,10 +104,12 @@ int wp_cleanup(const char *pin_path, bool verbose)
 	datapath_bpf__destroy(skel);
 	/*
 	 * the drop tracer's own map (bpf/drops.bpf.c; the rest it shares with the
-	 * datapath) and the record of our tc filters
+	 * datapath), the record of our tc filters and the prefix sources (user only)
 	 */
-	for (int i = 0; i < 2; i++) {
-		snprintf(path, sizeof(path), "%s/%s", pin_path, i == 0 ? "drops" : "tc_filters");
+	for (int i = 0; i < 3; i++) {
+		static const char *const own[] = { "drops", "tc_filters", "prefix_sources" };
+
+		snprintf(path, sizeof(path), "%s/%s", pin_path, own[i]);
 		if (!unlink(path)) {
 			removed++;
 			if (verbose)

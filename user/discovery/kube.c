@@ -33,25 +33,26 @@ const char *kube_error_name(enum kube_error e)
 
 /* --- options ------------------------------------------------------------- */
 
-static int parse_annotations(struct wp_kube *k, const char *list, char *err, size_t errlen)
+/* A comma-separated list into @buf (@buflen) and @out (at most @max keys, NULL-terminated). */
+static int parse_annotations(char *buf, size_t buflen, const char **out, int max, const char *list,
+			     const char *what, char *err, size_t errlen)
 {
 	char *tok, *save = NULL;
 	int n = 0;
 
-	if (strlen(list) >= sizeof(k->ann_buf)) {
-		snprintf(err, errlen, "annotation list too long");
+	if (strlen(list) >= buflen) {
+		snprintf(err, errlen, "%s annotation list too long", what);
 		return -EINVAL;
 	}
-	strcpy(k->ann_buf, list);
-	for (tok = strtok_r(k->ann_buf, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
-		if (n == KUBE_MAX_ANNOTATIONS) {
-			snprintf(err, errlen, "more than %d address annotations",
-				 KUBE_MAX_ANNOTATIONS);
+	strcpy(buf, list);
+	for (tok = strtok_r(buf, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
+		if (n == max) {
+			snprintf(err, errlen, "more than %d %s annotations", max, what);
 			return -EINVAL;
 		}
-		k->annotations[n++] = tok;
+		out[n++] = tok;
 	}
-	k->annotations[n] = NULL;
+	out[n] = NULL;
 	return 0;
 }
 
@@ -119,10 +120,16 @@ struct wp_kube *kube_start(const struct wp_kube_opts *o, char *err, size_t errle
 		      "token file", err, errlen) ||
 	    copy_path(k->ca_file, sizeof(k->ca_file), o->ca_file, KUBE_DEFAULT_CA_FILE, "CA file",
 		      err, errlen) ||
-	    parse_annotations(
-		    k, o->address_annotations ? o->address_annotations : KUBE_DEFAULT_ANNOTATIONS,
-		    err, errlen))
+	    parse_annotations(k->ann_buf, sizeof(k->ann_buf), k->annotations, KUBE_MAX_ANNOTATIONS,
+			      o->address_annotations ? o->address_annotations :
+						       KUBE_DEFAULT_ANNOTATIONS,
+			      "address", err, errlen) ||
+	    parse_annotations(k->pfx_ann_buf, sizeof(k->pfx_ann_buf), k->pfx_annotations,
+			      KUBE_MAX_PREFIX_ANNOTATIONS,
+			      o->prefix_annotations ? o->prefix_annotations : "", "prefix", err,
+			      errlen))
 		goto fail;
+	k->pfx_ann_default = !o->prefix_annotations;
 	if (k->token_file[0] && !strncmp(k->api, "http://", 7)) {
 		snprintf(err, errlen,
 			 "API URL '%s': a bearer token (%s) is sent only over https:// "
@@ -137,11 +144,14 @@ struct wp_kube *kube_start(const struct wp_kube_opts *o, char *err, size_t errle
 	k->watch_timeout_s = o->watch_timeout_s > 0 ? o->watch_timeout_s : 300;
 	k->backoff_min_ms = o->backoff_min_ms > 0 ? o->backoff_min_ms : 500;
 	k->backoff_max_ms = o->backoff_max_ms > 0 ? o->backoff_max_ms : 30000;
+	k->relist_spread_ms = o->relist_spread_ms > 0 ? o->relist_spread_ms :
+			      o->relist_spread_ms < 0 ? 0 :
+							5000;
 	if (k->backoff_max_ms < k->backoff_min_ms)
 		k->backoff_max_ms = k->backoff_min_ms;
 	k->max_event = o->max_event_bytes ? o->max_event_bytes : 8 << 20;
 	k->max_list = o->max_list_bytes ? o->max_list_bytes : 64 << 20;
-	k->page_size = o->list_page_size > 0 ? o->list_page_size : 500;
+	k->page_size = o->list_page_size > 0 ? o->list_page_size : 100;
 	k->max_nodes = o->max_nodes > 0 ? o->max_nodes : 20000;
 	k->seed = getpid() ^ (unsigned int)kube_mono_ms();
 

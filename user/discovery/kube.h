@@ -47,6 +47,7 @@
 	"projectcalico.org/IPv4IPIPTunnelAddr,projectcalico.org/IPv4VXLANTunnelAddr," \
 	"projectcalico.org/IPv4WireguardInterfaceAddr"
 #define KUBE_MAX_ANNOTATIONS 8
+#define KUBE_MAX_PREFIX_ANNOTATIONS 32
 
 struct wp_kube_opts {
 	/* https://HOST:PORT; NULL or "": from KUBERNETES_SERVICE_HOST/_PORT (in-cluster) */
@@ -59,6 +60,12 @@ struct wp_kube_opts {
 	const char *node_name;
 	/* comma-separated annotation keys holding the probe address; NULL: the default */
 	const char *address_annotations;
+	/*
+	 * comma-separated annotation keys whose values become prefixes; NULL: every
+	 * node-address, tunnel-address and pod-CIDR annotation of Calico, Cilium and
+	 * flannel (wp_node_annotations[]); "": none
+	 */
+	const char *prefix_annotations;
 	int connect_timeout_ms; /* TCP + TLS handshake; 0: 5000 */
 	int request_timeout_ms; /* one list page, whole transfer; 0: 60000 */
 	/* no byte received for this long fails a transfer (CURLOPT_LOW_SPEED_*, whole
@@ -67,9 +74,13 @@ struct wp_kube_opts {
 	int watch_timeout_s; /* timeoutSeconds of a watch (x 1..1.5, jittered); 0: 300 */
 	int backoff_min_ms; /* first retry delay; 0: 500 */
 	int backoff_max_ms; /* delay cap; 0: 30000 */
+	/* a relist (410) waits a random 0..this, then backs off if it repeats; 0: 5000, <0: 0 */
+	int relist_spread_ms;
 	size_t max_event_bytes; /* longest watch line; 0: 8 MiB */
-	size_t max_list_bytes; /* largest list page; 0: 64 MiB */
-	int list_page_size; /* ?limit=; 0: 500 */
+	/* largest list page without its items (they are parsed one by one, each
+	 * bounded by max_event_bytes); 0: 64 MiB */
+	size_t max_list_bytes;
+	int list_page_size; /* ?limit=; 0: 100 */
 	int max_nodes; /* nodes kept (list and watch); more count as too_large; 0: 20000 */
 };
 
@@ -96,6 +107,8 @@ struct wp_kube_stats {
 	__u64 errors[KUBE_ERR_MAX];
 	__u64 lists; /* completed lists (the first one and every relist) */
 	__u64 watches; /* watch requests answered 200 */
+	__u64 requests; /* GETs sent (lists pages and watches, whatever the outcome) */
+	__u64 bytes_received; /* response body bytes of those */
 	__u64 events[5]; /* ADDED, MODIFIED, DELETED, BOOKMARK, ERROR */
 	double last_success; /* wall clock (s) of the last good list, watch or event; 0: never */
 	int nodes; /* nodes in the table (this one included) */
@@ -140,5 +153,14 @@ int kube_emit_metrics(struct wp_kube *k, struct prom_buf *b);
  */
 int kube_node_peer(const json_t *node, const char *const *annotations, struct wp_peer *p, char *err,
 		   size_t errlen);
+/*
+ * The same, with the annotations whose values become prefixes (addresses, or
+ * CIDRs for the pod-CIDR ones): @prefix_annotations NULL-terminated, NULL for
+ * every one of wp_node_annotations[] (Calico, Cilium, flannel). Each prefix's
+ * src says where it came from (enum wp_prefix_src).
+ */
+int kube_node_peer_ex(const json_t *node, const char *const *annotations,
+		      const char *const *prefix_annotations, struct wp_peer *p, char *err,
+		      size_t errlen);
 
 #endif /* __WARMPATH_KUBE_H */

@@ -110,6 +110,7 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
 	struct xfer *x = ud;
 	size_t n = size * nmemb;
 
+	x->received += n;
 	if (!x->code)
 		curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &x->code);
 	if (x->code != 200) {
@@ -121,7 +122,9 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
 		x->err_body[x->err_len] = '\0';
 		return n;
 	}
-	if (x->watch ? kube_watch_feed(x, data, n) : kube_buf_append(x, data, n))
+	if (x->watch ? kube_watch_feed(x, data, n) :
+	    x->fresh ? kube_list_feed(x, data, n) :
+		       kube_buf_append(x, data, n))
 		return n;
 	return 0; /* CURLE_WRITE_ERROR: x->fail says why */
 }
@@ -237,6 +240,10 @@ int kube_get(struct wp_kube *k, const char *url, struct xfer *x, long timeout_ms
 	curl_easy_setopt(x->easy, CURLOPT_WRITEDATA, x);
 
 	res = run_transfer(k, x->easy);
+	pthread_mutex_lock(&k->lock);
+	k->st.requests++;
+	k->st.bytes_received += x->received;
+	pthread_mutex_unlock(&k->lock);
 	if (atomic_load(&k->stopping)) {
 		ret = STOPPED;
 	} else if (x->fail != OK) {
@@ -252,8 +259,8 @@ int kube_get(struct wp_kube *k, const char *url, struct xfer *x, long timeout_ms
 		ret = OK;
 	}
 	if (ret == KUBE_ERR_TOO_LARGE)
-		log_warn("kubernetes: GET %s: more than %zu bytes in one %s", url, x->max,
-			 x->watch ? "event" : "page");
+		log_warn("kubernetes: GET %s: more than %zu bytes in one %s", url,
+			 x->fresh ? x->item_max : x->max, x->watch ? "event" : "list item");
 cleanup:
 	curl_easy_cleanup(x->easy);
 	x->easy = NULL;

@@ -53,8 +53,11 @@ struct wp_kube {
 	char node_name[NODE_NAME_MAX + 1];
 	char ann_buf[1024];
 	const char *annotations[KUBE_MAX_ANNOTATIONS + 1];
+	char pfx_ann_buf[2048];
+	const char *pfx_annotations[KUBE_MAX_PREFIX_ANNOTATIONS + 1];
+	bool pfx_ann_default; /* every known annotation (wp_node_annotations[]) */
 	long connect_timeout_ms, request_timeout_ms, stall_timeout_ms, watch_timeout_s;
-	int backoff_min_ms, backoff_max_ms, page_size, max_nodes;
+	int backoff_min_ms, backoff_max_ms, relist_spread_ms, page_size, max_nodes;
 	size_t max_event, max_list;
 
 	/* the discovery thread */
@@ -86,6 +89,19 @@ struct xfer {
 	size_t err_len;
 	int fail; /* an enum kube_error a callback stopped the transfer for, or OK */
 	__u64 events; /* watch events applied */
+	/*
+	 * A list page, parsed as it arrives (kube_list_feed): buf gets the page
+	 * without its items (the "items" array arrives as []), each item is
+	 * parsed on its own into @fresh and dropped; memory is one Node object.
+	 */
+	struct node_table *fresh; /* non-NULL: a list page */
+	int depth; /* JSON nesting depth */
+	bool in_str, esc; /* inside a string, after a backslash in one */
+	int items; /* 0: before the "items" array, 1: inside it, 2: after it */
+	char *item; /* the item being received */
+	size_t item_len, item_cap, item_max;
+	int bad_items; /* items without a usable metadata.name (skipped, logged) */
+	size_t received; /* body bytes, whatever the status */
 };
 
 /* metadata.name of a Node object, or NULL. */
@@ -139,6 +155,12 @@ bool kube_buf_append(struct xfer *x, const char *data, size_t n);
  * not be NUL-terminated (it is libcurl's buffer).
  */
 bool kube_watch_feed(struct xfer *x, const char *data, size_t n);
+/*
+ * Split a NodeList page into its items as it arrives (kube_list_stream.c):
+ * each item is parsed into x->fresh, the rest kept in x->buf. False with
+ * x->fail set on an item above x->item_max, more than max_nodes, or no JSON.
+ */
+bool kube_list_feed(struct xfer *x, const char *data, size_t n);
 void *kube_thread(void *arg);
 
 #endif /* __WARMPATH_KUBE_INT_H */

@@ -18,13 +18,24 @@
 
 /* --- nodes to peers ------------------------------------------------------ */
 
-/* Add @text (an address or CIDR) to @list unless it is bad, a duplicate, or the list is full. */
-static void addr_add(char list[][ADDR_MAX], struct wp_prefix *pfx, int *n, const char *text)
+/*
+ * Add @text (an address or CIDR, from @src) to @list unless it is bad, a
+ * duplicate, or the list is full.
+ */
+static void addr_add(char list[][ADDR_MAX], struct wp_prefix *pfx, int *n, const char *text,
+		     __u32 src)
 {
 	struct wp_prefix p;
 
 	if (!text || strlen(text) >= ADDR_MAX || prefix_parse(text, &p))
 		return;
+	if (peer_prefix_too_broad(&p)) {
+		/* one bad annotation or podCIDR costs that prefix, not the whole node */
+		log_debug("kubernetes: %s (%s) is broader than a peer may claim: skipped", text,
+			  prefix_src_name(src));
+		return;
+	}
+	p.src = src;
 	for (int i = 0; i < *n; i++)
 		if (pfx[i].len == p.len && !memcmp(pfx[i].addr, p.addr, 16))
 			return;
@@ -65,8 +76,11 @@ static int key_from_base64(const char *s, __u8 out[32])
 	return o == 32 && !(acc & ((1u << bits) - 1)) ? 0 : -EINVAL;
 }
 
-/* An annotation's address, without a "/len" (Calico's IPv4Address carries one). */
-static bool annotation_addr(const json_t *ann, const char *key, char *out)
+/*
+ * An annotation's address, without a "/len" (Calico's IPv4Address carries
+ * one: the node's subnet, not a prefix of the node), or with it (@cidr).
+ */
+static bool annotation_value(const json_t *ann, const char *key, bool cidr, char *out)
 {
 	const char *v = json_string_value(json_object_get(ann, key));
 	struct wp_prefix p;
@@ -76,13 +90,20 @@ static bool annotation_addr(const json_t *ann, const char *key, char *out)
 		return false;
 	strcpy(out, v);
 	slash = strchr(out, '/');
-	if (slash)
+	if (slash && !cidr)
 		*slash = '\0';
 	return *out && !prefix_parse(out, &p);
 }
 
 int kube_node_peer(const json_t *node, const char *const *annotations, struct wp_peer *p, char *err,
 		   size_t errlen)
+{
+	return kube_node_peer_ex(node, annotations, NULL, p, err, errlen);
+}
+
+int kube_node_peer_ex(const json_t *node, const char *const *annotations,
+		      const char *const *prefix_annotations, struct wp_peer *p, char *err,
+		      size_t errlen)
 {
 	static const char *const defaults[] = { "projectcalico.org/IPv4IPIPTunnelAddr",
 						"projectcalico.org/IPv4VXLANTunnelAddr",
@@ -111,14 +132,14 @@ int kube_node_peer(const json_t *node, const char *const *annotations, struct wp
 	}
 	/* the probe address first: the first annotation set, else the first InternalIP */
 	for (int j = 0; annotations[j]; j++)
-		if (annotation_addr(ann, annotations[j], addr))
-			addr_add(list, pfx, &n, addr);
+		if (annotation_value(ann, annotations[j], false, addr))
+			addr_add(list, pfx, &n, addr, prefix_src_of_annotation(annotations[j]));
 	json_array_foreach(json_object_get(json_object_get(node, "status"), "addresses"), i, a) {
 		const char *type = json_string_value(json_object_get(a, "type"));
 		const char *ip = json_string_value(json_object_get(a, "address"));
 
 		if (type && !strcmp(type, "InternalIP") && ip && !strchr(ip, '/'))
-			addr_add(list, pfx, &n, ip);
+			addr_add(list, pfx, &n, ip, WP_SRC_KUBERNETES);
 	}
 	if (!n) {
 		snprintf(err, errlen,
@@ -128,15 +149,40 @@ int kube_node_peer(const json_t *node, const char *const *annotations, struct wp
 	cidrs = json_object_get(spec_obj, "podCIDRs");
 	if (json_array_size(cidrs))
 		json_array_foreach(cidrs, i, a)
-			addr_add(list, pfx, &n, json_string_value(a));
+			addr_add(list, pfx, &n, json_string_value(a), WP_SRC_KUBERNETES);
 	else
-		addr_add(list, pfx, &n, json_string_value(json_object_get(spec_obj, "podCIDR")));
+		addr_add(list, pfx, &n, json_string_value(json_object_get(spec_obj, "podCIDR")),
+			 WP_SRC_KUBERNETES);
+	/* the node-address, tunnel-address and pod-CIDR annotations of Calico, Cilium, flannel */
+	if (!prefix_annotations) {
+		for (int j = 0; j < wp_node_annotations_n; j++)
+			if (annotation_value(ann, wp_node_annotations[j].key,
+					     wp_node_annotations[j].cidr, addr))
+				addr_add(list, pfx, &n, addr, WP_SRC_ANNOTATION_BASE + j);
+	} else {
+		for (int j = 0; prefix_annotations[j]; j++) {
+			__u32 src = prefix_src_of_annotation(prefix_annotations[j]);
+			bool cidr = src >= WP_SRC_ANNOTATION_BASE &&
+				    wp_node_annotations[src - WP_SRC_ANNOTATION_BASE].cidr;
+
+			if (annotation_value(ann, prefix_annotations[j], cidr, addr))
+				addr_add(list, pfx, &n, addr, src);
+		}
+	}
 
 	len = snprintf(spec, sizeof(spec), "%s=%s", name, list[0]);
 	for (int j = 1; j < n; j++)
 		len += snprintf(spec + len, sizeof(spec) - len, ",%s", list[j]);
 	if (peer_parse_spec(spec, p, err, errlen))
 		return -EINVAL;
+	/* where each prefix came from (the spec keeps the order, duplicates already out) */
+	for (int k = 0; k < p->nprefixes; k++)
+		for (int j = 0; j < n; j++)
+			if (pfx[j].len == p->prefixes[k].len &&
+			    !memcmp(pfx[j].addr, p->prefixes[k].addr, 16)) {
+				p->prefixes[k].src = pfx[j].src;
+				break;
+			}
 	/* the node's WireGuard public key, as Calico or Cilium publish it */
 	for (int j = 0; wg_key_annotations[j] && !p->has_wg_key; j++)
 		p->has_wg_key = !key_from_base64(
@@ -156,7 +202,9 @@ bool kube_node_parse(struct wp_kube *k, const json_t *obj, struct kube_node *kn)
 	if (!name || !*name || strlen(name) > NODE_NAME_MAX)
 		return false;
 	strcpy(kn->name, name);
-	kn->usable = !kube_node_peer(obj, k->annotations, &kn->peer, err, sizeof(err));
+	kn->usable = !kube_node_peer_ex(obj, k->annotations,
+					k->pfx_ann_default ? NULL : k->pfx_annotations, &kn->peer,
+					err, sizeof(err));
 	if (!kn->usable && strcmp(name, k->node_name))
 		log_debug("kubernetes: %s: not a peer", err);
 	return true;

@@ -124,15 +124,16 @@ bool kube_watch_feed(struct xfer *x, const char *data, size_t n)
 	return true;
 }
 
-/* One page of a NodeList into @fresh; @cont gets metadata.continue, @rv its resourceVersion. */
-static int list_page(struct wp_kube *k, struct xfer *x, struct node_table *fresh, char *cont,
-		     size_t contlen, char *rv, size_t rvlen)
+/*
+ * The rest of one NodeList page (its items already parsed into x->fresh by
+ * kube_list_feed): @cont gets metadata.continue, @rv its resourceVersion.
+ */
+static int list_page(struct xfer *x, char *cont, size_t contlen, char *rv, size_t rvlen)
 {
-	const json_t *items, *meta, *item;
+	const json_t *items, *meta;
 	const char *r, *c;
 	json_error_t jerr;
 	json_t *root;
-	size_t i;
 	int ret = OK;
 
 	root = json_loadb(x->buf ? x->buf : "", x->len, 0, &jerr);
@@ -146,7 +147,8 @@ static int list_page(struct wp_kube *k, struct xfer *x, struct node_table *fresh
 	meta = json_object_get(root, "metadata");
 	r = json_string_value(json_object_get(meta, "resourceVersion"));
 	c = json_string_value(json_object_get(meta, "continue"));
-	if (!json_is_array(items) || !r || !*r || strlen(r) >= rvlen ||
+	/* items is [] here: its elements went to the node table one by one */
+	if (!json_is_array(items) || x->items != 2 || !r || !*r || strlen(r) >= rvlen ||
 	    (c && strlen(c) >= contlen)) {
 		log_warn("kubernetes: node list: not a NodeList");
 		ret = KUBE_ERR_BAD_JSON;
@@ -154,21 +156,6 @@ static int list_page(struct wp_kube *k, struct xfer *x, struct node_table *fresh
 	}
 	strcpy(rv, r);
 	strcpy(cont, c ? c : "");
-	json_array_foreach(items, i, item) {
-		if (fresh->n >= k->max_nodes) {
-			log_warn("kubernetes: node list: more than %d nodes", k->max_nodes);
-			ret = KUBE_ERR_TOO_LARGE;
-			goto out;
-		}
-		if (kube_node_table_grow(fresh)) {
-			ret = KUBE_ERR_TOO_LARGE;
-			goto out;
-		}
-		if (kube_node_parse(k, item, &fresh->v[fresh->n]))
-			fresh->n++;
-		else
-			log_warn("kubernetes: node list: an item without a usable metadata.name");
-	}
 out:
 	json_decref(root);
 	return ret;
@@ -183,7 +170,8 @@ static int kube_list(struct wp_kube *k)
 	int ret, n = 0, len;
 
 	do {
-		struct xfer x = { .max = k->max_list };
+		/* max: the page without its items; item_max: one Node object */
+		struct xfer x = { .max = k->max_list, .fresh = &fresh, .item_max = k->max_event };
 		char *esc = NULL;
 
 		if (n == KUBE_MAX_PAGES) {
@@ -198,8 +186,16 @@ static int kube_list(struct wp_kube *k)
 				goto out;
 			}
 		}
+		/*
+		 * The first page with resourceVersion=0: served from the API server's
+		 * watch cache, not a quorum read of etcd (the cache may ignore limit
+		 * and send every node at once: the items are parsed one by one, see
+		 * list_feed()). Later pages carry only continue (the API server refuses
+		 * a resourceVersion next to it).
+		 */
 		len = snprintf(url, sizeof(url), "%s" NODES_PATH "?limit=%d%s%s", k->api,
-			       k->page_size, esc ? "&continue=" : "", esc ? esc : "");
+			       k->page_size, esc ? "&continue=" : "&resourceVersion=0",
+			       esc ? esc : "");
 		curl_free(esc);
 		if (len < 0 || (size_t)len >= sizeof(url)) {
 			/* never a cut continue token: that would list from the start again */
@@ -210,8 +206,9 @@ static int kube_list(struct wp_kube *k)
 		ret = kube_get(k, url, &x, k->request_timeout_ms,
 			       k->stall_timeout_ms ? k->stall_timeout_ms : 30000);
 		if (ret == OK)
-			ret = list_page(k, &x, &fresh, cont, sizeof(cont), rv, sizeof(rv));
+			ret = list_page(&x, cont, sizeof(cont), rv, sizeof(rv));
 		free(x.buf);
+		free(x.item);
 		if (ret != OK)
 			goto out;
 		n++;
@@ -310,19 +307,26 @@ static void backoff_sleep(struct wp_kube *k, int ms)
 
 static void fail(struct wp_kube *k, int reason)
 {
+	int ms;
+
 	pthread_mutex_lock(&k->lock);
 	k->st.errors[reason]++;
 	k->st.up = false;
 	pthread_mutex_unlock(&k->lock);
 	if (reason == KUBE_ERR_GONE) {
 		k->have_rv = false;
-		log_info("kubernetes: resourceVersion expired: relisting");
 		/*
-		 * The first relist is at once; a server that answers every watch with
-		 * 410 (the list succeeding in between) is backed off all the same.
+		 * Never at once, never in step: after an API server restart every
+		 * agent of the cluster sees its 410 within a second. The first relist
+		 * waits a random 0..relist_spread (full jitter); a server answering
+		 * every watch with 410 (the list succeeding in between) is backed off
+		 * exponentially on top.
 		 */
+		ms = rand_r(&k->seed) % (k->relist_spread_ms + 1);
 		if (k->churn++)
-			backoff_sleep(k, backoff_ms(k, k->churn - 2));
+			ms += backoff_ms(k, k->churn - 1);
+		log_info("kubernetes: resourceVersion expired: relisting in %d ms", ms);
+		backoff_sleep(k, ms);
 		return;
 	}
 	backoff_sleep(k, backoff_ms(k, k->attempt));

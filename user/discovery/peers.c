@@ -100,21 +100,26 @@ void prefix_format(const struct wp_prefix *pfx, char *buf, size_t len)
  * A peer's prefix: prefix_parse(), no broader than /8 (IPv4) or /16 (IPv6),
  * and no IPv6 prefix that holds all of IPv4 (::/16 contains ::ffff:0:0/96).
  */
-static int peer_prefix_parse(const char *s, struct wp_prefix *pfx)
+bool peer_prefix_too_broad(const struct wp_prefix *pfx)
 {
 	struct wp_prefix all_v4 = { .addr = { [10] = 0xff, [11] = 0xff }, .len = 96 };
 
-	if (prefix_parse(s, pfx))
-		return -EINVAL;
 	if (pfx->len < (prefix_is_v4(pfx) ? 96 + PEER_PREFIX_MIN_V4 : PEER_PREFIX_MIN_V6))
-		return -ERANGE;
+		return true;
 	if (pfx->len < 96) {
 		for (unsigned int bit = pfx->len; bit < 128; bit++)
 			all_v4.addr[bit / 8] &= ~(0x80 >> (bit % 8));
 		if (!memcmp(all_v4.addr, pfx->addr, 16))
-			return -ERANGE;
+			return true;
 	}
-	return 0;
+	return false;
+}
+
+static int peer_prefix_parse(const char *s, struct wp_prefix *pfx)
+{
+	if (prefix_parse(s, pfx))
+		return -EINVAL;
+	return peer_prefix_too_broad(pfx) ? -ERANGE : 0;
 }
 
 static bool valid_name(const char *name)

@@ -17,7 +17,43 @@
 struct wp_prefix {
 	__u8 addr[16]; /* IPv4-mapped for IPv4 */
 	__u32 len; /* 0..128, in IPv4-mapped terms for IPv4 (96 + n) */
+	__u32 src; /* where it came from: enum wp_prefix_src (0, static, from prefix_parse()) */
 };
+
+/*
+ * Where a peer's prefix came from, shown in /peers and `status --json`
+ * ("source"); status reads it from the user-only pinned map `prefix_sources`
+ * (struct prefix_key -> __u32 source), written next to the `prefixes` trie.
+ */
+enum wp_prefix_src {
+	WP_SRC_STATIC = 0, /* --peer, --peers-file */
+	WP_SRC_KUBERNETES, /* a Node's InternalIP or spec.podCIDR(s) */
+	WP_SRC_ROUTE, /* a route through a watched tunnel (routes.c) */
+	WP_SRC_WIREGUARD, /* a WireGuard peer's allowed IPs */
+	WP_SRC_ANNOTATION, /* an annotation outside wp_node_annotations[] */
+	WP_SRC_ANNOTATION_BASE = 16, /* + i: the annotation wp_node_annotations[i].key */
+};
+
+/* Node annotations warmpath knows: their key, and whether the value is a CIDR. */
+struct wp_node_annotation {
+	const char *key;
+	bool cidr; /* a prefix (pod CIDR); otherwise an address, any "/len" dropped */
+};
+extern const struct wp_node_annotation wp_node_annotations[];
+extern const int wp_node_annotations_n;
+
+/* "static", "kubernetes", "route", "wireguard", or the annotation's key. */
+const char *prefix_src_name(__u32 src);
+/* The annotation's source code (WP_SRC_ANNOTATION_BASE + i, or WP_SRC_ANNOTATION). */
+__u32 prefix_src_of_annotation(const char *key);
+/*
+ * Make the user-only pinned map `prefix_sources` (PIN/prefix_sources) hold the
+ * source of every prefix of @set (open or create it with prefix_sources_open()).
+ * Returns 0 or -errno.
+ */
+struct wp_peer_set;
+int prefix_sources_open(const char *pin_path, bool create);
+int prefix_sources_sync(int fd, const struct wp_peer_set *set);
 
 struct wp_peer {
 	char name[WP_PEER_NAME_LEN];
@@ -57,6 +93,8 @@ void peer_set_free(struct wp_peer_set *set);
 /* Address / prefix text to the trie's IPv4-mapped form. */
 int prefix_parse(const char *s, struct wp_prefix *pfx);
 void prefix_format(const struct wp_prefix *pfx, char *buf, size_t len);
+/* Broader than a peer may claim: /8 (IPv4), /16 (IPv6), or holding all of IPv4. */
+bool peer_prefix_too_broad(const struct wp_prefix *pfx);
 
 /*
  * Make the maps hold exactly `set`: a peer keeps the slot that carries its name

@@ -14,11 +14,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <jansson.h>
 #include "datapath.skel.h"
+#include "coverage.h"
 #include "export.h"
+#include "peer_json.h"
+#include "peers.h"
 #include "status.h"
 #include "util.h"
 #include "wireguard.h"
@@ -214,11 +218,18 @@ static void collect_kube(const struct wp_scrape *s, struct prom_buf *b)
 		kube_emit_metrics(*src->kube, b);
 }
 
+static void collect_coverage(const struct wp_scrape *s, struct prom_buf *b)
+{
+	(void)s;
+	coverage_emit_metrics(b);
+}
+
 static const struct wp_collector locked_collectors[] = {
 	{ "datapath", collect_datapath }, { "wireguard", collect_wireguard },
 	{ "drops", collect_drops },	  { "prober", collect_prober },
 	{ "events", collect_events },	  { "ticks", collect_ticks },
 	{ "ready", collect_ready },	  { "kube", collect_kube },
+	{ "coverage", collect_coverage },
 };
 
 /* CPU time of the last /metrics built (any HTTP thread). */
@@ -303,6 +314,13 @@ char *wp_export_peers_json(void *ctx)
 					   wg ? wg->devs : NULL, wg ? wg->n : 0));
 	pthread_mutex_unlock(src->lock);
 	wg_snap_put(wg);
+	{
+		int src_fd = prefix_sources_open(src->ld->pin_path, false);
+
+		wp_peers_attach_prefixes(arr, bpf_map__fd(src->ld->skel->maps.prefixes), src_fd);
+		if (src_fd >= 0)
+			close(src_fd);
+	}
 	json_object_set_new(root, "peers", arr);
 	json_object_set_new(root, "kernel_drops", wp_drops_json(src->drops));
 	text = json_dumps(root, JSON_INDENT(2));
@@ -333,5 +351,8 @@ bool wp_export_ready(void *ctx, char *why, size_t len)
 		}
 	}
 	pthread_mutex_unlock(src->lock);
+	/* missed prefixes: still ready (200), the body and a gauge say so */
+	if (ready)
+		coverage_degraded(why, len);
 	return ready;
 }

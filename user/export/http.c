@@ -393,8 +393,16 @@ static enum MHD_Result serve_readyz(struct wp_http *s, struct MHD_Connection *co
 	char *msg;
 	int n;
 
-	if (s->h.ready(s->h.ctx, why, sizeof(why)))
-		return respond_text(s, conn, PATH_READYZ, 200, "ready\n");
+	if (s->h.ready(s->h.ctx, why, sizeof(why))) {
+		/* ready, with a warning (degraded prefix coverage): still 200 */
+		why[sizeof(why) - 1] = '\0';
+		if (!why[0])
+			return respond_text(s, conn, PATH_READYZ, 200, "ready\n");
+		n = asprintf(&msg, "ready (degraded: %s)\n", why);
+		if (n < 0)
+			return respond_text(s, conn, PATH_READYZ, 200, "ready\n");
+		return respond(s, conn, PATH_READYZ, 200, CT_TEXT, msg, n, true);
+	}
 	why[sizeof(why) - 1] = '\0';
 	n = asprintf(&msg, "not ready%s%s\n", why[0] ? ": " : "", why);
 	if (n < 0)

@@ -5,7 +5,7 @@
  *	GET /metrics  Prometheus text, `text/plain; version=0.0.4; charset=utf-8`
  *	GET /peers    JSON, application/json
  *	GET /healthz  200 "ok"
- *	GET /readyz   200 "ready", or 503 "not ready: <why>"
+ *	GET /readyz   200 "ready" (or "ready (degraded: <why>)"), or 503 "not ready: <why>"
  *	GET /ping     200 "pong" (the target of `--probe http`)
  *	GET /         a short text index
  *
@@ -55,7 +55,10 @@ struct wp_http_handlers {
 	int (*metrics)(void *ctx, struct prom_buf *out);
 	/* malloc'd JSON text (the server frees it), NULL on failure (500). */
 	char *(*peers_json)(void *ctx);
-	/* true when ready; otherwise a reason in @why (NUL-terminated, @len bytes). */
+	/*
+	 * true when ready; otherwise a reason in @why (NUL-terminated, @len bytes).
+	 * Ready with something in @why: ready but degraded (still 200).
+	 */
 	bool (*ready)(void *ctx, char *why, size_t len);
 };
 

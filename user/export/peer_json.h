@@ -15,5 +15,12 @@
 double wp_peer_idle_s(const struct peer_state *s, __u64 now);
 /* Adds every schema field of s, and idle_seconds, to the object o. */
 void wp_peer_state_json(json_t *o, const struct peer_state *s, __u64 now);
+/*
+ * Give every peer object of @peers (each with its "id") a "prefixes" array of
+ * {"prefix", "source"} read from the `prefixes` trie and, when @src_fd >= 0,
+ * the `prefix_sources` map (source "unknown" without it). The same in /peers
+ * and `status --json`.
+ */
+void wp_peers_attach_prefixes(json_t *peers, int prefixes_fd, int src_fd);
 
 #endif /* __WARMPATH_PEER_JSON_H */

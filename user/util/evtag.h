@@ -9,7 +9,7 @@
 
 #include <linux/types.h>
 
-enum { EV_UDP = 1, EV_ICMP4, EV_ICMP6, EV_HTTP, EV_RING, EV_KUBE };
+enum { EV_UDP = 1, EV_ICMP4, EV_ICMP6, EV_HTTP, EV_RING, EV_KUBE, EV_ROUTES };
 #define EV_TAG(kind, idx) (((__u64)(kind) << 32) | (__u32)(idx))
 
 #endif /* __WARMPATH_EVTAG_H */

@@ -330,7 +330,8 @@ int wg_peers_add_allowed_ips(struct wp_peer_set *set, const struct wg_device *de
 			(*dropped)++;
 			continue;
 		}
-		peer->prefixes[peer->nprefixes++] = c[i].pfx;
+		peer->prefixes[peer->nprefixes] = c[i].pfx;
+		peer->prefixes[peer->nprefixes++].src = WP_SRC_WIREGUARD;
 		added++;
 	}
 out:
