@@ -49,7 +49,9 @@
 	  "The path's lifetime is at least this: the longest idle gap a cold start survived clean") \
 	X(lifetime_upper_ns, SPAN, "lifetime_upper_seconds", NULL,                                  \
 	  "The path's lifetime is at most this: the shortest idle gap after which the first "       \
-	  "packet was lost or went unanswered")
+	  "packet was lost or went unanswered")                                                     \
+	X(probes_bypassed, COUNTER, "probes_bypassed", NULL,                                        \
+	  "Keep-alive probes that crossed no watched device: they keep nothing warm")
 
 /*
  * When the pair last carried a packet either way (CLOCK_MONOTONIC ns; 0: never):

@@ -139,6 +139,12 @@ struct peer_state {
 	__u64 cold_judged;
 	__u64 lifetime_lower_ns;
 	__u64 lifetime_upper_ns;
+	/*
+	 * Written by the agent, never by BPF: keep-alive probes sent to the peer
+	 * that crossed no watched device (the peer's probe counters did not move),
+	 * so `warmpath status` shows them after the agent is gone too.
+	 */
+	__u64 probes_bypassed;
 };
 
 /*

@@ -201,6 +201,8 @@ b0=$(pf a y probes_sent)
 sleep 10
 range $(($(pf a y probes_sent) - b0)) 4 6 "bypass: y probed once per interval in 10 s (not every tick)"
 check_true "bypass: counted in /peers" test "$(pf a y probes_bypassed)" -ge 4
+check_true "bypass: in status --json (pinned map)" test "$(peer_get "${PIN[a]}" y probes_bypassed)" -ge 4
+check_match "$("$WARMPATH" status --pin-path "${PIN[a]}")" 'BYPASS' "bypass: a column of the status table"
 check_true "bypass: warmpath_probes_bypassed_total" test "$(metric a warmpath_probes_bypassed_total)" -ge 4
 check_eq "$(pf a r probes_bypassed):$(pf a d probes_bypassed)" 0:0 "bypass: probes over ua are not"
 check_eq "$(grep -c 'probe to y .*crossed no watched interface.*dev vy' "${LOG[a]}")" 1 \

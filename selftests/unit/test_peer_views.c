@@ -31,6 +31,7 @@ static const char *const map_keys[] = {
 	"rx_probe_packets",
 	"tx_probe_bytes",
 	"rx_probe_bytes",
+	"probes_bypassed",
 	"last_tx_seconds_ago",
 	"last_rx_seconds_ago",
 	"idle_seconds",
@@ -48,7 +49,6 @@ static const char *const agent_only_keys[] = {
 	"probes_failed",
 	"probes_answered",
 	"keepalives_suppressed",
-	"probes_bypassed",
 	"last_probe_rtt_seconds",
 	"cold_starts_unanswered",
 };
@@ -74,6 +74,7 @@ static void fill_state(struct peer_state *ps, const char *name, __u64 base)
 	ps->kernel_drops = base + 12;
 	ps->lifetime_lower_ns = S(40);
 	ps->lifetime_upper_ns = S(70);
+	ps->probes_bypassed = base + 13;
 }
 
 static bool in_list(const char *key, const char *const *list, size_t n)

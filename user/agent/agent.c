@@ -179,7 +179,11 @@ static void agent_tick(struct agent *a, __u64 now)
 		int i = (start + k) % n;
 		struct peer_entry *rt = &a->peers.e[i];
 
-		if (peer_entry_check_bypass(rt) && !rt->bypass_logged) {
+		bool bypassed = peer_entry_check_bypass(rt);
+
+		if (bypassed)
+			peer_table_count_bypass(&a->peers, rt);
+		if (bypassed && !rt->bypass_logged) {
 			char route[160];
 
 			route_describe(&rt->addr, route, sizeof(route));

@@ -156,6 +156,13 @@ bool peer_entry_check_bypass(struct peer_entry *e)
 	return true;
 }
 
+void peer_table_count_bypass(struct peer_table *t, const struct peer_entry *e)
+{
+	/* in the pinned map (the agent's own field): status shows it, a restart keeps it */
+	if (t->peers_mem && e->map_id < WP_MAX_PEERS)
+		__atomic_fetch_add(&t->peers_mem[e->map_id].probes_bypassed, 1, __ATOMIC_RELAXED);
+}
+
 json_t *peer_entry_json(const struct peer_entry *e, __u64 now)
 {
 	json_t *o = json_object();
@@ -168,7 +175,6 @@ json_t *peer_entry_json(const struct peer_entry *e, __u64 now)
 	json_object_set_new(o, "probes_failed", json_integer(e->probes_failed));
 	json_object_set_new(o, "probes_answered", json_integer(e->probes_answered));
 	json_object_set_new(o, "keepalives_suppressed", json_integer(e->suppressed));
-	json_object_set_new(o, "probes_bypassed", json_integer(e->probes_bypassed));
 	json_object_set_new(o, "last_probe_rtt_seconds",
 			    e->probes_answered ? json_real(e->last_rtt_ns / 1e9) : json_null());
 	json_object_set_new(o, "cold_starts_unanswered", json_integer(e->cold_unanswered));

@@ -110,6 +110,8 @@ void peer_table_read_states(struct peer_table *t);
  * crossed no watched device (the peer's tx_packets did not move since it went).
  */
 bool peer_entry_check_bypass(struct peer_entry *e);
+/* Counts a bypassed probe of e in its slot of the pinned peers map. */
+void peer_table_count_bypass(struct peer_table *t, const struct peer_entry *e);
 
 /* The /peers peer objects: name, id, address, the schema fields, then the agent's own. */
 json_t *peer_entry_json(const struct peer_entry *e, __u64 now);

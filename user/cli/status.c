@@ -240,9 +240,9 @@ static void print_table(json_t *root)
 			       json_integer_value(json_object_get(o, "tx_packets")),
 			       json_integer_value(json_object_get(o, "rx_packets")));
 	}
-	printf("\n\n%-24s %10s %10s %12s %12s %8s %8s %7s %7s %7s %5s %5s\n", "PEER", "TX_PKTS",
+	printf("\n\n%-24s %10s %10s %12s %12s %8s %8s %7s %7s %7s %5s %5s %6s\n", "PEER", "TX_PKTS",
 	       "RX_PKTS", "TX_BYTES", "RX_BYTES", "PRB_TX", "PRB_RX", "IDLE", "LAST_TX", "LAST_RX",
-	       "COLD", "FPD");
+	       "COLD", "FPD", "BYPASS");
 	arr = json_object_get(root, "peers");
 	json_array_foreach(arr, i, o) {
 		char idle[16], ltx[16], lrx[16];
@@ -250,7 +250,7 @@ static void print_table(json_t *root)
 		wp_format_age(age_of(o, "idle_seconds"), idle, sizeof(idle));
 		wp_format_age(age_of(o, "last_tx_seconds_ago"), ltx, sizeof(ltx));
 		wp_format_age(age_of(o, "last_rx_seconds_ago"), lrx, sizeof(lrx));
-		printf("%-24s %10lld %10lld %12lld %12lld %8lld %8lld %7s %7s %7s %5lld %5lld\n",
+		printf("%-24s %10lld %10lld %12lld %12lld %8lld %8lld %7s %7s %7s %5lld %5lld %6lld\n",
 		       json_string_value(json_object_get(o, "name")),
 		       json_integer_value(json_object_get(o, "tx_packets")),
 		       json_integer_value(json_object_get(o, "rx_packets")),
@@ -259,7 +259,8 @@ static void print_table(json_t *root)
 		       json_integer_value(json_object_get(o, "tx_probe_packets")),
 		       json_integer_value(json_object_get(o, "rx_probe_packets")), idle, ltx, lrx,
 		       json_integer_value(json_object_get(o, "cold_starts")),
-		       json_integer_value(json_object_get(o, "first_packet_drops")));
+		       json_integer_value(json_object_get(o, "first_packet_drops")),
+		       json_integer_value(json_object_get(o, "probes_bypassed")));
 	}
 	if (!json_array_size(arr))
 		printf("(no peers)\n");
