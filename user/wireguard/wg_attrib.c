@@ -320,7 +320,8 @@ int wg_peers_add_allowed_ips(struct wp_peer_set *set, const struct wg_device *de
 		}
 	}
 	/* the same prefix twice (two devices, two peers): the first found keeps it */
-	qsort(c, n, sizeof(*c), cmp_candidate);
+	if (n) /* c is NULL when there is no candidate */
+		qsort(c, n, sizeof(*c), cmp_candidate);
 	for (int i = 0; i < n; i++) {
 		struct wp_peer *peer = &set->peers[c[i].peer];
 
