@@ -40,42 +40,6 @@ static void on_signal(int sig)
 }
 
 /* --peer flags plus --peers-file, without this node. */
-static int build_peer_set(const struct wp_config *cfg, struct wp_peer_set *out)
-{
-	struct wp_peer_set file = {};
-	char err[512];
-	int ret = 0;
-
-	memset(out, 0, sizeof(*out));
-	if (cfg->peers_file[0]) {
-		ret = peers_file_load(cfg->peers_file, &file, err, sizeof(err));
-		if (ret) {
-			log_error("%s", err);
-			goto cleanup;
-		}
-	}
-	for (int pass = 0; pass < 2; pass++) {
-		const struct wp_peer_set *src = pass == 0 ? &cfg->cli_peers : &file;
-
-		for (int i = 0; i < src->n; i++) {
-			if (!strcmp(src->peers[i].name, cfg->node_name)) {
-				log_debug("peer %s is this node: skipped", src->peers[i].name);
-				continue;
-			}
-			ret = peer_set_add(out, &src->peers[i], err, sizeof(err));
-			if (ret) {
-				log_error("%s", err);
-				goto cleanup;
-			}
-		}
-	}
-cleanup:
-	peer_set_free(&file);
-	if (ret)
-		peer_set_free(out);
-	return ret;
-}
-
 /* the user-only pinned map of prefix sources (for status --json); -1: none */
 static int prefix_src_fd = -1;
 
@@ -266,7 +230,7 @@ static void agent_reload(struct agent *a)
 {
 	struct wp_peer_set fresh, old;
 
-	if (build_peer_set(a->cfg, &fresh)) {
+	if (peer_set_from_config(a->cfg, &fresh)) {
 		log_warn("SIGHUP: peers unchanged (%d peers kept)", a->installed.n);
 		return;
 	}
@@ -458,7 +422,7 @@ int cmd_run(int argc, char **argv)
 	srand(getpid() ^ wp_now_ns());
 	a.tick_ns = (__u64)(cfg.tick_interval * 1e9);
 
-	if (build_peer_set(&cfg, &peers)) {
+	if (peer_set_from_config(&cfg, &peers)) {
 		ret = 2;
 		goto out;
 	}

@@ -78,6 +78,12 @@ int peer_parse_spec(const char *spec, struct wp_peer *p, char *err, size_t errle
 int peers_file_load(const char *path, struct wp_peer_set *set, char *err, size_t errlen);
 /* Append a copy; rejects duplicate names and prefixes claimed by two peers. */
 int peer_set_add(struct wp_peer_set *set, const struct wp_peer *p, char *err, size_t errlen);
+struct wp_config;
+/*
+ * The configured peers: --peer first, then --peers-file, this node (by
+ * --node-name) skipped. Errors are logged. 0, or a negative errno.
+ */
+int peer_set_from_config(const struct wp_config *cfg, struct wp_peer_set *out);
 /*
  * Append the peers of @src to @dst (whose peers win): a name already in @dst
  * is skipped, prefixes already claimed (in @dst or by an earlier peer of

@@ -2,12 +2,14 @@
 /*
  * Merging peer sets: the configured peers (--peer, --peers-file) first, then
  * the discovered ones (Kubernetes), each name and prefix claimed once. See
- * peer_set_merge() in peers.h.
+ * peer_set_merge() in peers.h. And the configured set itself:
+ * peer_set_from_config().
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "config.h"
 #include "log.h"
 #include "peers.h"
 
@@ -140,5 +142,41 @@ int peer_set_merge(struct wp_peer_set *dst, const struct wp_peer_set *src, char 
 cleanup:
 	keyset_free(&names);
 	keyset_free(&pfxs);
+	return ret;
+}
+
+int peer_set_from_config(const struct wp_config *cfg, struct wp_peer_set *out)
+{
+	struct wp_peer_set file = {};
+	char err[512];
+	int ret = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (cfg->peers_file[0]) {
+		ret = peers_file_load(cfg->peers_file, &file, err, sizeof(err));
+		if (ret) {
+			log_error("%s", err);
+			goto cleanup;
+		}
+	}
+	for (int pass = 0; pass < 2; pass++) {
+		const struct wp_peer_set *src = pass == 0 ? &cfg->cli_peers : &file;
+
+		for (int i = 0; i < src->n; i++) {
+			if (!strcmp(src->peers[i].name, cfg->node_name)) {
+				log_debug("peer %s is this node: skipped", src->peers[i].name);
+				continue;
+			}
+			ret = peer_set_add(out, &src->peers[i], err, sizeof(err));
+			if (ret) {
+				log_error("%s", err);
+				goto cleanup;
+			}
+		}
+	}
+cleanup:
+	peer_set_free(&file);
+	if (ret)
+		peer_set_free(out);
 	return ret;
 }
