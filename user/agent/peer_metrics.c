@@ -68,6 +68,8 @@ static void row_add(struct row *r, const struct peer_entry *e, const struct peer
 #define ADD_STAMP(f)
 #define ADD_COLD(f)
 #define ADD_SPAN(f)
+#define ADD_SOURCE(f)
+#define ADD_FLAG(f)
 #define X(field, kind, key, metric, help) ADD_##kind(field);
 	WP_PEER_STATE_FIELDS(X)
 #undef X
@@ -75,6 +77,8 @@ static void row_add(struct row *r, const struct peer_entry *e, const struct peer
 #undef ADD_STAMP
 #undef ADD_COLD
 #undef ADD_SPAN
+#undef ADD_SOURCE
+#undef ADD_FLAG
 	r->sent += e->probes_sent;
 	r->failed += e->probes_failed;
 	r->answered += e->probes_answered;

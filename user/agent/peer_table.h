@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <linux/types.h>
 #include "keepalive.h"
+#include "lifetime.h"
 #include "peers.h"
 #include "probe.h"
 #include "prom.h"
@@ -60,6 +61,11 @@ struct peer_entry {
 	bool probe_check; /* a probe went: compare at the next read of the map */
 	bool bypass_logged;
 	struct peer_rank rank; /* metrics only (peer_rank.c) */
+	/* lifetime learning (lifetime.h): its state, and whether it may trial now */
+	struct lt_peer lt;
+	bool lt_ok;
+	__u64 interval_ns; /* the keep-alive interval in use */
+	__u32 interval_src; /* and where it comes from (WP_SRC_*) */
 };
 
 struct peer_table {
