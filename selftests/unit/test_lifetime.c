@@ -18,7 +18,7 @@
 #include "probe.h"
 #include "test_progs.h"
 
-#define NS(s) ((__u64)((s) * 1e9))
+#define NS(s) ((__u64)((s)*1e9))
 #define STEP 0.05
 #define WG_KEEPALIVE 10.0
 
@@ -235,7 +235,8 @@ void test_lifetime_protocol(void)
 	if (test__start_subtest("only_the_coordinator_proposes")) {
 		memset(&q, 0, sizeof(q));
 		lt_tick(&o, &q, NS(1), 0, 0, 0, false, true, 1, &m);
-		ASSERT_EQ(lt_tick(&o, &q, NS(5000), 0, 0, 0, false, true, 1, &m), 0, "not coordinator");
+		ASSERT_EQ(lt_tick(&o, &q, NS(5000), 0, 0, 0, false, true, 1, &m), 0,
+			  "not coordinator");
 		ASSERT_EQ(lt_tick(&o, &q, NS(5001), 0, 0, 0, true, false, 1, &m), 0,
 			  "cannot trial (wireguard-held, probe in flight)");
 	}
@@ -279,7 +280,8 @@ void test_lifetime_protocol(void)
 		lt_tick(&o, &q, NS(1), 0, 0, 0, false, true, 1, &m);
 		m = (struct lt_msg){ .type = LT_MSG_PROPOSE, .id = 5, .gap_ms = 8000 };
 		lt_on_msg(&o, &q, &m, NS(400), true, &out);
-		ASSERT_EQ(lt_wake_ns(&q), NS(400) + NS(8) + NS(1) + LT_GRACE_NS, "wake: T+timeout+grace");
+		ASSERT_EQ(lt_wake_ns(&q), NS(400) + NS(8) + NS(1) + LT_GRACE_NS,
+			  "wake: T+timeout+grace");
 		act = lt_tick(&o, &q, lt_wake_ns(&q), 0, 0, 0, false, true, 1, &m);
 		ASSERT_EQ(act, LT_DO_REOPEN, "no test arrived: reopen from our side");
 		ASSERT_EQ(q.hi_ns[LT_PEER], NS(8), "failed from the peer's side at 8 s");

@@ -38,8 +38,7 @@ static bool search_done(const struct lt_opts *o, const struct lt_peer *p)
 	return upper && upper <= base * LT_STOP_RATIO;
 }
 
-__u64 lt_interval_ns(const struct lt_opts *o, const struct lt_peer *p, bool wg_held,
-		     __u32 *source)
+__u64 lt_interval_ns(const struct lt_opts *o, const struct lt_peer *p, bool wg_held, __u32 *source)
 {
 	__u64 lower = lt_lower_ns(p), iv;
 
@@ -119,6 +118,8 @@ bool lt_next_trial(const struct lt_opts *o, const struct lt_peer *p, __u64 *gap_
 static void finish(struct lt_peer *p, enum lt_result r)
 {
 	p->results[r]++;
+	/* no answer, a refusal, workload: not again at once (whatever --lifetime-trial-every) */
+	p->backoff = r == LT_ABORTED || r == LT_REFUSED || r == LT_UNANSWERED;
 	p->phase = LT_IDLE;
 	p->deadline_ns = 0;
 }
@@ -143,7 +144,8 @@ static void record(struct lt_peer *p, enum lt_dir d, bool survived)
 		if (gap > p->lo_ns[d])
 			p->lo_ns[d] = gap;
 		if (p->hi_ns[d] && p->hi_ns[d] <= gap)
-			p->hi_ns[d] = 0; /* the path got longer (the NAT changed): forget the failure */
+			p->hi_ns[d] =
+				0; /* the path got longer (the NAT changed): forget the failure */
 		finish(p, LT_SURVIVED);
 		return;
 	}
@@ -191,7 +193,8 @@ int lt_tick(const struct lt_opts *o, struct lt_peer *p, __u64 now, __u64 workloa
 	if (fpd != p->fpd_mark) {
 		if (lt_holding(p))
 			p->workload_hits += fpd - p->fpd_mark; /* a first packet met the trial */
-		else if (o->enabled && lt_lower_ns(p) && last_gap_ns && last_gap_ns <= lt_lower_ns(p))
+		else if (o->enabled && lt_lower_ns(p) && last_gap_ns &&
+			 last_gap_ns <= lt_lower_ns(p))
 			lt_reset(p, last_gap_ns); /* lost after a gap the path should survive */
 		p->fpd_mark = fpd;
 	}
@@ -240,6 +243,8 @@ int lt_tick(const struct lt_opts *o, struct lt_peer *p, __u64 now, __u64 workloa
 
 			if (p->converged && every < LT_REVALIDATE_NS)
 				every = LT_REVALIDATE_NS;
+			if (p->backoff && every < LT_RETRY_NS)
+				every = LT_RETRY_NS;
 			if (now - p->last_trial_ns < every)
 				break;
 		}

@@ -104,6 +104,7 @@ struct lt_peer {
 	__u64 fpd_mark; /* first-packet drops + unanswered cold starts at the last look */
 	bool alternate; /* the next tie between directions goes to LT_PEER */
 	bool converged;
+	bool backoff; /* the last trial was refused, unanswered or aborted: wait LT_RETRY */
 	__u64 trials; /* trials this side took part in (proposed or accepted) */
 	__u64 results[LT_NR_RESULTS];
 	__u64 workload_hits; /* first packets lost during a trial */
@@ -117,8 +118,7 @@ __u64 lt_upper_ns(const struct lt_peer *p);
  * The keep-alive interval of the peer, and why (WP_IVS_*). wg_held: WireGuard's
  * persistent keepalive holds the pair (no probes; the interval is what ours would be).
  */
-__u64 lt_interval_ns(const struct lt_opts *o, const struct lt_peer *p, bool wg_held,
-		     __u32 *source);
+__u64 lt_interval_ns(const struct lt_opts *o, const struct lt_peer *p, bool wg_held, __u32 *source);
 /* True while the pair's keep-alives are held for a trial. */
 bool lt_holding(const struct lt_peer *p);
 /* The next trial of a coordinator: its gap and tester; false when none is needed. */

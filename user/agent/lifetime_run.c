@@ -14,7 +14,7 @@
 #include "peer_schema.h"
 #include "wg_sync.h"
 
-#define NS(s) ((__u64)((s) * 1e9))
+#define NS(s) ((__u64)((s)*1e9))
 
 void lifetime_opts_init(struct lt_opts *o, const struct wp_config *cfg, __u64 tick_ns)
 {
@@ -83,7 +83,8 @@ __u64 lifetime_step(struct agent *a, int i, __u64 now, bool *holding)
 	bool wg_held = wg_sync_keepalive_holds(e->name);
 	/* the agent whose node name sorts first proposes (as it probes first: keepalive.h) */
 	bool coordinator = strcmp(a->cfg->node_name, e->name) < 0;
-	__u64 workload = (s->tx_packets - s->tx_probe_packets) + (s->rx_packets - s->rx_probe_packets);
+	__u64 workload =
+		(s->tx_packets - s->tx_probe_packets) + (s->rx_packets - s->rx_probe_packets);
 	enum lt_phase was = e->lt.phase;
 	struct lt_msg msg = {};
 	__u64 wake;
@@ -106,8 +107,8 @@ __u64 lifetime_step(struct agent *a, int i, __u64 now, bool *holding)
 	}
 	if (was != e->lt.phase && e->lt.phase == LT_IDLE)
 		log_debug("lifetime %s: bounds %.2f-%.2fs, interval %.2fs (%s)", e->name,
-			  lt_lower_ns(&e->lt) / 1e9, lt_upper_ns(&e->lt) / 1e9, e->interval_ns / 1e9,
-			  wp_interval_source_name(e->interval_src));
+			  lt_lower_ns(&e->lt) / 1e9, lt_upper_ns(&e->lt) / 1e9,
+			  e->interval_ns / 1e9, wp_interval_source_name(e->interval_src));
 	publish(&a->peers, e);
 	wake = lt_wake_ns(&e->lt);
 	if (wake && (!a->lt_wake_ns || wake < a->lt_wake_ns))

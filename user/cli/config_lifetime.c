@@ -62,8 +62,9 @@ int config_check_keepalive(const struct wp_config *cfg)
 	if (!cfg->keepalive_auto)
 		return 0;
 	if (cfg->probe != WP_PROBE_UDP || cfg->mode != WP_MODE_IDLE) {
-		fprintf(stderr, "warmpath run: --keepalive-interval auto needs --probe udp and --mode "
-				"idle (trials are agreed between the agents over UDP probes)\n");
+		fprintf(stderr,
+			"warmpath run: --keepalive-interval auto needs --probe udp and --mode "
+			"idle (trials are agreed between the agents over UDP probes)\n");
 		return -1;
 	}
 	return 0;
