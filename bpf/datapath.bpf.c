@@ -38,29 +38,12 @@ const volatile __u32 syn_sample_mask = 15;
 /* Tests only: parse every packet with bpf_skb_load_bytes (test_run skbs are linear). */
 const volatile bool force_load_bytes = false;
 
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, WP_MAX_UNMATCHED);
-	__type(key, struct addr_key);
-	__type(value, struct unmatched_state);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} unmatched SEC(".maps");
+WP_PINNED_MAP(unmatched, BPF_MAP_TYPE_LRU_HASH, WP_MAX_UNMATCHED, struct addr_key,
+	      struct unmatched_state);
 
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, WP_MAX_PEERS);
-	__type(key, __u32);
-	__type(value, struct peer_hists);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} peer_hists SEC(".maps");
+WP_PINNED_MAP(peer_hists, BPF_MAP_TYPE_ARRAY, WP_MAX_PEERS, __u32, struct peer_hists);
 
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, WP_MAX_FLOWS);
-	__type(key, struct flow_key);
-	__type(value, struct flow_state);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} flows SEC(".maps");
+WP_PINNED_MAP(flows, BPF_MAP_TYPE_LRU_HASH, WP_MAX_FLOWS, struct flow_key, struct flow_state);
 
 /*
  * Per-CPU direct-mapped cache in front of the prefixes trie (an LPM lookup is
@@ -87,13 +70,8 @@ struct {
 __u32 prefix_gen = 0;
 
 /* Per-CPU per-interface counters, by the slot in if_flags bits 16..23. */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, WP_MAX_IFACES);
-	__type(key, __u32);
-	__type(value, struct iface_counters);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} iface_counters SEC(".maps");
+WP_PINNED_MAP(iface_counters, BPF_MAP_TYPE_PERCPU_ARRAY, WP_MAX_IFACES, __u32,
+	      struct iface_counters);
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
