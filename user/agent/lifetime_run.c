@@ -90,8 +90,17 @@ __u64 lifetime_step(struct agent *a, int i, __u64 now, bool *holding)
 	__u64 wake;
 	int act;
 
+	/* first look at the peer: what the previous agent learned, from the pinned map */
+	if (!e->lt.workload_ns && a->lt.enabled && s->interval_source == WP_IVS_TRIAL &&
+	    s->learned_lower_ns) {
+		lt_restore(&a->lt, &e->lt, s->learned_lower_ns, s->learned_upper_ns,
+			   s->lifetime_trials, now);
+		log_info("lifetime %s: %.2fs learned before the restart, kept", e->name,
+			 s->learned_lower_ns / 1e9);
+	}
 	e->lt_ok = a->lt.enabled && !wg_held;
 	e->lt.passive_upper_ns = s->lifetime_upper_ns;
+	lt_observe_rx(&e->lt, s->rx_packets);
 	act = lt_tick(&a->lt, &e->lt, now, workload, s->first_packet_drops + s->syn_retransmits,
 		      s->cold_gap_ns & ~1ull, coordinator, e->lt_ok && !e->ka.inflight,
 		      (__u32)rand(), &msg);
