@@ -123,6 +123,18 @@ static inline bool check_pkt(struct dp_fixture *f, const struct pkt *p, const st
 bool check_invariants(struct dp_fixture *f, const void *data, size_t len, int dir, bool strict,
 		      int *outcome, const char *label);
 
+/* One direction's counters of a peer: &p->tx_* for WP_DIR_TX, &p->rx_* otherwise. */
+struct peer_dir {
+	__u64 *packets, *bytes, *probe_packets, *probe_bytes, *last_ns;
+	const char *name; /* "tx" or "rx" */
+};
+struct peer_dir peer_dir(struct peer_state *p, int dir);
+__u64 peer_last_ns(const struct peer_state *p, int dir);
+
+/* Every field of struct peer_state in peer_schema.h equal to @want's, as "<prefix>.<field>". */
+bool check_peer_fields(const struct peer_state *a, const struct peer_state *want,
+		       const char *prefix);
+
 /* Run name with a printf-style suffix, for assert names in loops. */
 const char *fmt_name(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

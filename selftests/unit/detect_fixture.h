@@ -107,6 +107,15 @@ int read_flow(struct det *d, const char *local, const char *remote, __u16 lport,
 	      struct flow_state *fs);
 int read_conn_flow(struct det *d, const struct conn *c, struct flow_state *fs);
 struct det_expect expect_det(const struct conn *c, int dir);
+/* The usual steps, on top of expect_det(): a SYN that opens a flow, its SYN-ACK (an RTT sample) */
+struct det_expect expect_new_syn(const struct conn *c);
+struct det_expect expect_synack(const struct conn *c);
+/* ... and what a packet adds to them: a SYN seen again (flows: none added), */
+void expect_retransmit(struct det_expect *e);
+/* a cold flow's SYN seen again, a cold start, the answer that ends it */
+void expect_first_packet_drop(struct det_expect *e);
+void expect_cold_start(struct det_expect *e);
+void expect_recovery(struct det_expect *e);
 bool check_hist(const struct wp_hist *b, const struct wp_hist *a, __u64 samples, const char *label,
 		const char *which);
 bool check_peer_det(const struct det_snap *bs, const struct det_snap *as, int i,

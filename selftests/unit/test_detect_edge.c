@@ -50,9 +50,7 @@ void test_detect_syn_mismatch(void)
 		if (!det_reset(&d))
 			goto out;
 		build_tcp(&p, &c4, WP_DIR_TX, TCP_FLAG_SYN, SYN_SEQ, 0);
-		e = expect_det(&c4, WP_DIR_TX);
-		e.syn = 1;
-		e.flows = 1;
+		e = expect_new_syn(&c4);
 		run_pkt(&d, &p, &e, &r, "syn");
 		for (i = 0; i < sizeof(bad_acks) / sizeof(bad_acks[0]); i++) {
 			build_tcp(&p, &c4, WP_DIR_RX, TCP_FLAG_SYN | TCP_FLAG_ACK, SYNACK_SEQ,
@@ -96,9 +94,7 @@ void test_detect_syn_mismatch(void)
 		if (!det_reset(&d))
 			goto out;
 		build_tcp(&p, &c4, WP_DIR_TX, TCP_FLAG_SYN, SYN_SEQ, 0);
-		e = expect_det(&c4, WP_DIR_TX);
-		e.syn = 1;
-		e.flows = 1;
+		e = expect_new_syn(&c4);
 		run_pkt(&d, &p, &e, &r, "syn");
 		build_tcp(&p, &c4, WP_DIR_TX, TCP_FLAG_SYN, SYN_SEQ + 0x10000, 0);
 		e.flows = 0;
@@ -124,20 +120,14 @@ void test_detect_syn_mismatch(void)
 			goto out;
 		off = build_tcp(&p, &c4, WP_DIR_TX, TCP_FLAG_SYN, SYN_SEQ, 0);
 		p.data[off + 13] |= 0xc0; /* CWR | ECE */
-		e = expect_det(&c4, WP_DIR_TX);
-		e.syn = 1;
-		e.flows = 1;
+		e = expect_new_syn(&c4);
 		run_pkt(&d, &p, &e, &r, "syn_ece_cwr");
-		e.flows = 0;
-		e.syn_retransmits = 1;
-		e.event = WP_EV_SYN_RETRANSMIT;
+		expect_retransmit(&e);
 		run_pkt(&d, &p, &e, &r, "syn_ece_cwr_retransmit");
 		off = build_tcp(&p, &c4, WP_DIR_RX, TCP_FLAG_SYN | TCP_FLAG_ACK, SYNACK_SEQ,
 				SYN_SEQ + 1);
 		p.data[off + 13] |= 0x40; /* ECE */
-		e = expect_det(&c4, WP_DIR_RX);
-		e.synack = 1;
-		e.syn_rtt = 1;
+		e = expect_synack(&c4);
 		run_pkt(&d, &p, &e, &r, "synack_ece");
 	}
 
@@ -146,14 +136,10 @@ void test_detect_syn_mismatch(void)
 		if (!det_reset(&d))
 			goto out;
 		build_tcp(&p, &c4, WP_DIR_TX, TCP_FLAG_SYN, 0xffffffffu, 0);
-		e = expect_det(&c4, WP_DIR_TX);
-		e.syn = 1;
-		e.flows = 1;
+		e = expect_new_syn(&c4);
 		run_pkt(&d, &p, &e, &r, "syn");
 		build_tcp(&p, &c4, WP_DIR_RX, TCP_FLAG_SYN | TCP_FLAG_ACK, SYNACK_SEQ, 0);
-		e = expect_det(&c4, WP_DIR_RX);
-		e.synack = 1;
-		e.syn_rtt = 1;
+		e = expect_synack(&c4);
 		run_pkt(&d, &p, &e, &r, "synack_ack_0");
 	}
 out:
@@ -181,9 +167,7 @@ void test_detect_rst(void)
 	}
 	if (test__start_subtest("synack_rst_ingress")) {
 		build_tcp(&p, &c4, WP_DIR_TX, TCP_FLAG_SYN, SYN_SEQ, 0);
-		e = expect_det(&c4, WP_DIR_TX);
-		e.syn = 1;
-		e.flows = 1;
+		e = expect_new_syn(&c4);
 		run_pkt(&d, &p, &e, &r, "syn");
 		build_tcp(&p, &c4, WP_DIR_RX, TCP_FLAG_SYN | TCP_FLAG_ACK | TCP_FLAG_RST,
 			  SYNACK_SEQ, SYN_SEQ + 1);
@@ -298,9 +282,7 @@ void test_detect_cold(void)
 		e = expect_det(&c4, dir);
 		run_pkt(&d, &p, &e, &r, "first_packet_ever");
 		usleep(IDLE_NS / 1000);
-		e.cold_starts = 1;
-		e.cold = COLD_SET;
-		e.event = WP_EV_COLD_START;
+		expect_cold_start(&e);
 		run_pkt(&d, &p, &e, &r, "cold");
 		since = r.after.peer[0].cold_since_ns;
 		if (dir == WP_DIR_TX)
@@ -316,8 +298,7 @@ void test_detect_cold(void)
 		/* the answer */
 		build_other(&p, &c4, other, FLOW_ICMP);
 		e = expect_det(&c4, other);
-		e.cold = COLD_CLEAR;
-		e.cold_recovery = 1;
+		expect_recovery(&e);
 		run_pkt(&d, &p, &e, &r, "answer");
 		v = r.after.hist[0].cold_recovery.sum_ns - r.before.hist[0].cold_recovery.sum_ns;
 		ASSERT_GE(v, r.t0 - since, "answer.recovery>=since_cold");
@@ -338,9 +319,7 @@ void test_detect_cold(void)
 		e = expect_det(&c6vx, WP_DIR_TX);
 		run_pkt(&d, &p, &e, &r, "first_packet_ever");
 		usleep(IDLE_NS / 1000);
-		e.cold_starts = 1;
-		e.cold = COLD_SET;
-		e.event = WP_EV_COLD_START;
+		expect_cold_start(&e);
 		run_pkt(&d, &p, &e, &r, "cold1");
 		check_event_tuple(&r.ev, LOCAL_POD4, POD_B4, 0, 0, IPPROTO_ICMP, "cold1");
 		since = r.after.peer[0].cold_since_ns;
@@ -350,8 +329,7 @@ void test_detect_cold(void)
 		ASSERT_EQ(r.after.peer[0].cold_starts, 2, "cold2.cold_starts_total");
 		build_other(&p, &c6vx, WP_DIR_RX, FLOW_ICMP);
 		e = expect_det(&c6vx, WP_DIR_RX);
-		e.cold = COLD_CLEAR;
-		e.cold_recovery = 1;
+		expect_recovery(&e);
 		run_pkt(&d, &p, &e, &r, "answer");
 		ASSERT_EQ(r.after.hist[0].cold_recovery.count, 1, "one_recovery_sample");
 	}
@@ -362,14 +340,10 @@ void test_detect_cold(void)
 			goto out;
 		usleep(IDLE_NS / 1000);
 		build_tcp(&p, &c4, WP_DIR_TX, TCP_FLAG_SYN, SYN_SEQ, 0);
-		e = expect_det(&c4, WP_DIR_TX);
-		e.syn = 1;
-		e.flows = 1;
+		e = expect_new_syn(&c4);
 		run_pkt(&d, &p, &e, &r, "first_syn_ever");
 		check_flow(&d, &c4, SYN_SEQ, 1, 0, 0, &fs, "first_syn_ever");
-		e.flows = 0;
-		e.syn_retransmits = 1;
-		e.event = WP_EV_SYN_RETRANSMIT;
+		expect_retransmit(&e);
 		run_pkt(&d, &p, &e, &r, "retransmit");
 	}
 
@@ -385,23 +359,17 @@ void test_detect_cold(void)
 		run_pkt(&d, &p, &e, &r, "first_packet_ever");
 		usleep(IDLE_NS / 1000);
 		build_tcp(&p, &c4, WP_DIR_TX, TCP_FLAG_SYN, SYN_SEQ, 0);
-		e = expect_det(&c4, WP_DIR_TX);
-		e.syn = 1;
-		e.flows = 1;
-		e.cold_starts = 1;
-		e.cold = COLD_SET;
-		e.event = WP_EV_COLD_START;
+		e = expect_new_syn(&c4);
+		expect_cold_start(&e);
 		run_pkt(&d, &p, &e, &r, "cold_syn");
 		build_other(&p, &c4, WP_DIR_RX, FLOW_UDP);
 		e = expect_det(&c4, WP_DIR_RX);
-		e.cold = COLD_CLEAR;
-		e.cold_recovery = 1;
+		expect_recovery(&e);
 		run_pkt(&d, &p, &e, &r, "udp_answer");
 		build_tcp(&p, &c4, WP_DIR_TX, TCP_FLAG_SYN, SYN_SEQ, 0);
 		e = expect_det(&c4, WP_DIR_TX);
 		e.syn = 1;
-		e.first_packet_drops = 1;
-		e.event = WP_EV_FIRST_PACKET_DROP;
+		expect_first_packet_drop(&e);
 		run_pkt(&d, &p, &e, &r, "retransmit");
 		ASSERT_EQ(r.after.peer[0].syn_retransmits, 0, "syn_retransmits_total");
 	}
@@ -414,22 +382,16 @@ void test_detect_cold(void)
 		e = expect_det(&c4, WP_DIR_RX);
 		run_pkt(&d, &p, &e, &r, "first_packet_ever");
 		usleep(IDLE_NS / 1000);
-		e.cold_starts = 1;
-		e.cold = COLD_SET;
-		e.event = WP_EV_COLD_START;
+		expect_cold_start(&e);
 		run_pkt(&d, &p, &e, &r, "cold_rx");
 		build_tcp(&p, &c4, WP_DIR_TX, TCP_FLAG_SYN, SYN_SEQ, 0);
-		e = expect_det(&c4, WP_DIR_TX);
-		e.syn = 1;
-		e.flows = 1;
-		e.cold = COLD_CLEAR;
-		e.cold_recovery = 1;
+		e = expect_new_syn(&c4);
+		expect_recovery(&e);
 		run_pkt(&d, &p, &e, &r, "syn_answers");
 		check_flow(&d, &c4, SYN_SEQ, 1, 0, 0, &fs, "syn_answers");
 		e = expect_det(&c4, WP_DIR_TX);
 		e.syn = 1;
-		e.syn_retransmits = 1;
-		e.event = WP_EV_SYN_RETRANSMIT;
+		expect_retransmit(&e);
 		run_pkt(&d, &p, &e, &r, "retransmit");
 	}
 out:
