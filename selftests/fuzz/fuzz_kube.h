@@ -18,9 +18,8 @@ static void fuzz_kube_init(struct wp_kube *k, int efd)
 	pthread_cond_init(&k->cond, NULL);
 	k->efd = efd;
 	snprintf(k->node_name, sizeof(k->node_name), "self");
-	if (parse_annotations(k->ann_buf, sizeof(k->ann_buf), k->annotations,
-			      KUBE_MAX_ANNOTATIONS, KUBE_DEFAULT_ANNOTATIONS, "address", err,
-			      sizeof(err)))
+	if (parse_annotations(k->ann_buf, sizeof(k->ann_buf), k->annotations, KUBE_MAX_ANNOTATIONS,
+			      KUBE_DEFAULT_ANNOTATIONS, "address", err, sizeof(err)))
 		abort();
 	k->pfx_ann_default = true;
 }
