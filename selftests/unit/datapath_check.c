@@ -104,6 +104,33 @@ struct dp_expect expect_counted(int dir, int stat, int encap)
 	return e;
 }
 
+void with_datapath(void (*body)(struct dp_fixture *f))
+{
+	struct dp_fixture f;
+
+	if (!setup_datapath(&f, NULL))
+		return;
+	body(&f);
+	dp_fixture_close(&f);
+}
+
+void run_flow_cases(struct dp_fixture *f, const struct flow_case *c, size_t n)
+{
+	for (; n--; c++) {
+		struct dp_expect e;
+		struct pkt p;
+
+		if (!test__start_subtest(c->name) ||
+		    !ASSERT_OK(build_flow(&p, c->spec, c->build_dir), "build"))
+			continue;
+		for (int i = 0; i < (c->runs ?: 1); i++) {
+			e = c->unmatched ? expect_unmatched(c->dir, c->unmatched, c->encap) :
+					   expect_matched(c->dir, c->peer, c->encap, false);
+			check_pkt(f, &p, &e, c->labels[i]);
+		}
+	}
+}
+
 struct dp_expect expect_nothing(int dir)
 {
 	struct dp_expect e = { .dir = dir, .peer = PEER_NONE };
