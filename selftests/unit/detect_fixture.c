@@ -271,6 +271,7 @@ void expect_retransmit(struct det_expect *e)
 
 void expect_first_packet_drop(struct det_expect *e)
 {
+	e->flows = 0;
 	e->first_packet_drops = 1;
 	e->event = WP_EV_FIRST_PACKET_DROP;
 }
