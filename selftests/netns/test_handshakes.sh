@@ -44,7 +44,6 @@ L_B="peer=\"b\",endpoint=\"$EP\""
 setup()
 {
 	wg_go_ab || return 1
-	A_PUB=$(cat "$WP_TMP/a.pub")
 	B_PUB=$(cat "$WP_TMP/b.pub")
 }
 

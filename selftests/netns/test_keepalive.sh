@@ -37,6 +37,8 @@
 
 # shellcheck source=selftests/lib.sh
 . "$(dirname "$0")/../lib.sh"
+# shellcheck source=selftests/lib_nodes.sh
+. "$(dirname "$0")/../lib_nodes.sh"
 wp_require_root
 wp_require_cmds wireguard-go wg curl promtool
 

@@ -28,6 +28,8 @@
 
 # shellcheck source=selftests/lib.sh
 . "$(dirname "$0")/../lib.sh"
+# shellcheck source=selftests/lib_nodes.sh
+. "$(dirname "$0")/../lib_nodes.sh"
 wp_require_root
 wp_require_cmds curl python3
 
