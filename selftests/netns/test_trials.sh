@@ -111,7 +111,8 @@ stop_both
 # a restart (rolling update) keeps what was learned: from the pinned map
 start a "$KEY_A" "${AUTO[@]}" && start b "$KEY_A" "${AUTO[@]}" || fail "1: agents restart"
 sleep 1
-check_eq "$(peer_get "$PIN_A" b interval_source)" trial "1: restart: interval source still trial"
+check_eq "$(peer_get "$PIN_A" b interval_source)" trial "1: restart: interval source still trial" ||
+	dump_log "$WP_TMP/a.log"
 check_eq "$(peer_get "$PIN_A" b keepalive_interval_seconds)" 2.8 "1: restart: interval kept"
 check_eq "$(peer_get "$PIN_A" b lifetime_converged)" true "1: restart: still learned"
 check_match "$(cat "$WP_TMP/a.log")" "4.00s learned before the restart, kept" "1: restart: logged" ||

@@ -86,6 +86,7 @@ __u64 lifetime_step(struct agent *a, int i, __u64 now, bool *holding)
 	__u64 workload =
 		(s->tx_packets - s->tx_probe_packets) + (s->rx_packets - s->rx_probe_packets);
 	enum lt_phase was = e->lt.phase;
+	__u64 resets = e->lt.resets;
 	struct lt_msg msg = {};
 	__u64 wake;
 	int act;
@@ -104,6 +105,12 @@ __u64 lifetime_step(struct agent *a, int i, __u64 now, bool *holding)
 	act = lt_tick(&a->lt, &e->lt, now, workload, s->first_packet_drops + s->syn_retransmits,
 		      s->cold_gap_ns & ~1ull, coordinator, e->lt_ok && !e->ka.inflight,
 		      (__u32)rand(), &msg);
+	if (e->lt.resets != resets)
+		log_info(
+			"lifetime %s: what was learned is dropped (a keep-alive failed with nothing "
+			"back, or a first packet was lost after a gap it covered); interval back to "
+			"%.1fs",
+			e->name, a->lt.min_ns / 1e9);
 	if (act & LT_DO_PROPOSE)
 		prober_send_trial(&a->prober, i, &msg);
 	if (act & LT_DO_ABORT) {
