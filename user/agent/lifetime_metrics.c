@@ -8,6 +8,7 @@
 void lt_node_collect(const struct peer_table *t, struct lt_node *n)
 {
 	memset(n, 0, sizeof(*n));
+	n->enabled = true;
 	for (int i = 0; i < t->n; i++) {
 		const struct peer_entry *e = &t->e[i];
 		double lower = lt_lower_ns(&e->lt) / 1e9;
@@ -33,6 +34,9 @@ void lt_node_emit(const struct lt_node *n, struct prom_buf *b)
 	const char *trials = "warmpath_lifetime_trials_total",
 		   *learned = "warmpath_lifetime_learned_seconds",
 		   *peers = "warmpath_lifetime_peers";
+
+	if (!n->enabled) /* a fixed interval: nothing to learn, no series */
+		return;
 
 	prom_family(b, trials, PROM_COUNTER,
 		    "Lifetime trials (--keepalive-interval auto) by result: survived, failed, "

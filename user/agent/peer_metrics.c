@@ -178,7 +178,8 @@ struct peer_rows *peer_rows_snapshot(struct peer_table *t, const struct peer_met
 	rows->n = n;
 	snprintf(rows->node.name, sizeof(rows->node.name), "node");
 	rows->gaps = t->cold_gaps;
-	lt_node_collect(t, &rows->lt);
+	if (o->lifetime)
+		lt_node_collect(t, &rows->lt);
 	for (int i = 0; i < t->n; i++) {
 		const struct peer_hists *ph = hists_of(h, nh, &t->e[i]);
 

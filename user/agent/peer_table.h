@@ -154,6 +154,7 @@ struct peer_metrics_opts {
 	int worst_k;
 	int max_series;
 	double idle_s; /* a peer idle this long counts as idle (--keepalive-interval) */
+	bool lifetime; /* --keepalive-interval auto: the warmpath_lifetime_* families */
 };
 /*
  * Lifetime learning over every peer (lifetime_metrics.c): trials by result,
@@ -161,6 +162,7 @@ struct peer_metrics_opts {
  * source, and the learned lower bounds as a histogram.
  */
 struct lt_node {
+	bool enabled; /* emitted only with --keepalive-interval auto */
 	__u64 results[LT_NR_RESULTS];
 	__u64 workload_hits, resets;
 	__u64 sources[4]; /* WP_IVS_* */

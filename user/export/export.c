@@ -257,6 +257,7 @@ int wp_export_metrics(void *ctx, struct prom_buf *b)
 		.worst_k = src->cfg->worst_peers,
 		.max_series = src->cfg->max_peer_series,
 		.idle_s = src->cfg->keepalive_interval,
+		.lifetime = src->cfg->keepalive_auto,
 	};
 
 	pthread_mutex_lock(src->lock);
