@@ -10,7 +10,14 @@
 #   2. iperf3 throughput b1 -> b2 over the wg tunnel, and over the VXLAN
 #      overlay on it, with the agents' programs attached vs not (agents
 #      stopped: SIGTERM detaches), short runs alternating; ratio of the medians
-#      (goal >= 0.98).
+#      (goal >= 0.98);
+#   3. lifetimes (issue 16), in the lifetime lab (scripts/lab_lifetime.sh: a1
+#      behind a 6 s NAT, c1 behind a 20 s NAT, b1 public): each path's true
+#      lifetime measured, then agents at a fixed 4 s interval vs
+#      --keepalive-interval auto:4-60: learned bounds, learning time, probe
+#      exchanges per minute on the idle pairs and their ratio (goal <= 0.35 on
+#      the 20 s site), SYNs lost after long idle periods (goal 0) and workload
+#      SYNs lost to trials (goal <= 1 per pair). BENCH_LIFETIME=0 skips it.
 # Environment: BENCH_WINDOW (probe window per mode, 30 s), BENCH_ROUNDS (iperf3
 # rounds, 6), BENCH_IPERF_TIME (3 s), LAB_KEEPALIVE (2 s).
 # Prints a report; exits non-zero only if the lab or a measurement fails.
@@ -22,6 +29,8 @@ cd "$ROOT"
 export LAB=wpbench LAB_INDEX=2
 # shellcheck source=scripts/lab.sh
 . scripts/lab.sh
+# shellcheck source=scripts/lab_lifetime.sh
+. scripts/lab_lifetime.sh
 lab_prelude bench-lab
 command -v iperf3 >/dev/null || { echo "bench-lab: iperf3 missing" >&2; exit 2; }
 
@@ -160,3 +169,29 @@ for path in wg overlay; do
 done
 echo "  (wireguard-go in user space on this machine: runs vary by more than the 2 % the goal"
 echo "   allows; compare the spread of the runs before reading the ratio)"
+
+[ "${BENCH_LIFETIME:-1}" = 0 ] && exit 0
+echo
+echo "3. lifetimes: the lifetime lab (a1 behind a ${LT_NAT_A}s NAT, c1 behind ${LT_NAT_C}s, b1 public)..."
+lab_down
+lt_configure
+lab_up
+lt_truth
+lab_agents_start idle
+# shellcheck disable=SC2119 # all pairs
+lab_warm
+sleep 2
+lt_idle_window base "$LT_WINDOW"
+LEARNED=1
+if lt_learn; then
+	lt_idle_window safe "${LT[safe_window]}"
+else
+	LEARNED=0
+fi
+lab_agents_stop
+echo
+echo "== lifetimes (fixed interval ${LT_FIXED}s vs $LT_AUTO, trial idle ${LT_TRIAL_IDLE}s, every ${LT_TRIAL_EVERY}s) =="
+[ $LEARNED = 1 ] || echo "  the agents did not start with --keepalive-interval $LT_AUTO: no learned figures"
+lt_report
+echo "  goals: lower bound in [0.7 x true, true] within ${LT_LEARN_MAX}s; auto/fixed <= 0.35 on the"
+echo "  ${LT_NAT_C}s site; drop1 = 0 after an idle window of ${LT[safe_window]}s; wlost <= 1 per pair"
