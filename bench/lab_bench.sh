@@ -71,8 +71,6 @@ probes()
 	for p in "${BUSY[@]}"; do lab_busy_stop "${p%-*}" "${p#*-}"; done
 }
 
-per_min() { awk -v n="$1" -v s="$2" 'BEGIN { printf "%.1f", n * 60 / s }'; }
-
 # iperf ADDR: one run b1 -> ADDR, prints Mbit/s received
 iperf()
 {
@@ -100,8 +98,8 @@ TI=0 TC=0 II=0 IC=0
 for p in $(lab_pairs); do
 	t=idle
 	is_busy "$p" && t=busy
-	printf '  %-7s %-6s %16s %16s\n' "$p" "$t" "$(per_min "${PK[idle.$p]}" "${PK[idle.span]}")" \
-		"$(per_min "${PK[constant.$p]}" "${PK[constant.span]}")"
+	printf '  %-7s %-6s %16s %16s\n' "$p" "$t" "$(lab_per_min "${PK[idle.$p]}" "${PK[idle.span]}")" \
+		"$(lab_per_min "${PK[constant.$p]}" "${PK[constant.span]}")"
 	TI=$((TI + ${PK[idle.$p]})) TC=$((TC + ${PK[constant.$p]}))
 	if [ "$t" = idle ]; then II=$((II + ${PK[idle.$p]})) IC=$((IC + ${PK[constant.$p]})); fi
 done

@@ -29,7 +29,8 @@
 #  - nftables counters in every node (table inet lab): SYNs to tcp/8080 that
 #    left for / arrived from each other node's pod (syn_out_PEER, syn_in_PEER),
 #    warmpath probe requests / replies put on the wire to each peer
-#    (probe_req_PEER, probe_rep_PEER). A TCP listener (ncat) on POD:8080.
+#    (probe_req_PEER, probe_rep_PEER), lifetime trial messages (probe_trial_PEER),
+#    lab_send's datagrams that arrived (disc_in_PEER). A TCP listener (ncat) on POD:8080.
 #  - Every node has a small veth to the host (LAB-h-NODE, 192.168.251.x/30):
 #    the agent serves /metrics on the node's side, Prometheus (on
 #    127.0.0.1:19090+LAB_INDEX) scrapes it every second.

@@ -81,12 +81,17 @@ lt_truth()
 	done
 }
 
-# lt_requests: "PAIR COUNT" for every pair, probe requests both sides sent
+# lt_requests: "PAIR REQUESTS TRIALMSGS" for every pair, probe requests and
+# trial messages both sides sent
 lt_requests()
 {
-	local p
+	local p x y
 
-	for p in $(lab_pairs); do echo "$p $(lab_probe_requests "${p%-*}" "${p#*-}")"; done
+	for p in $(lab_pairs); do
+		x=${p%-*} y=${p#*-}
+		echo "$p $(lab_probe_requests "$x" "$y")" \
+			$(($(lab_counter "$x" "probe_trial_$y") + $(lab_counter "$y" "probe_trial_$x")))
+	done
 }
 
 # lt_syn_counts: "PAIR LEFT ARRIVED", SYNs from the public side to the NATed one
@@ -101,18 +106,20 @@ lt_syn_counts()
 
 # lt_idle_window KEY SECONDS: no workload for SECONDS, then one connection on
 # every pair from the public side. LT[KEY.xpm.PAIR] = probe exchanges per
-# minute in the window, LT[KEY.lost.PAIR] = SYNs of the connection lost.
+# minute in the window, LT[KEY.tpm.PAIR] trial messages per minute,
+# LT[KEY.lost.PAIR] = SYNs of the connection lost.
 lt_idle_window()
 {
-	local key=$1 w=$2 p c t0 span
-	declare -A r0
+	local key=$1 w=$2 p c m t0 span
+	declare -A r0 m0
 
-	while read -r p c; do r0[$p]=$c; done < <(lt_requests)
+	while read -r p c m; do r0[$p]=$c m0[$p]=$m; done < <(lt_requests)
 	t0=$(date +%s%N)
 	sleep "$w"
 	span=$(awk -v t="$t0" -v n="$(date +%s%N)" 'BEGIN { printf "%.2f", (n - t) / 1e9 }')
-	while read -r p c; do
-		LT[$key.xpm.$p]=$(awk -v n=$((c - ${r0[$p]})) -v s="$span" 'BEGIN { printf "%.1f", n * 60 / s }')
+	while read -r p c m; do
+		LT[$key.xpm.$p]=$(lab_per_min $((c - ${r0[$p]})) "$span")
+		LT[$key.tpm.$p]=$(lab_per_min $((m - ${m0[$p]})) "$span")
 	done < <(lt_requests)
 	LT[$key.span]=$span
 	lt_connect_all "$key"
@@ -261,4 +268,8 @@ lt_report()
 	echo "  (${LT_WINDOW}s fixed, ${LT[safe_window]:-?}s learned). wl / wlost: workload connections during"
 	echo "  learning and their SYNs lost."
 	echo "  trials (all agents): ${LT[trials]:--}; workload hits they counted: ${LT[wl.hits]:--}"
+	for p in $(lab_pairs); do
+		echo "  $p: trial messages per minute after learning ${LT[safe.tpm.$p]:--} (not in auto's" \
+			"exchanges; fixed: ${LT[base.tpm.$p]:--})"
+	done
 }

@@ -64,6 +64,9 @@ lab_probe_packets()
 		$(lab_counter "$2" "probe_req_$1") + $(lab_counter "$2" "probe_rep_$1")))
 }
 
+# lab_per_min N SECONDS: N events in SECONDS, per minute (one decimal)
+lab_per_min() { awk -v n="$1" -v s="$2" 'BEGIN { printf "%.1f", n * 60 / s }'; }
+
 # lab_probe_requests X Y: probe requests either side sent to the other (= exchanges)
 lab_probe_requests()
 {

@@ -198,12 +198,15 @@ _lab_setup_nft()
 		vx=$(lab_vx "$n")
 		counters='' rules_out='' rules_in=''
 		for m in $(lab_peers_of "$n"); do
-			counters+="counter syn_out_$m { }; counter syn_in_$m { }; counter disc_in_$m { }; "
+			counters+="counter syn_out_$m { }; counter syn_in_$m { }; counter disc_in_$m { }; counter probe_trial_$m { }; "
 			counters+="counter probe_req_$m { }; counter probe_rep_$m { }; "
 			rules_out+="oifname \"$vx\" ip daddr $(lab_pod "$m") tcp dport $LAB_TCP_PORT tcp flags & (syn | ack) == syn counter name \"syn_out_$m\"; "
 			# warmpath's UDP probe: byte 5 of the payload is 1 (request) or 2 (reply)
 			rules_out+="oifname \"$wg\" ip daddr $(lab_wgaddr "$m") udp dport $LAB_PROBE_PORT @th,104,8 1 counter name \"probe_req_$m\"; "
 			rules_out+="oifname \"$wg\" ip daddr $(lab_wgaddr "$m") udp sport $LAB_PROBE_PORT @th,104,8 2 counter name \"probe_rep_$m\"; "
+			# 3: a lifetime trial message (--keepalive-interval auto), either port
+			rules_out+="oifname \"$wg\" ip daddr $(lab_wgaddr "$m") udp dport $LAB_PROBE_PORT @th,104,8 3 counter name \"probe_trial_$m\"; "
+			rules_out+="oifname \"$wg\" ip daddr $(lab_wgaddr "$m") udp sport $LAB_PROBE_PORT udp dport != $LAB_PROBE_PORT @th,104,8 3 counter name \"probe_trial_$m\"; "
 			rules_in+="iifname \"$vx\" ip saddr $(lab_pod "$m") tcp dport $LAB_TCP_PORT tcp flags & (syn | ack) == syn counter name \"syn_in_$m\"; "
 			# lab_send's datagrams: the ground truth of a path (did one get through?)
 			rules_in+="iifname \"$wg\" ip saddr $(lab_wgaddr "$m") udp dport $LAB_DISCARD_PORT counter name \"disc_in_$m\"; "
