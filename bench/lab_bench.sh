@@ -17,7 +17,8 @@
 #      --keepalive-interval auto:4-60: learned bounds, learning time, probe
 #      exchanges per minute on the idle pairs and their ratio (goal <= 0.35 on
 #      the 20 s site), SYNs lost after long idle periods (goal 0) and workload
-#      SYNs lost to trials (goal <= 1 per pair). BENCH_LIFETIME=0 skips it.
+#      SYNs lost to trials (goal <= 1 per pair). BENCH_LIFETIME=0 skips it,
+#      BENCH_LIFETIME=only runs only it.
 # Environment: BENCH_WINDOW (probe window per mode, 30 s), BENCH_ROUNDS (iperf3
 # rounds, 6), BENCH_IPERF_TIME (3 s), LAB_KEEPALIVE (2 s).
 # Prints a report; exits non-zero only if the lab or a measurement fails.
@@ -82,6 +83,41 @@ median() { printf '%s\n' "$@" | sort -n | awk '{ a[NR] = $1 } END { print (NR % 
 
 # attached NODE: the agent's pinned tcx links (one per device and direction)
 attached() { find "$(lab_pin "$1")/links" -mindepth 1 2>/dev/null | wc -l; }
+
+# lifetimes: section 3, in the lifetime lab
+lifetimes()
+{
+	local learned=1
+
+	echo
+	echo "3. lifetimes: the lifetime lab (a1 behind a ${LT_NAT_A}s NAT, c1 behind ${LT_NAT_C}s, b1 public)..."
+	lab_down
+	lt_configure
+	lab_up
+	lt_truth
+	lab_agents_start idle
+	# shellcheck disable=SC2119 # all pairs
+	lab_warm
+	sleep 2
+	lt_idle_window base "$LT_WINDOW"
+	if lt_learn; then
+		lt_idle_window safe "${LT[safe_window]}"
+	else
+		learned=0
+	fi
+	lab_agents_stop
+	echo
+	echo "== lifetimes (fixed interval ${LT_FIXED}s vs $LT_AUTO, trial idle ${LT_TRIAL_IDLE}s, every ${LT_TRIAL_EVERY}s) =="
+	[ $learned = 1 ] || echo "  the agents did not start with --keepalive-interval $LT_AUTO: no learned figures"
+	lt_report
+	echo "  goals: lower bound in [0.7 x true, true] within ${LT_LEARN_MAX}s; auto/fixed <= 0.35 on the"
+	echo "  ${LT_NAT_C}s site; drop1 = 0 after an idle window of ${LT[safe_window]}s; wlost <= 1 per pair"
+}
+
+if [ "${BENCH_LIFETIME:-1}" = only ]; then
+	lifetimes
+	exit 0
+fi
 
 echo "warmpath lab bench: 4 nodes, 6 pairs, busy (ping 5/s): ${BUSY[*]}; keepalive ${LAB_KEEPALIVE}s"
 echo "building the lab..."
@@ -168,28 +204,4 @@ done
 echo "  (wireguard-go in user space on this machine: runs vary by more than the 2 % the goal"
 echo "   allows; compare the spread of the runs before reading the ratio)"
 
-[ "${BENCH_LIFETIME:-1}" = 0 ] && exit 0
-echo
-echo "3. lifetimes: the lifetime lab (a1 behind a ${LT_NAT_A}s NAT, c1 behind ${LT_NAT_C}s, b1 public)..."
-lab_down
-lt_configure
-lab_up
-lt_truth
-lab_agents_start idle
-# shellcheck disable=SC2119 # all pairs
-lab_warm
-sleep 2
-lt_idle_window base "$LT_WINDOW"
-LEARNED=1
-if lt_learn; then
-	lt_idle_window safe "${LT[safe_window]}"
-else
-	LEARNED=0
-fi
-lab_agents_stop
-echo
-echo "== lifetimes (fixed interval ${LT_FIXED}s vs $LT_AUTO, trial idle ${LT_TRIAL_IDLE}s, every ${LT_TRIAL_EVERY}s) =="
-[ $LEARNED = 1 ] || echo "  the agents did not start with --keepalive-interval $LT_AUTO: no learned figures"
-lt_report
-echo "  goals: lower bound in [0.7 x true, true] within ${LT_LEARN_MAX}s; auto/fixed <= 0.35 on the"
-echo "  ${LT_NAT_C}s site; drop1 = 0 after an idle window of ${LT[safe_window]}s; wlost <= 1 per pair"
+[ "${BENCH_LIFETIME:-1}" = 0 ] || lifetimes
