@@ -99,7 +99,7 @@ lifetimes()
 	# shellcheck disable=SC2119 # all pairs
 	lab_warm
 	sleep 2
-	lt_idle_window base "$LT_WINDOW"
+	lt_idle_window base "${LT[base_window]}"
 	if lt_learn; then
 		lt_idle_window safe "${LT[safe_window]}"
 	else

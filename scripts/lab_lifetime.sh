@@ -16,7 +16,8 @@
 # lifetime is N for a NAT timeout N < 10 s and about N + 10 s for N >= 10 s.
 # lt_truth measures it (lab_path_open just below and just above).
 #
-# Figures, in LT[...] (KEY.PAIR): safe_window (2 x the longest lifetime + 2 s), truth (nominal s), open/closed (1 if the
+# Figures, in LT[...] (KEY.PAIR): base_window / safe_window (the idle windows:
+# the longest lifetime + 2 s, 2 x it + 1 s), truth (nominal s), open/closed (1 if the
 # datagram got in after the gap below / above), base.xpm and auto.xpm (probe
 # exchanges per minute, fixed interval vs learned), base.lost / safe.lost (SYNs
 # lost on a connection from the public side after an idle period), lower,
@@ -31,7 +32,6 @@ LT_AUTO=${LT_AUTO:-auto:4-60}
 LT_TRIAL_IDLE=${LT_TRIAL_IDLE:-5}
 LT_TRIAL_EVERY=${LT_TRIAL_EVERY:-0}
 LT_LEARN_MAX=${LT_LEARN_MAX:-300}
-LT_WINDOW=${LT_WINDOW:-36}
 declare -A LT
 
 # lt_configure: the lab's variables for the lifetime lab (before lab_up)
@@ -59,11 +59,10 @@ lt_truth()
 {
 	local p t m pids=()
 
-	LT[safe_window]=2
+	LT[longest]=0
 	for p in $(lab_pairs); do
 		t=$(lt_nominal "$p")
-		# an idle window of 2 x the longest lifetime (+2 s) tests every pair
-		[ $((2 * t + 2)) -gt "${LT[safe_window]}" ] && LT[safe_window]=$((2 * t + 2))
+		[ "$t" -gt "${LT[longest]}" ] && LT[longest]=$t
 		m=1
 		[ "$t" -ge 10 ] && m=2 # WireGuard's keepalive timer: a little slack
 		LT[truth.$p]=$t LT[below.$p]=$((t - m)) LT[above.$p]=$((t + m))
@@ -74,6 +73,8 @@ lt_truth()
 		pids+=($!)
 	done
 	wait "${pids[@]}"
+	# idle windows: past every lifetime (baseline), 2 x the longest (after learning)
+	LT[base_window]=$((LT[longest] + 2)) LT[safe_window]=$((2 * LT[longest] + 1))
 	for p in $(lab_pairs); do
 		read -r "LT[open.$p]" "LT[closed.$p]" <"$LAB_DIR/truth-$p" || true
 		# closed: 1 when the datagram did NOT get in
@@ -172,18 +173,25 @@ lt_converged()
 # converged (LT_LEARN_MAX s at most); a connection public -> NATed side on
 # every pair at 20 s and 80 s (the workload trials may meet). Fills
 # LT[learn_s.PAIR] (or "no"), lower/upper/interval/source (x's view/y's view),
-# wl.lost.PAIR, wl.hits, trials.
+# wl.lost.PAIR (and wl.rounds.PAIR: lost per round, "0+3"), wl.fpd.PAIR (the
+# public end's first_packet_drops meanwhile), learn.tmsg.PAIR (trial messages
+# on the wire), wl.hits, trials.
 lt_learn()
 {
-	local p t0 now el pend w=0 x y f v r pids=()
-	declare -A l0 a0
+	local p t0 now el pend w=0 x y f v r pids=() m0
+	declare -A l0 a0 f0
 
 	lab_agents_start idle --keepalive-interval "$LT_AUTO" \
 		--lifetime-trial-idle "$LT_TRIAL_IDLE" --lifetime-trial-every "$LT_TRIAL_EVERY" ||
 		return 1
 	t0=$(date +%s)
+	# shellcheck disable=SC2034 # read through lt_round_mark's namerefs
 	while read -r p x y; do l0[$p]=$x a0[$p]=$y; done < <(lt_syn_counts)
-	for p in $(lab_pairs); do LT[learn_s.$p]=no; done
+	m0=$(lt_requests)
+	for p in $(lab_pairs); do
+		LT[learn_s.$p]=no LT[wl.rounds.$p]=
+		f0[$p]=$(lt_peer "${p#*-}" "${p%-*}" first_packet_drops)
+	done
 	while :; do
 		now=$(date +%s)
 		el=$((now - t0))
@@ -196,6 +204,11 @@ lt_learn()
 		[ $el -ge "$LT_LEARN_MAX" ] && break
 		if { [ $w = 0 ] && [ $el -ge 20 ]; } || { [ $w = 1 ] && [ $el -ge 80 ]; }; then
 			w=$((w + 1))
+			lt_round_mark l0 a0
+			# before the first round: no workload, nothing to count
+			if [ $w = 1 ]; then
+				for p in $(lab_pairs); do LT[wl.rounds.$p]=; done
+			fi
 			for p in $(lab_pairs); do
 				lab_connect "${p#*-}" "${p%-*}" 8 >/dev/null &
 				pids+=($!)
@@ -205,12 +218,20 @@ lt_learn()
 	done
 	[ ${#pids[@]} = 0 ] || wait "${pids[@]}" # the workload's connections
 	sleep 0.3
+	lt_round_mark l0 a0
 	while read -r p x y; do
 		LT[wl.sent.$p]=$w
-		LT[wl.lost.$p]=$(((x - ${l0[$p]}) - (y - ${a0[$p]})))
+		LT[wl.rounds.$p]=${LT[wl.rounds.$p]#+}
+		LT[wl.lost.$p]=$((${LT[wl.rounds.$p]:-0}))
 	done < <(lt_syn_counts)
+	while read -r p x v; do
+		r=$(grep "^$p " <<<"$m0")
+		LT[learn.tmsg.$p]=$((v - ${r##* }))
+	done < <(lt_requests)
 	for p in $(lab_pairs); do
 		x=${p%-*} y=${p#*-}
+		v=$(lt_peer "$y" "$x" first_packet_drops)
+		LT[wl.fpd.$p]=$((${v//[^0-9]/} - ${f0[$p]//[^0-9]/}))
 		for f in lower:lifetime_lower_seconds upper:lifetime_upper_seconds \
 			interval:keepalive_interval_seconds source:interval_source trials:lifetime_trials; do
 			LT[${f%%:*}.$p]="$(lt_peer "$x" "$y" "${f#*:}")/$(lt_peer "$y" "$x" "${f#*:}")"
@@ -230,6 +251,21 @@ lt_learn()
 		LT[trials]+="$r $v, "
 	done
 	LT[trials]=${LT[trials]%, }
+}
+
+# lt_round_mark L0 A0: the SYNs lost on each pair since the last mark
+# (public -> NATed side: left - arrived), appended to LT[wl.rounds.PAIR] as
+# "+N"; the arrays named L0 / A0 (by pair) hold the marks.
+lt_round_mark()
+{
+	local -n _l=$1 _a=$2
+	local p x y
+
+	while read -r p x y; do
+		LT[wl.rounds.$p]+="+$(((x - ${_l[$p]}) - (y - ${_a[$p]})))"
+		# shellcheck disable=SC2004 # associative arrays: $p is a key
+		_l[$p]=$x _a[$p]=$y
+	done < <(lt_syn_counts)
 }
 
 # lt_within LOWER TRUTH: 0.7 x TRUTH <= LOWER <= TRUTH (LOWER a number)
@@ -265,7 +301,7 @@ lt_report()
 	echo "  idle pair at ${LT_FIXED}s vs learned ($LT_AUTO), ratio auto/fixed. lower / upper /"
 	echo "  interval: the NATed end's view / the public end's (s); learn: s until both converged."
 	echo "  drop0 / drop1: SYNs lost on a connection from the public side after an idle window"
-	echo "  (${LT_WINDOW}s fixed, ${LT[safe_window]:-?}s learned). wl / wlost: workload connections during"
+	echo "  (${LT[base_window]:-?}s fixed, ${LT[safe_window]:-?}s learned). wl / wlost: workload connections during"
 	echo "  learning and their SYNs lost."
 	echo "  trials (all agents): ${LT[trials]:--}; workload hits they counted: ${LT[wl.hits]:--}"
 	for p in $(lab_pairs); do

@@ -12,7 +12,7 @@
 #      (6 s; 20 + 10 s: WireGuard's keepalive 10 s after the exchange refreshes
 #      a mapping that is still there).
 #   2. baseline, --mode idle --keepalive-interval 4 (safe for the 6 s site): a
-#      connection from b1 after 36 s without workload loses no SYN (nftables:
+#      connection from b1 after 32 s without workload loses no SYN (nftables:
 #      SYNs that left b1 vs arrived); probe exchanges per minute per pair.
 #   3. learning, --keepalive-interval auto:4-60, --lifetime-trial-idle 5
 #      --lifetime-trial-every 0: within 300 s both ends of every pair converge,
@@ -21,7 +21,7 @@
 #      pair, and the agents' warmpath_lifetime_trial_workload_hits_total equals
 #      the SYNs lost.
 #   4. cost and safety after learning: an idle window of 2 x the longest
-#      lifetime (+2 s); probe exchanges per minute vs the baseline, <= 0.35x on
+#      lifetime (+1 s); probe exchanges per minute vs the baseline, <= 0.35x on
 #      the 20 s site; then a connection from b1 on every pair loses no SYN.
 #   5. teardown leaves nothing of the lab.
 
@@ -82,10 +82,10 @@ else
 	lt_finish
 fi
 sleep 2
-lt_idle_window base "$LT_WINDOW"
+lt_idle_window base "${LT[base_window]}"
 for p in $(lab_pairs); do
 	info "baseline $p: ${LT[base.xpm.$p]} probe exchanges/min; connection ${p#*-} -> ${p%-*}" \
-		"after ${LT_WINDOW}s without workload: rc ${LT[base.rc.$p]}, ${LT[base.lost.$p]} SYN(s) lost"
+		"after ${LT[base_window]}s without workload: rc ${LT[base.rc.$p]}, ${LT[base.lost.$p]} SYN(s) lost"
 	check_eq "${LT[base.rc.$p]}" 0 "baseline $p: the connection from ${p#*-} connects"
 	check_eq "${LT[base.lost.$p]}" 0 "baseline $p: 0 first-packet drops (nftables)"
 	check_true "baseline $p: ~1 exchange per ${LAB_KEEPALIVE}s (${LT[base.xpm.$p]}/min)" \
@@ -116,7 +116,9 @@ for p in $(lab_pairs); do
 		lt_within "${LT[lower.$p]%/*}" "$t"
 	check_true "learning $p: ${p#*-}'s lower bound ${LT[lower.$p]#*/} in [0.7 x $t, $t]" \
 		lt_within "${LT[lower.$p]#*/}" "$t"
-	info "learning $p: ${LT[wl.sent.$p]} workload connection(s) from ${p#*-}, ${LT[wl.lost.$p]} SYN(s) lost"
+	info "learning $p: ${LT[wl.sent.$p]} workload connection(s) from ${p#*-}, ${LT[wl.lost.$p]} SYN(s) lost" \
+		"(by connection: ${LT[wl.rounds.$p]}), ${p#*-} counted ${LT[wl.fpd.$p]} first-packet drop(s);" \
+		"${LT[learn.tmsg.$p]} trial messages on the wire"
 	check_true "learning $p: workload packets hit by trials <= 1 (${LT[wl.lost.$p]})" \
 		test "${LT[wl.lost.$p]}" -le 1
 	HITS=$((HITS + ${LT[wl.lost.$p]}))
