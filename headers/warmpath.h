@@ -145,6 +145,17 @@ struct peer_state {
 	 * so `warmpath status` shows them after the agent is gone too.
 	 */
 	__u64 probes_bypassed;
+	/*
+	 * Written by the agent: the lifetime it uses (learned_*: trials, else
+	 * the passive bounds above), the keep-alive interval that follows and
+	 * where it comes from (WP_IVS_*), trials run, search finished (0/1).
+	 */
+	__u64 learned_lower_ns;
+	__u64 learned_upper_ns;
+	__u64 keepalive_interval_ns;
+	__u64 interval_source;
+	__u64 lifetime_trials;
+	__u64 lifetime_converged;
 };
 
 /*

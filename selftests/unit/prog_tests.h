@@ -40,6 +40,9 @@ TEST_WEAK(peer_map_sync)
 
 /* user/agent peer table, user/export peer JSON, user/util map iterator: test_peer_views.c */
 TEST(peer_views)
+/* user/agent lifetime learning on a simulated NAT, its protocol: test_lifetime.c */
+TEST(lifetime_learn)
+TEST(lifetime_protocol)
 TEST(peer_table)
 TEST(map_iter)
 TEST(prober_reload)

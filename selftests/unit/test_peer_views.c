@@ -40,8 +40,14 @@ static const char *const map_keys[] = {
 	"syn_retransmits",
 	"cold",
 	"kernel_drops",
+	"passive_lower_seconds",
+	"passive_upper_seconds",
 	"lifetime_lower_seconds",
 	"lifetime_upper_seconds",
+	"keepalive_interval_seconds",
+	"interval_source",
+	"lifetime_trials",
+	"lifetime_converged",
 };
 static const char *const agent_only_keys[] = {
 	"address",
@@ -75,6 +81,12 @@ static void fill_state(struct peer_state *ps, const char *name, __u64 base)
 	ps->lifetime_lower_ns = S(40);
 	ps->lifetime_upper_ns = S(70);
 	ps->probes_bypassed = base + 13;
+	ps->learned_lower_ns = S(30);
+	ps->learned_upper_ns = S(35);
+	ps->keepalive_interval_ns = S(21);
+	ps->interval_source = WP_IVS_TRIAL;
+	ps->lifetime_trials = base + 14;
+	ps->lifetime_converged = 1;
 }
 
 static bool in_list(const char *key, const char *const *list, size_t n)

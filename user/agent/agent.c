@@ -157,14 +157,21 @@ static void agent_tick(struct agent *a, __u64 now)
 				 rt->name, rt->addr_str, route);
 			rt->bypass_logged = true;
 		}
+		bool holding;
+		/* the peer's own interval: fixed, or learned (lifetime_run.c) */
+		__u64 iv = lifetime_step(a, i, now, &holding);
+
+		if (holding)
+			continue; /* a lifetime trial holds the pair's keep-alives */
 		if (sent == budget) {
 			a->tick_next_peer = i;
 			break;
 		}
 		switch (keepalive_decide(
 			a->cfg->mode, &rt->ka, now, activity_floor(rt->bpf.last_tx_ns, a->tick_ns),
-			activity_floor(rt->bpf.last_rx_ns, a->tick_ns), interval, a->tick_ns / 2,
-			keepalive_defer_ns(a->cfg->node_name, rt->name, margin))) {
+			activity_floor(rt->bpf.last_rx_ns, a->tick_ns), iv, a->tick_ns / 2,
+			keepalive_defer_ns(a->cfg->node_name, rt->name,
+					   margin < iv ? margin : iv))) {
 		case KA_PROBE:
 			if (a->cfg->mode == WP_MODE_IDLE && wg_sync_keepalive_suppress(rt->name)) {
 				rt->suppressed++; /* WireGuard's persistent keepalive holds it warm */
@@ -311,6 +318,10 @@ static void agent_loop(struct agent *a)
 
 		if (a->prober.earliest_deadline_ns && a->prober.earliest_deadline_ns < wake)
 			wake = a->prober.earliest_deadline_ns;
+		if (a->lt_wake_ns && a->lt_wake_ns < wake)
+			wake = a->lt_wake_ns;
+		if (a->prober.trial_wake_ns && a->prober.trial_wake_ns < wake)
+			wake = a->prober.trial_wake_ns;
 		timeout_ms = wake > now ? (int)((wake - now + 999999) / 1000000) : 0;
 		n = epoll_wait(a->epfd, evs, 64, timeout_ms);
 		if (n < 0 && errno != EINTR) {
@@ -338,6 +349,7 @@ static void agent_loop(struct agent *a)
 				routes_event = true;
 		}
 		prober_expire(&a->prober, now);
+		lifetime_timers(a, now);
 		/* nothing attached yet (--interface auto before the CNI's tunnel): every second */
 		if (now - a->last_reconcile_ns >=
 		    (a->ld.nattach ? WP_RECONCILE_NS : WP_RECONCILE_NS / 5)) {
@@ -421,6 +433,7 @@ int cmd_run(int argc, char **argv)
 	pthread_mutex_init(&a.lock, NULL);
 	srand(getpid() ^ wp_now_ns());
 	a.tick_ns = (__u64)(cfg.tick_interval * 1e9);
+	lifetime_opts_init(&a.lt, &cfg, a.tick_ns);
 
 	if (peer_set_from_config(&cfg, &peers)) {
 		ret = 2;
@@ -518,6 +531,7 @@ int cmd_run(int argc, char **argv)
 		.keepalive_interval = cfg.keepalive_interval,
 		.node_name = cfg.node_name,
 		.key = &key,
+		.lt = &a.lt,
 	};
 	if (prober_open(&a.prober, &po, &a.peers, a.epfd, bpf_map__fd(a.ld.skel->maps.prefixes),
 			err, sizeof(err))) {

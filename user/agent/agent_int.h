@@ -51,6 +51,20 @@ struct agent {
 	struct wp_peer_set kube_peers;
 	struct wp_kube *kube; /* NULL without --kubernetes */
 	struct wp_drops *drops; /* kfree_skb tracer; NULL or down: no drop counting */
+	/* lifetime learning (lifetime_run.c) */
+	struct lt_opts lt;
+	__u64 lt_wake_ns; /* the earliest trial deadline; 0: none */
 };
+
+/* lifetime_run.c: the lifetime options from the configuration. */
+void lifetime_opts_init(struct lt_opts *o, const struct wp_config *cfg, __u64 tick_ns);
+/*
+ * The tick's lifetime step for peer i: trial messages and probes it asks for
+ * (UDP probes queued: the caller flushes), the pinned fields, the wake-up.
+ * Returns the peer's keep-alive interval; *holding: no keep-alive now.
+ */
+__u64 lifetime_step(struct agent *a, int i, __u64 now, bool *holding);
+/* Between ticks: the peers whose trial deadline has come (a->lt_wake_ns). */
+void lifetime_timers(struct agent *a, __u64 now);
 
 #endif /* __WARMPATH_AGENT_INT_H */

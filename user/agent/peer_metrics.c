@@ -43,6 +43,7 @@ struct peer_rows {
 	__u64 states[NS_MAX];
 	int n;
 	struct wp_cold_gaps gaps; /* node-level, copied under the lock */
+	struct lt_node lt; /* lifetime learning, node-level */
 	struct row r[];
 };
 
@@ -68,6 +69,8 @@ static void row_add(struct row *r, const struct peer_entry *e, const struct peer
 #define ADD_STAMP(f)
 #define ADD_COLD(f)
 #define ADD_SPAN(f)
+#define ADD_SOURCE(f)
+#define ADD_FLAG(f)
 #define X(field, kind, key, metric, help) ADD_##kind(field);
 	WP_PEER_STATE_FIELDS(X)
 #undef X
@@ -75,6 +78,8 @@ static void row_add(struct row *r, const struct peer_entry *e, const struct peer
 #undef ADD_STAMP
 #undef ADD_COLD
 #undef ADD_SPAN
+#undef ADD_SOURCE
+#undef ADD_FLAG
 	r->sent += e->probes_sent;
 	r->failed += e->probes_failed;
 	r->answered += e->probes_answered;
@@ -173,6 +178,7 @@ struct peer_rows *peer_rows_snapshot(struct peer_table *t, const struct peer_met
 	rows->n = n;
 	snprintf(rows->node.name, sizeof(rows->node.name), "node");
 	rows->gaps = t->cold_gaps;
+	lt_node_collect(t, &rows->lt);
 	for (int i = 0; i < t->n; i++) {
 		const struct peer_hists *ph = hists_of(h, nh, &t->e[i]);
 
@@ -194,6 +200,33 @@ struct peer_rows *peer_rows_snapshot(struct peer_table *t, const struct peer_met
 	return rows;
 }
 
+void wp_gap_hist_emit(struct prom_buf *b, const char *name, const char *lkey, const char *lval,
+		      const __u64 counts[WP_GAP_NR_BOUNDS + 1], __u64 count, double sum)
+{
+	char series[96], le[32];
+	__u64 cum = 0;
+
+	for (int i = 0; i <= WP_GAP_NR_BOUNDS; i++) {
+		const char *l[] = { lkey ? lkey : "le", lkey ? lval : le, "le", le, NULL };
+
+		cum += counts[i];
+		if (i < WP_GAP_NR_BOUNDS)
+			prom_format_double(le, sizeof(le), wp_gap_bounds_s[i]);
+		else
+			snprintf(le, sizeof(le), "+Inf");
+		snprintf(series, sizeof(series), "%s_bucket", name);
+		prom_sample_u64(b, series, lkey ? l : l + 2, cum);
+	}
+	{
+		const char *l[] = { lkey, lval, NULL };
+
+		snprintf(series, sizeof(series), "%s_sum", name);
+		prom_sample(b, series, lkey ? l : NULL, sum);
+		snprintf(series, sizeof(series), "%s_count", name);
+		prom_sample_u64(b, series, lkey ? l : NULL, count);
+	}
+}
+
 /* Idle gaps before cold starts by outcome: at which idle length first packets start to be lost. */
 static void emit_cold_gaps(struct prom_buf *b, const struct wp_cold_gaps *g)
 {
@@ -203,28 +236,9 @@ static void emit_cold_gaps(struct prom_buf *b, const struct wp_cold_gaps *g)
 	prom_family(b, name, PROM_HISTOGRAM,
 		    "Idle gap before each cold start, by outcome: clean (answered, nothing lost) "
 		    "or dropped (first packet lost, or unanswered)");
-	for (int o = 0; o < 2; o++) {
-		__u64 cum = 0;
-		char le[32];
-
-		for (int i = 0; i <= WP_GAP_NR_BOUNDS; i++) {
-			const char *l[] = { "outcome", outcome[o], "le", le, NULL };
-
-			cum += g->counts[o][i];
-			if (i < WP_GAP_NR_BOUNDS)
-				prom_format_double(le, sizeof(le), wp_gap_bounds_s[i]);
-			else
-				snprintf(le, sizeof(le), "+Inf");
-			prom_sample_u64(b, "warmpath_cold_start_idle_seconds_bucket", l, cum);
-		}
-		{
-			const char *l[] = { "outcome", outcome[o], NULL };
-
-			prom_sample(b, "warmpath_cold_start_idle_seconds_sum", l, g->sum_s[o]);
-			prom_sample_u64(b, "warmpath_cold_start_idle_seconds_count", l,
-					g->count[o]);
-		}
-	}
+	for (int o = 0; o < 2; o++)
+		wp_gap_hist_emit(b, name, "outcome", outcome[o], g->counts[o], g->count[o],
+				 g->sum_s[o]);
 }
 
 void peer_rows_free(struct peer_rows *r)
@@ -474,6 +488,7 @@ void peer_rows_emit_metrics(const struct peer_rows *pr, struct prom_buf *b)
 {
 	emit_node(pr, b);
 	emit_cold_gaps(b, &pr->gaps); /* node-level: every mode */
+	lt_node_emit(&pr->lt, b);
 	if (pr->mode == WP_PEER_METRICS_WORST)
 		emit_worst(pr, b);
 	else if (pr->mode == WP_PEER_METRICS_ALL)

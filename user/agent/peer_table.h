@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <linux/types.h>
 #include "keepalive.h"
+#include "lifetime.h"
 #include "peers.h"
 #include "probe.h"
 #include "prom.h"
@@ -60,6 +61,11 @@ struct peer_entry {
 	bool probe_check; /* a probe went: compare at the next read of the map */
 	bool bypass_logged;
 	struct peer_rank rank; /* metrics only (peer_rank.c) */
+	/* lifetime learning (lifetime.h): its state, and whether it may trial now */
+	struct lt_peer lt;
+	bool lt_ok;
+	__u64 interval_ns; /* the keep-alive interval in use */
+	__u32 interval_src; /* and where it comes from (WP_SRC_*) */
 };
 
 struct peer_table {
@@ -149,6 +155,25 @@ struct peer_metrics_opts {
 	int max_series;
 	double idle_s; /* a peer idle this long counts as idle (--keepalive-interval) */
 };
+/*
+ * Lifetime learning over every peer (lifetime_metrics.c): trials by result,
+ * first packets lost during trials, learned values dropped, peers by interval
+ * source, and the learned lower bounds as a histogram.
+ */
+struct lt_node {
+	__u64 results[LT_NR_RESULTS];
+	__u64 workload_hits, resets;
+	__u64 sources[4]; /* WP_IVS_* */
+	__u64 learned[WP_GAP_NR_BOUNDS + 1];
+	__u64 nlearned;
+	double learned_sum;
+};
+void lt_node_collect(const struct peer_table *t, struct lt_node *n);
+void lt_node_emit(const struct lt_node *n, struct prom_buf *b);
+/* A histogram on the cold-gap bounds (wp_gap_bounds_s); lkey NULL: no label. */
+void wp_gap_hist_emit(struct prom_buf *b, const char *name, const char *lkey, const char *lval,
+		      const __u64 counts[WP_GAP_NR_BOUNDS + 1], __u64 count, double sum);
+
 struct peer_rows;
 struct peer_rows *peer_rows_snapshot(struct peer_table *t, const struct peer_metrics_opts *o,
 				     __u64 now);

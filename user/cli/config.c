@@ -40,6 +40,8 @@ enum {
 	OPT_NO_WG_PREFIXES,
 	OPT_NO_ROUTE_PREFIXES,
 	OPT_KUBE_PREFIX_ANNOTATIONS,
+	OPT_TRIAL_IDLE,
+	OPT_TRIAL_EVERY,
 	OPT_HELP,
 };
 
@@ -56,6 +58,8 @@ static const struct option run_options[] = {
 	{ "kube-address-annotations", required_argument, NULL, OPT_KUBE_ANNOTATIONS },
 	{ "node-name", required_argument, NULL, OPT_NODE_NAME },
 	{ "keepalive-interval", required_argument, NULL, OPT_KEEPALIVE },
+	{ "lifetime-trial-idle", required_argument, NULL, OPT_TRIAL_IDLE },
+	{ "lifetime-trial-every", required_argument, NULL, OPT_TRIAL_EVERY },
 	{ "cold-threshold", required_argument, NULL, OPT_COLD },
 	{ "mode", required_argument, NULL, OPT_MODE },
 	{ "probe", required_argument, NULL, OPT_PROBE },
@@ -137,6 +141,11 @@ void config_print_run_help(FILE *f)
 		"  --mode idle|constant|observe  probe idle peers only (default) / every peer every\n"
 		"                              interval / never\n"
 		"  --keepalive-interval S      probe a peer idle this long (default 10)\n"
+		"  --keepalive-interval auto[:MIN-MAX]  learn each path's lifetime by trials\n"
+		"                              agreed with the peer's agent and probe at 0.7x it,\n"
+		"                              within MIN-MAX (default 5-120); MIN until learned\n"
+		"  --lifetime-trial-idle S     trial only pairs without workload this long (300)\n"
+		"  --lifetime-trial-every S    at most one trial per pair this often (3600)\n"
 		"  --cold-threshold S          idle gap that makes the next packet a cold start\n"
 		"                              (default 30)\n"
 		"  --probe udp|http|icmp       probe kind (default udp)\n"
@@ -332,7 +341,11 @@ static int apply(struct wp_config *cfg, int opt, const char *arg)
 	case OPT_NODE_NAME:
 		return copy_str("--node-name", arg, cfg->node_name, sizeof(cfg->node_name));
 	case OPT_KEEPALIVE:
-		return parse_seconds("--keepalive-interval", arg, 0.1, &cfg->keepalive_interval);
+		return config_parse_keepalive(cfg, arg);
+	case OPT_TRIAL_IDLE:
+		return parse_seconds("--lifetime-trial-idle", arg, 0, &cfg->trial_idle);
+	case OPT_TRIAL_EVERY:
+		return parse_seconds("--lifetime-trial-every", arg, 0, &cfg->trial_every);
 	case OPT_COLD:
 		return parse_seconds("--cold-threshold", arg, 0.1, &cfg->cold_threshold);
 	case OPT_TICK:
@@ -446,6 +459,8 @@ static void config_defaults(struct wp_config *cfg)
 	cfg->iface_auto = true;
 	cfg->wireguard_port = WP_WIREGUARD_PORT;
 	cfg->keepalive_interval = 10;
+	cfg->trial_idle = 300;
+	cfg->trial_every = 3600;
 	cfg->cold_threshold = 30;
 	cfg->mode = WP_MODE_IDLE;
 	cfg->probe = WP_PROBE_UDP;
@@ -563,7 +578,7 @@ int config_parse_run(int argc, char **argv, struct wp_config *cfg)
 		fprintf(stderr, "warmpath run: --interface auto cannot be combined with names\n");
 		return -1;
 	}
-	return 0;
+	return config_check_keepalive(cfg);
 }
 
 void config_free(struct wp_config *cfg)

@@ -34,7 +34,10 @@ struct wp_config {
 	char kube_ca_file[256]; /* "" : the service account's; "system": the system store */
 	char kube_annotations[512]; /* "" : the Calico defaults; "none": InternalIP only */
 	char node_name[WP_PEER_NAME_LEN];
-	double keepalive_interval; /* seconds */
+	double keepalive_interval; /* seconds; with auto: its MIN */
+	bool keepalive_auto; /* --keepalive-interval auto[:MIN-MAX] */
+	double auto_min, auto_max; /* seconds */
+	double trial_idle, trial_every; /* --lifetime-trial-idle, --lifetime-trial-every */
 	double cold_threshold; /* seconds */
 	enum wp_mode mode;
 	enum wp_probe_kind probe;
@@ -55,6 +58,10 @@ struct wp_config {
 /* Parse argv (after "run") and WARMPATH_* variables. Returns 0, 1 for --help shown, or -1. */
 int config_parse_run(int argc, char **argv, struct wp_config *cfg);
 void config_free(struct wp_config *cfg);
+/* --keepalive-interval S|auto[:MIN-MAX] (config_lifetime.c); 0 or -1 (said on stderr). */
+int config_parse_keepalive(struct wp_config *cfg, const char *arg);
+/* After parsing: auto needs UDP probes and idle mode. */
+int config_check_keepalive(const struct wp_config *cfg);
 void config_print_run_help(FILE *f);
 const char *wp_mode_name(enum wp_mode m);
 const char *wp_probe_name(enum wp_probe_kind k);

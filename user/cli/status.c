@@ -216,6 +216,30 @@ static double age_of(json_t *o, const char *key)
 	return json_is_number(v) ? json_number_value(v) : -1;
 }
 
+/* "21.0s trial" and "28.5-33.2s" (or "-" without evidence) for the table. */
+static void status_interval(json_t *o, char *iv, size_t ivlen, char *life, size_t lifelen)
+{
+	json_t *v = json_object_get(o, "keepalive_interval_seconds"),
+	       *lo = json_object_get(o, "lifetime_lower_seconds"),
+	       *hi = json_object_get(o, "lifetime_upper_seconds");
+	const char *src = json_string_value(json_object_get(o, "interval_source"));
+	const char *done = json_is_true(json_object_get(o, "lifetime_converged")) ? " learned" : "";
+
+	if (json_is_number(v))
+		snprintf(iv, ivlen, "%.1fs %s", json_number_value(v), src ? src : "");
+	else
+		snprintf(iv, ivlen, "-");
+	if (json_is_number(lo) && json_is_number(hi))
+		snprintf(life, lifelen, "%.1f-%.1fs%s", json_number_value(lo),
+			 json_number_value(hi), done);
+	else if (json_is_number(lo))
+		snprintf(life, lifelen, ">=%.1fs%s", json_number_value(lo), done);
+	else if (json_is_number(hi))
+		snprintf(life, lifelen, "<%.1fs%s", json_number_value(hi), done);
+	else
+		snprintf(life, lifelen, "-");
+}
+
 static void print_table(json_t *root)
 {
 	json_t *arr, *o;
@@ -240,17 +264,19 @@ static void print_table(json_t *root)
 			       json_integer_value(json_object_get(o, "tx_packets")),
 			       json_integer_value(json_object_get(o, "rx_packets")));
 	}
-	printf("\n\n%-24s %10s %10s %12s %12s %8s %8s %7s %7s %7s %5s %5s %6s\n", "PEER", "TX_PKTS",
-	       "RX_PKTS", "TX_BYTES", "RX_BYTES", "PRB_TX", "PRB_RX", "IDLE", "LAST_TX", "LAST_RX",
-	       "COLD", "FPD", "BYPASS");
+	printf("\n\n%-24s %10s %10s %12s %12s %8s %8s %7s %7s %7s %5s %5s %6s %-15s %s\n", "PEER",
+	       "TX_PKTS", "RX_PKTS", "TX_BYTES", "RX_BYTES", "PRB_TX", "PRB_RX", "IDLE", "LAST_TX",
+	       "LAST_RX", "COLD", "FPD", "BYPASS", "INTERVAL", "LIFETIME");
 	arr = json_object_get(root, "peers");
 	json_array_foreach(arr, i, o) {
-		char idle[16], ltx[16], lrx[16];
+		char idle[16], ltx[16], lrx[16], iv[32], life[48];
 
 		wp_format_age(age_of(o, "idle_seconds"), idle, sizeof(idle));
 		wp_format_age(age_of(o, "last_tx_seconds_ago"), ltx, sizeof(ltx));
 		wp_format_age(age_of(o, "last_rx_seconds_ago"), lrx, sizeof(lrx));
-		printf("%-24s %10lld %10lld %12lld %12lld %8lld %8lld %7s %7s %7s %5lld %5lld %6lld\n",
+		status_interval(o, iv, sizeof(iv), life, sizeof(life));
+		printf("%-24s %10lld %10lld %12lld %12lld %8lld %8lld %7s %7s %7s %5lld %5lld %6lld "
+		       "%-15s %s\n",
 		       json_string_value(json_object_get(o, "name")),
 		       json_integer_value(json_object_get(o, "tx_packets")),
 		       json_integer_value(json_object_get(o, "rx_packets")),
@@ -260,7 +286,7 @@ static void print_table(json_t *root)
 		       json_integer_value(json_object_get(o, "rx_probe_packets")), idle, ltx, lrx,
 		       json_integer_value(json_object_get(o, "cold_starts")),
 		       json_integer_value(json_object_get(o, "first_packet_drops")),
-		       json_integer_value(json_object_get(o, "probes_bypassed")));
+		       json_integer_value(json_object_get(o, "probes_bypassed")), iv, life);
 	}
 	if (!json_array_size(arr))
 		printf("(no peers)\n");

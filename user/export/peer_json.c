@@ -30,9 +30,13 @@ void wp_peer_state_json(json_t *o, const struct peer_state *s, __u64 now)
 #define WP_JSON_STAMP(f) age_json(now, s->f)
 #define WP_JSON_COLD(f) json_boolean(s->f != 0)
 #define WP_JSON_SPAN(f) (s->f ? json_real(s->f / 1e9) : json_null())
+#define WP_JSON_SOURCE(f) json_string(wp_interval_source_name(s->f))
+#define WP_JSON_FLAG(f) json_boolean(s->f != 0)
 #define X(field, kind, key, metric, help) json_object_set_new(o, key, WP_JSON_##kind(field));
 	WP_PEER_STATE_FIELDS(X)
 #undef X
+#undef WP_JSON_SOURCE
+#undef WP_JSON_FLAG
 #undef WP_JSON_COUNTER
 #undef WP_JSON_STAMP
 #undef WP_JSON_COLD

@@ -126,7 +126,8 @@ enum wp_probe_verdict probe_msg_parse(const void *buf, size_t len, const struct 
 	if (len != sizeof(*out))
 		return WP_PROBE_BAD_LENGTH;
 	memcpy(out, buf, sizeof(*out));
-	if (out->type != WP_PROBE_REQUEST && out->type != WP_PROBE_REPLY)
+	if (out->type != WP_PROBE_REQUEST && out->type != WP_PROBE_REPLY &&
+	    out->type != WP_PROBE_TRIAL)
 		return WP_PROBE_BAD_TYPE;
 	if (have_key(key)) {
 		if (!(ntohs(out->flags) & WP_PROBE_F_MAC))
@@ -137,6 +138,17 @@ enum wp_probe_verdict probe_msg_parse(const void *buf, size_t len, const struct 
 	}
 	out->sender[sizeof(out->sender) - 1] = '\0';
 	return WP_PROBE_OK;
+}
+
+bool probe_trial_valid(const struct wp_trial_body *b)
+{
+	__u32 gap = ntohl(b->gap_ms);
+
+	for (size_t i = 0; i < sizeof(b->zero); i++)
+		if (b->zero[i])
+			return false;
+	return b->kind <= WP_TRIAL_ABORT && !(b->flags & ~WP_TRIAL_F_RECEIVER_TESTS) && gap &&
+	       gap <= 3600 * 1000;
 }
 
 const char *probe_verdict_name(enum wp_probe_verdict v)

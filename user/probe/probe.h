@@ -17,6 +17,7 @@
 #define WP_PROBE_VERSION_V1 1 /* answered without a key only (rolling updates) */
 #define WP_PROBE_REQUEST 1
 #define WP_PROBE_REPLY 2
+#define WP_PROBE_TRIAL 3 /* a lifetime trial message: the body replaces the nonce */
 #define WP_PROBE_SENDER_LEN 32
 #define WP_PROBE_NONCE_LEN 16
 #define WP_PROBE_MAC_LEN 32 /* HMAC-SHA256 */
@@ -31,13 +32,34 @@
  * both, same size. With a cluster key mac is HMAC-SHA256 over the bytes
  * before it and flags has WP_PROBE_F_MAC; without one mac is zero.
  */
+/*
+ * The body of a WP_PROBE_TRIAL datagram (--keepalive-interval auto), in place
+ * of the nonce: a message of the trial protocol (user/agent/lifetime.h).
+ * Freshness comes from the counter (replay window, with a key), like requests.
+ */
+#define WP_TRIAL_PROPOSE 0
+#define WP_TRIAL_ACCEPT 1
+#define WP_TRIAL_REFUSE 2
+#define WP_TRIAL_ABORT 3
+#define WP_TRIAL_F_RECEIVER_TESTS 0x1
+struct wp_trial_body {
+	__u8 kind; /* WP_TRIAL_* */
+	__u8 flags; /* WP_TRIAL_F_* */
+	__u8 zero[6]; /* must be zero */
+	__be32 id; /* the trial's, chosen by the proposer */
+	__be32 gap_ms; /* the hold: 1 ms to 1 hour */
+} __attribute__((packed));
+
 struct wp_probe_msg {
 	__be32 magic;
 	__u8 version;
 	__u8 type;
 	__be16 flags;
 	__be64 counter;
-	__u8 nonce[WP_PROBE_NONCE_LEN];
+	union {
+		__u8 nonce[WP_PROBE_NONCE_LEN];
+		struct wp_trial_body trial; /* type WP_PROBE_TRIAL */
+	};
 	char sender[WP_PROBE_SENDER_LEN];
 	__u8 mac[WP_PROBE_MAC_LEN];
 } __attribute__((packed));
@@ -86,6 +108,8 @@ void probe_msg_build(struct wp_probe_msg *m, __u8 type, __u64 counter,
 enum wp_probe_verdict probe_msg_parse(const void *buf, size_t len, const struct wp_probe_key *key,
 				      struct wp_probe_msg *out, struct wp_probe_msg_v1 *v1);
 const char *probe_verdict_name(enum wp_probe_verdict v);
+/* A trial datagram's body, checked: false when malformed (unknown kind, bits set, bad gap). */
+bool probe_trial_valid(const struct wp_trial_body *b);
 
 /*
  * Anti-replay window of the requests of one sender (RFC 4303 style): the

@@ -201,8 +201,14 @@ void probe_done(struct prober *p, int idx, bool answered, __u64 now)
 	struct peer_entry *e = &p->peers->e[idx];
 	struct probe_slot *sl = &p->slots[idx];
 
+	bool test;
+
 	http_close(p, sl);
 	e->ka.inflight = false;
+	lt_on_probe_done(&e->lt, answered, now, &test);
+	if (test)
+		log_debug("lifetime trial with %s: %gs %s", e->name, e->lt.gap_ns / 1e9,
+			  answered ? "survived" : "failed (no answer)");
 	if (!answered) {
 		e->probes_failed++;
 		log_debug("probe to %s (%s) failed", e->name, wp_probe_name(p->o.kind));
@@ -366,6 +372,28 @@ void prober_send(struct prober *p, int idx, __u64 now)
 		p->earliest_deadline_ns = sl->deadline_ns;
 	if (ret) /* the send itself failed (no route, ...): the probe failed now */
 		send_failed(p, idx, -ret, now);
+}
+
+void prober_send_trial(struct prober *p, int idx, const struct lt_msg *m)
+{
+	struct wp_trial_body b = {
+		.kind = (__u8)m->type,
+		.flags = m->receiver_tests ? WP_TRIAL_F_RECEIVER_TESTS : 0,
+		.id = htonl(m->id),
+		.gap_ms = htonl(m->gap_ms),
+	};
+	struct sockaddr_storage dst;
+	struct wp_probe_msg msg;
+	socklen_t len;
+
+	_Static_assert(sizeof(b) == WP_PROBE_NONCE_LEN, "the trial body takes the nonce's place");
+	probe_msg_build(&msg, WP_PROBE_TRIAL, ++p->next_counter, (const __u8 *)&b, p->o.node_name,
+			p->o.key);
+	len = udp_target(p, &p->peers->e[idx].addr, &dst);
+	if (sendto(p->udp_fd, &msg, sizeof(msg), 0, (struct sockaddr *)&dst, len) == sizeof(msg))
+		p->trial_msgs_out++;
+	else
+		p->send_errors++;
 }
 
 void prober_on_http(struct prober *p, int idx, __u32 events, __u64 now)

@@ -58,6 +58,7 @@ struct prober_opts {
 	double keepalive_interval; /* s: sizes the responder's rate */
 	const char *node_name;
 	const struct wp_probe_key *key; /* len 0: probes unauthenticated */
+	const struct lt_opts *lt; /* lifetime trials (NULL: none answered) */
 };
 
 /*
@@ -89,6 +90,8 @@ struct prober {
 	__u64 resp_dropped[RESP_MAX];
 	__u64 resp_v1_answered; /* of resp_answered: v1 requests (no key, rolling update) */
 	__u64 reply_rejected[REPLY_MAX];
+	__u64 trial_msgs_in, trial_msgs_out; /* lifetime trial datagrams */
+	__u64 trial_wake_ns; /* a trial accepted since the agent last looked: its deadline */
 };
 
 /* Opens the sockets and registers them with epfd. On error p is safe to close. */
@@ -111,6 +114,8 @@ void prober_peers_changed(struct prober *p, struct probe_slot *slots, const int 
  * prober_flush before it returns to the loop (before any peer reload).
  */
 void prober_send(struct prober *p, int idx, __u64 now);
+/* Send a lifetime trial message to peer idx at once (UDP). */
+void prober_send_trial(struct prober *p, int idx, const struct lt_msg *m);
 /* Send the queued UDP probes (sendmmsg); a send that fails fails its probe now. */
 void prober_flush(struct prober *p);
 void prober_on_udp(struct prober *p, __u64 now);

@@ -119,6 +119,7 @@ static void on_request(struct prober *p, void *buf, size_t len, struct wp_probe_
 		p->resp_dropped[RESP_RATE_LIMITED]++;
 		return;
 	}
+	lt_on_peer_request(&e->lt, now); /* a trial's test, when one is awaited */
 	if (v1) {
 		/* a v1 agent (no key set here): the v1 reply, the same 56 bytes */
 		struct wp_probe_msg_v1 *r = buf;
@@ -137,6 +138,63 @@ static void on_request(struct prober *p, void *buf, size_t len, struct wp_probe_
 	if (sendto(p->udp_fd, buf, len, 0, (const struct sockaddr *)src, slen) == (ssize_t)len) {
 		p->resp_answered++;
 		p->resp_v1_answered += v1;
+	}
+}
+
+/*
+ * A lifetime trial message: from a peer's probe address and port, fresh (with
+ * a key), well formed; a proposal is answered (accepted or refused).
+ */
+static void on_trial(struct prober *p, const struct wp_probe_msg *m,
+		     const struct sockaddr_storage *src, __u64 now)
+{
+	int idx = peer_by_probe_addr(p, src);
+	struct lt_msg in, out;
+	struct peer_entry *e;
+
+	if (idx < 0) {
+		p->resp_dropped[RESP_UNKNOWN_SOURCE]++;
+		return;
+	}
+	e = &p->peers->e[idx];
+	if (sockaddr_port(src) != p->o.port) {
+		p->resp_dropped[RESP_BAD_PORT]++;
+		return;
+	}
+	if (!probe_trial_valid(&m->trial)) {
+		p->resp_dropped[RESP_MALFORMED]++;
+		return;
+	}
+	if (p->o.key->len && !probe_replay_accept(&e->replay, be64toh(m->counter))) {
+		p->resp_dropped[RESP_REPLAYED]++;
+		return;
+	}
+	if (!resp_allow(p, e, now)) {
+		p->resp_dropped[RESP_RATE_LIMITED]++;
+		return;
+	}
+	p->trial_msgs_in++;
+	in = (struct lt_msg){ .type = (enum lt_msg_type)m->trial.kind,
+			      .id = ntohl(m->trial.id),
+			      .gap_ms = ntohl(m->trial.gap_ms),
+			      .receiver_tests = m->trial.flags & WP_TRIAL_F_RECEIVER_TESTS };
+	if (!p->o.lt) {
+		if (in.type == LT_MSG_PROPOSE) {
+			out = (struct lt_msg){ .type = LT_MSG_REFUSE,
+					       .id = in.id,
+					       .gap_ms = in.gap_ms };
+			prober_send_trial(p, idx, &out);
+		}
+		return;
+	}
+	lt_on_msg(p->o.lt, &e->lt, &in, now, e->lt_ok && !e->ka.inflight, &out);
+	if (lt_wake_ns(&e->lt) && (!p->trial_wake_ns || lt_wake_ns(&e->lt) < p->trial_wake_ns))
+		p->trial_wake_ns = lt_wake_ns(&e->lt);
+	if (in.type == LT_MSG_PROPOSE) {
+		prober_send_trial(p, idx, &out);
+		log_debug("lifetime trial proposed by %s: %gs, %s tests: %s", e->name,
+			  in.gap_ms / 1e3, in.receiver_tests ? "we" : "it",
+			  out.type == LT_MSG_ACCEPT ? "accepted" : "refused");
 	}
 }
 
@@ -163,6 +221,8 @@ static void on_udp_datagram(struct prober *p, char *buf, size_t len,
 	}
 	if (m.type == WP_PROBE_REPLY)
 		on_reply(p, &m, src, now);
+	else if (m.type == WP_PROBE_TRIAL)
+		on_trial(p, &m, src, now);
 	else
 		on_request(p, buf, sizeof(m), &m, false, src, slen, now);
 }

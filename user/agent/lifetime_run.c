@@ -1,0 +1,140 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Lifetime learning in the agent: feeds each peer's state machine
+ * (lifetime.h) from the map snapshot at every tick, sends the trial messages
+ * and test probes it asks for, wakes the loop for the trials' deadlines, and
+ * writes what was learned to the peer's slot of the pinned `peers` map, so
+ * /peers and `warmpath status` show it (after the agent is gone too).
+ */
+#include <stdlib.h>
+#include <string.h>
+#include "agent_int.h"
+#include "lifetime.h"
+#include "log.h"
+#include "peer_schema.h"
+#include "wg_sync.h"
+
+#define NS(s) ((__u64)((s)*1e9))
+
+void lifetime_opts_init(struct lt_opts *o, const struct wp_config *cfg, __u64 tick_ns)
+{
+	*o = (struct lt_opts){
+		.enabled = cfg->keepalive_auto,
+		.min_ns = NS(cfg->keepalive_auto ? cfg->auto_min : cfg->keepalive_interval),
+		.max_ns = NS(cfg->keepalive_auto ? cfg->auto_max : cfg->keepalive_interval),
+		.fixed_ns = NS(cfg->keepalive_interval),
+		.trial_idle_ns = NS(cfg->trial_idle),
+		.trial_every_ns = NS(cfg->trial_every),
+		.timeout_ns = (__u64)cfg->probe_timeout_ms * 1000000ull,
+		.tick_ns = tick_ns,
+	};
+}
+
+static __u64 min_nz(__u64 a, __u64 b)
+{
+	return !a ? b : !b ? a : a < b ? a : b;
+}
+
+/* What the peer's slot of the pinned map shows; e->bpf too, for /peers before the next read. */
+static void publish(struct peer_table *t, struct peer_entry *e)
+{
+	const struct lt_peer *lp = &e->lt;
+	struct peer_state v = {
+		.learned_lower_ns = lt_lower_ns(lp) ? lt_lower_ns(lp) : e->bpf.lifetime_lower_ns,
+		.learned_upper_ns = min_nz(lt_upper_ns(lp), e->bpf.lifetime_upper_ns),
+		.keepalive_interval_ns = e->interval_ns,
+		.interval_source = e->interval_src,
+		.lifetime_trials = lp->trials,
+		.lifetime_converged = lp->converged,
+	};
+	struct peer_state *dst[2] = { &e->bpf, NULL };
+
+	/* a lower bound above the upper one: evidence from before a change; the trials' wins */
+	if (v.learned_upper_ns && v.learned_lower_ns >= v.learned_upper_ns)
+		v.learned_lower_ns = lt_lower_ns(lp) < v.learned_upper_ns ? lt_lower_ns(lp) : 0;
+	if (t->peers_mem && e->map_id < WP_MAX_PEERS)
+		dst[1] = &t->peers_mem[e->map_id];
+	for (int i = 0; i < 2; i++) {
+		if (!dst[i])
+			continue;
+		__atomic_store_n(&dst[i]->learned_lower_ns, v.learned_lower_ns, __ATOMIC_RELAXED);
+		__atomic_store_n(&dst[i]->learned_upper_ns, v.learned_upper_ns, __ATOMIC_RELAXED);
+		__atomic_store_n(&dst[i]->keepalive_interval_ns, v.keepalive_interval_ns,
+				 __ATOMIC_RELAXED);
+		__atomic_store_n(&dst[i]->interval_source, v.interval_source, __ATOMIC_RELAXED);
+		__atomic_store_n(&dst[i]->lifetime_trials, v.lifetime_trials, __ATOMIC_RELAXED);
+		__atomic_store_n(&dst[i]->lifetime_converged, v.lifetime_converged,
+				 __ATOMIC_RELAXED);
+	}
+}
+
+static void send_msg(struct agent *a, int i, enum lt_msg_type type, const struct lt_msg *m)
+{
+	struct lt_msg out = *m;
+
+	out.type = type;
+	prober_send_trial(&a->prober, i, &out);
+}
+
+__u64 lifetime_step(struct agent *a, int i, __u64 now, bool *holding)
+{
+	struct peer_entry *e = &a->peers.e[i];
+	const struct peer_state *s = &e->bpf;
+	bool wg_held = wg_sync_keepalive_holds(e->name);
+	/* the agent whose node name sorts first proposes (as it probes first: keepalive.h) */
+	bool coordinator = strcmp(a->cfg->node_name, e->name) < 0;
+	__u64 workload =
+		(s->tx_packets - s->tx_probe_packets) + (s->rx_packets - s->rx_probe_packets);
+	enum lt_phase was = e->lt.phase;
+	struct lt_msg msg = {};
+	__u64 wake;
+	int act;
+
+	e->lt_ok = a->lt.enabled && !wg_held;
+	e->lt.passive_upper_ns = s->lifetime_upper_ns;
+	act = lt_tick(&a->lt, &e->lt, now, workload, s->first_packet_drops, s->cold_gap_ns & ~1ull,
+		      coordinator, e->lt_ok && !e->ka.inflight, (__u32)rand(), &msg);
+	if (act & LT_DO_PROPOSE)
+		prober_send_trial(&a->prober, i, &msg);
+	if (act & LT_DO_ABORT) {
+		msg.id = e->lt.id;
+		send_msg(a, i, LT_MSG_ABORT, &msg);
+	}
+	e->interval_ns = lt_interval_ns(&a->lt, &e->lt, wg_held, &e->interval_src);
+	if ((act & (LT_DO_TEST | LT_DO_REOPEN)) && !e->ka.inflight) {
+		prober_send(&a->prober, i, now); /* queued: the caller flushes */
+		e->ka.next_due_ns = now + e->interval_ns;
+	}
+	if (was != e->lt.phase && e->lt.phase == LT_IDLE)
+		log_debug("lifetime %s: bounds %.2f-%.2fs, interval %.2fs (%s)", e->name,
+			  lt_lower_ns(&e->lt) / 1e9, lt_upper_ns(&e->lt) / 1e9,
+			  e->interval_ns / 1e9, wp_interval_source_name(e->interval_src));
+	publish(&a->peers, e);
+	wake = lt_wake_ns(&e->lt);
+	if (wake && (!a->lt_wake_ns || wake < a->lt_wake_ns))
+		a->lt_wake_ns = wake;
+	*holding = lt_holding(&e->lt);
+	return e->interval_ns;
+}
+
+void lifetime_timers(struct agent *a, __u64 now)
+{
+	bool holding;
+
+	a->lt_wake_ns = min_nz(a->lt_wake_ns, a->prober.trial_wake_ns);
+	a->prober.trial_wake_ns = 0;
+	if (!a->lt_wake_ns || now < a->lt_wake_ns)
+		return;
+	a->lt_wake_ns = 0;
+	for (int i = 0; i < a->peers.n; i++) {
+		__u64 wake = lt_wake_ns(&a->peers.e[i].lt);
+
+		if (!wake)
+			continue;
+		if (wake <= now)
+			lifetime_step(a, i, now, &holding);
+		else if (!a->lt_wake_ns || wake < a->lt_wake_ns)
+			a->lt_wake_ns = wake;
+	}
+	prober_flush(&a->prober);
+}
