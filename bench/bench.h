@@ -23,6 +23,8 @@
 
 /* One BPF_PROG_TEST_RUN of p, repeat times; 0 and the ns per run, or -1. */
 int bench_measure(int prog_fd, const struct pkt *p, int repeat, __u32 *ns);
+/* The median of BENCH_ROUNDS rounds (v is left as it is). */
+double bench_median(const double *v);
 /*
  * The SYN and cold-start table (bench_syn.c). repeat_est_ns: what tcp4
  * established costs over the empty program in the repeat table, so the

@@ -75,20 +75,14 @@ static struct bench_class classes[] = {
 
 #define NR_CLASSES (sizeof(classes) / sizeof(classes[0]))
 
-static int cmp_u32(const void *a, const void *b)
-{
-	__u32 x = *(const __u32 *)a, y = *(const __u32 *)b;
-
-	return x < y ? -1 : x > y;
-}
-
+/* bench_median() of rounds measured in whole ns (exact in a double). */
 static __u32 median(const __u32 *v)
 {
-	__u32 sorted[BENCH_ROUNDS];
+	double d[BENCH_ROUNDS];
 
-	memcpy(sorted, v, sizeof(sorted));
-	qsort(sorted, BENCH_ROUNDS, sizeof(sorted[0]), cmp_u32);
-	return sorted[BENCH_ROUNDS / 2];
+	for (int r = 0; r < BENCH_ROUNDS; r++)
+		d[r] = v[r];
+	return (__u32)bench_median(d);
 }
 
 static int build_class(struct bench_class *c)
@@ -102,6 +96,22 @@ static int build_class(struct bench_class *c)
 }
 
 /* One measurement; returns 0 and the ns per run, or -1 when the run failed. */
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+double bench_median(const double *v)
+{
+	double sorted[BENCH_ROUNDS];
+
+	memcpy(sorted, v, sizeof(sorted));
+	qsort(sorted, BENCH_ROUNDS, sizeof(sorted[0]), cmp_double);
+	return sorted[BENCH_ROUNDS / 2];
+}
+
 int bench_measure(int prog_fd, const struct pkt *p, int repeat, __u32 *ns)
 {
 	struct dp_run_result r;

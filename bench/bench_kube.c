@@ -48,6 +48,29 @@ static double mono(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/*
+ * The elements of a JSON array, comma-separated: the printf format item once
+ * for each names[i], with second[i] (when given) as its second argument.
+ */
+static int json_items(char *b, size_t size, const char *const *names, const char *const *second,
+		      int count, const char *item)
+{
+	int n = 0;
+
+	for (int i = 0; i < count; i++) {
+		if (i)
+			n += snprintf(b + n, size - n, ",");
+		n += snprintf(b + n, size - n, item, names[i], second ? second[i] : "");
+	}
+	return n;
+}
+
+static const char *const managers[] = { "kubelet", "kube-controller-manager", "calico-node",
+					"kubectl-label" };
+static const char *const conditions[] = { "MemoryPressure", "DiskPressure", "PIDPressure",
+					  "NetworkUnavailable", "Ready" };
+static const char *const statuses[] = { "False", "False", "False", "False", "True" };
+
 /* One Node of a real Node's shape, ~15 KB. */
 static int node_json(int i, char *b, size_t size)
 {
@@ -67,20 +90,15 @@ static int node_json(int i, char *b, size_t size)
 		i, i & 0xffff, i, 1000 + i, i % 60, i, 'a' + i % 3, 100 + i / 65536 % 100,
 		i / 256 % 256, i % 256, 64 + i / 256 % 64, i % 256);
 
-	for (int m = 0; m < 4; m++)
-		n += snprintf(
-			b + n, size - n,
-			"%s{\"manager\":\"%s\",\"operation\":\"Update\",\"apiVersion\":\"v1\","
+	n += json_items(b + n, size - n, managers, NULL, 4,
+			"{\"manager\":\"%s\",\"operation\":\"Update\",\"apiVersion\":\"v1\","
 			"\"time\":\"2026-01-12T08:15:00Z\",\"fieldsType\":\"FieldsV1\","
 			"\"fieldsV1\":{\"f:metadata\":{\"f:annotations\":{\".\":{},"
 			"\"f:node.alpha.kubernetes.io/ttl\":{}},\"f:labels\":{\".\":{},"
 			"\"f:kubernetes.io/hostname\":{}}},\"f:status\":{\"f:conditions\":{"
 			"\"k:{\\\"type\\\":\\\"Ready\\\"}\":{\"f:lastHeartbeatTime\":{},"
 			"\"f:lastTransitionTime\":{},\"f:message\":{},\"f:reason\":{},"
-			"\"f:status\":{}}},\"f:images\":{},\"f:nodeInfo\":{\"f:bootID\":{}}}}}",
-			m ? "," : "",
-			(const char *[]){ "kubelet", "kube-controller-manager", "calico-node",
-					  "kubectl-label" }[m]);
+			"\"f:status\":{}}},\"f:images\":{},\"f:nodeInfo\":{\"f:bootID\":{}}}}}");
 	n += snprintf(
 		b + n, size - n,
 		"]},\"spec\":{\"podCIDR\":\"10.%d.%d.0/24\",\"podCIDRs\":[\"10.%d.%d.0/24\"],"
@@ -89,17 +107,11 @@ static int node_json(int i, char *b, size_t size)
 		"\"pods\":\"110\"},\"allocatable\":{\"cpu\":\"7910m\",\"ephemeral-storage\":"
 		"\"95551679124\",\"memory\":\"31369316Ki\",\"pods\":\"110\"},\"conditions\":[",
 		64 + i / 256 % 64, i % 256, 64 + i / 256 % 64, i % 256, i);
-	for (int c = 0; c < 5; c++)
-		n += snprintf(
-			b + n, size - n,
-			"%s{\"type\":\"%s\",\"status\":\"%s\",\"lastHeartbeatTime\":"
+	n += json_items(b + n, size - n, conditions, statuses, 5,
+			"{\"type\":\"%s\",\"status\":\"%s\",\"lastHeartbeatTime\":"
 			"\"2026-01-12T09:01:12Z\",\"lastTransitionTime\":\"2026-01-12T08:15:"
 			"00Z\",\"reason\":\"KubeletHasSufficientMemory\",\"message\":\"kubelet "
-			"has sufficient memory available\"}",
-			c ? "," : "",
-			(const char *[]){ "MemoryPressure", "DiskPressure", "PIDPressure",
-					  "NetworkUnavailable", "Ready" }[c],
-			c == 4 ? "True" : "False");
+			"has sufficient memory available\"}");
 	n += snprintf(b + n, size - n,
 		      "],\"addresses\":[{\"type\":\"InternalIP\",\"address\":\"192.%d.%d.%d\"},"
 		      "{\"type\":\"Hostname\",\"address\":\"worker-%05d\"}],\"daemonEndpoints\":{"

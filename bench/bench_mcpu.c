@@ -96,19 +96,6 @@ static int mcpu_measure(int prog_fd, const int *cpus, int n, const struct pkt *c
 	return err;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double median_rounds(double *v)
-{
-	qsort(v, BENCH_ROUNDS, sizeof(v[0]), cmp_double);
-	return v[BENCH_ROUNDS / 2];
-}
-
 enum { MC_ONE, MC_SAME, MC_DISTINCT, MC_NR };
 static const char *const mc_names[MC_NR] = { "1 CPU", "all CPUs, same peer",
 					     "all CPUs, a peer each" };
@@ -161,17 +148,17 @@ int bench_mcpu(struct dp_fixture *f, int empty_fd, const cpu_set_t *online)
 	       ncpu, BENCH_REPEAT, BENCH_ROUNDS);
 	printf("%-24s %12s %9s %9s %12s %10s\n", "case", "datapath ns", "empty ns", "delta ns",
 	       "ratio to 1", "empty ratio");
-	d1 = median_rounds(dp[MC_ONE]);
-	b1 = median_rounds(base[MC_ONE]);
+	d1 = bench_median(dp[MC_ONE]);
+	b1 = bench_median(base[MC_ONE]);
 	for (i = 0; i < MC_NR; i++) {
-		d = i == MC_ONE ? d1 : median_rounds(dp[i]);
-		b = i == MC_ONE ? b1 : median_rounds(base[i]);
+		d = i == MC_ONE ? d1 : bench_median(dp[i]);
+		b = i == MC_ONE ? b1 : bench_median(base[i]);
 		printf("%-24s %12.0f %9.0f %+9.0f %11.2fx %9.2fx\n", mc_names[i], d, b, d - b,
 		       d / d1, b / b1);
 	}
 	printf("\nall CPUs on one peer: %.2fx the one-CPU cost per packet (goal <= %.2fx) %s%s\n",
-	       median_rounds(dp[MC_SAME]) / d1, BENCH_MCPU_GOAL,
-	       median_rounds(dp[MC_SAME]) / d1 <= BENCH_MCPU_GOAL ? "MET" : "MISSED",
+	       bench_median(dp[MC_SAME]) / d1, BENCH_MCPU_GOAL,
+	       bench_median(dp[MC_SAME]) / d1 <= BENCH_MCPU_GOAL ? "MET" : "MISSED",
 	       ncpu < 2 ? " -- only one CPU here: nothing shared" : "");
 	return 0;
 }

@@ -110,22 +110,6 @@ struct syn_class {
 	double empty_ns[BENCH_ROUNDS];
 };
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double median_double(const double *v)
-{
-	double sorted[BENCH_ROUNDS];
-
-	memcpy(sorted, v, sizeof(sorted));
-	qsort(sorted, BENCH_ROUNDS, sizeof(sorted[0]), cmp_double);
-	return sorted[BENCH_ROUNDS / 2];
-}
-
 static int count_event(void *ctx, void *data, size_t len)
 {
 	struct syn_bench *b = ctx;
@@ -547,22 +531,22 @@ int bench_syn(struct dp_fixture *f, int empty_fd, long repeat_est_ns)
 	for (i = 0; i < NR_SYN_CLASSES; i++) {
 		struct syn_class *c = &syn_classes[i];
 
-		dp = lround(median_double(c->datapath_ns));
-		base = lround(median_double(c->empty_ns));
+		dp = lround(bench_median(c->datapath_ns));
+		base = lround(bench_median(c->empty_ns));
 		printf("%-36s %6zu %7s %12ld %9ld %+9ld\n", c->name, b.pkts[c->pkt].len, c->method,
 		       dp, base, dp - base);
 	}
 	/* what single runs add by themselves: tcp4 established both ways (the last class) */
-	dp = lround(median_double(est->datapath_ns));
-	base = lround(median_double(est->empty_ns));
+	dp = lround(bench_median(est->datapath_ns));
+	base = lround(bench_median(est->empty_ns));
 	method = dp - base - repeat_est_ns;
 	printf("\n");
 	for (i = 0; i < NR_SYN_CLASSES; i++) {
 		struct syn_class *c = &syn_classes[i];
 		long delta;
 
-		dp = lround(median_double(c->datapath_ns));
-		base = lround(median_double(c->empty_ns));
+		dp = lround(bench_median(c->datapath_ns));
+		base = lround(bench_median(c->empty_ns));
 		delta = dp - base - (strcmp(c->method, "single") ? 0 : method);
 		if (c == &syn_classes[0])
 			warm_ns = delta;

@@ -38,29 +38,12 @@ const volatile __u32 syn_sample_mask = 15;
 /* Tests only: parse every packet with bpf_skb_load_bytes (test_run skbs are linear). */
 const volatile bool force_load_bytes = false;
 
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, WP_MAX_UNMATCHED);
-	__type(key, struct addr_key);
-	__type(value, struct unmatched_state);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} unmatched SEC(".maps");
+WP_PINNED_MAP(unmatched, BPF_MAP_TYPE_LRU_HASH, WP_MAX_UNMATCHED, struct addr_key,
+	      struct unmatched_state);
 
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, WP_MAX_PEERS);
-	__type(key, __u32);
-	__type(value, struct peer_hists);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} peer_hists SEC(".maps");
+WP_PINNED_MAP(peer_hists, BPF_MAP_TYPE_ARRAY, WP_MAX_PEERS, __u32, struct peer_hists);
 
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, WP_MAX_FLOWS);
-	__type(key, struct flow_key);
-	__type(value, struct flow_state);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} flows SEC(".maps");
+WP_PINNED_MAP(flows, BPF_MAP_TYPE_LRU_HASH, WP_MAX_FLOWS, struct flow_key, struct flow_state);
 
 /*
  * Per-CPU direct-mapped cache in front of the prefixes trie (an LPM lookup is
@@ -87,13 +70,8 @@ struct {
 __u32 prefix_gen = 0;
 
 /* Per-CPU per-interface counters, by the slot in if_flags bits 16..23. */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, WP_MAX_IFACES);
-	__type(key, __u32);
-	__type(value, struct iface_counters);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} iface_counters SEC(".maps");
+WP_PINNED_MAP(iface_counters, BPF_MAP_TYPE_PERCPU_ARRAY, WP_MAX_IFACES, __u32,
+	      struct iface_counters);
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -137,91 +115,7 @@ static __always_inline bool is_vxlan_port(__u16 port)
 	return port == vxlan_port_a || port == vxlan_port_b;
 }
 
-/*
- * Innermost transport header: ports for UDP and TCP, nothing for the rest.
- * Returns 0, or -1 when a header that must be there is truncated.
- */
-static __always_inline int parse_l4(struct hdr_cursor *c, void *end, int proto, struct pkt_info *pi)
-{
-	struct tcphdr *tcph;
-
-	pi->l4proto = proto;
-	if (!pi->l4_ok)
-		return 0;
-	if (proto == IPPROTO_UDP)
-		return parse_udphdr(c, end, &pi->sport, &pi->dport) < 0 ? -1 : 0;
-	if (proto == IPPROTO_TCP) {
-		if (parse_tcphdr(c, end, &tcph) < 0)
-			return -1;
-		pi->sport = bpf_ntohs(tcph->source);
-		pi->dport = bpf_ntohs(tcph->dest);
-		pi->tcp_flags = ((__u8 *)tcph)[13];
-		pi->tcp_seq = bpf_ntohl(tcph->seq);
-		pi->tcp_ack = bpf_ntohl(tcph->ack_seq);
-	}
-	return 0;
-}
-
-/*
- * Parse from the first IP header to the innermost transport header, through at
- * most one encapsulation: IP-in-IP (4 / 41) or VXLAN with its inner Ethernet.
- * Returns 0 on success, -1 for a malformed packet.
- */
-static __always_inline int parse_packet(struct hdr_cursor *c, void *end, int eth_type,
-					struct pkt_info *pi)
-{
-	bool l4_ok = false;
-	__u16 sport, dport;
-	int proto;
-
-	proto = parse_ip(c, end, eth_type, pi->saddr.addr, pi->daddr.addr, &l4_ok);
-	if (proto < 0)
-		return -1;
-	pi->l4_ok = l4_ok;
-
-	if (l4_ok && (proto == IPPROTO_IPIP || proto == IPPROTO_IPV6)) {
-		pi->encap_stat = WP_STAT_ENCAP_IPIP;
-		pi->encap = 1;
-		proto = parse_ip(c, end, proto == IPPROTO_IPIP ? ETH_P_IP : ETH_P_IPV6,
-				 pi->isaddr.addr, pi->idaddr.addr, &l4_ok);
-		if (proto < 0)
-			return -1;
-		pi->l4_ok = l4_ok;
-		return parse_l4(c, end, proto, pi);
-	}
-
-	if (l4_ok && proto == IPPROTO_UDP) {
-		if (parse_udphdr(c, end, &sport, &dport) < 0)
-			return -1;
-		if (!is_vxlan_port(dport)) {
-			pi->l4proto = IPPROTO_UDP;
-			pi->sport = sport;
-			pi->dport = dport;
-			return 0;
-		}
-		/* VXLAN: 8-byte header, inner Ethernet (maybe tagged), inner IP. */
-		pi->encap_stat = WP_STAT_ENCAP_VXLAN;
-		if (c->pos + VXLAN_HLEN > end)
-			return -1;
-		c->pos += VXLAN_HLEN;
-		eth_type = parse_ethhdr(c, end);
-		if (eth_type < 0)
-			return -1;
-		if (eth_type != ETH_P_IP && eth_type != ETH_P_IPV6) {
-			pi->l4proto = 0; /* inner ARP and such: account, no transport */
-			pi->l4_ok = 0;
-			return 0;
-		}
-		pi->encap = 1;
-		proto = parse_ip(c, end, eth_type, pi->isaddr.addr, pi->idaddr.addr, &l4_ok);
-		if (proto < 0)
-			return -1;
-		pi->l4_ok = l4_ok;
-	}
-	return parse_l4(c, end, proto, pi);
-}
-
-#include "packet_skb.bpf.h"
+#include "packet.bpf.h"
 
 /* peer_of_addr() through the per-CPU cache; *peer_id is 0 when nothing matched. */
 static __always_inline struct peer_state *peer_lookup_cached(const struct addr_key *a,

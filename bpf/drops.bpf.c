@@ -36,13 +36,7 @@
 const volatile __u32 netns_ino = 0;
 
 /* (ifindex, reason) -> drops. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, WP_MAX_DROP_KEYS);
-	__type(key, struct drop_key);
-	__type(value, __u64);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} drops SEC(".maps");
+WP_PINNED_MAP(drops, BPF_MAP_TYPE_HASH, WP_MAX_DROP_KEYS, struct drop_key, __u64);
 
 /*
  * Self-accounting, read by user space through the skeleton's .bss (not

@@ -11,23 +11,24 @@
 #include <bpf/bpf_helpers.h>
 #include "warmpath.h"
 
+/*
+ * A map pinned by name under the loader's pin path (LIBBPF_PIN_BY_NAME): the
+ * second object to load reuses the first one's.
+ */
+#define WP_PINNED_MAP(_name, _type, _max_entries, _key, _value) \
+	struct {                                                \
+		__uint(type, _type);                            \
+		__uint(max_entries, _max_entries);              \
+		__type(key, _key);                              \
+		__type(value, _value);                          \
+		__uint(pinning, LIBBPF_PIN_BY_NAME);            \
+	} _name SEC(".maps")
+
 /* ifindex -> configuration; user space's record of what it attached where. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, WP_MAX_IFACES);
-	__type(key, __u32);
-	__type(value, struct iface_cfg);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} ifaces SEC(".maps");
+WP_PINNED_MAP(ifaces, BPF_MAP_TYPE_HASH, WP_MAX_IFACES, __u32, struct iface_cfg);
 
 /* ifindex -> WP_IF_* flags: the hot-path copy of `ifaces` (an array lookup is inlined). */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, WP_MAX_IFINDEX);
-	__type(key, __u32);
-	__type(value, __u32);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} if_flags SEC(".maps");
+WP_PINNED_MAP(if_flags, BPF_MAP_TYPE_ARRAY, WP_MAX_IFINDEX, __u32, __u32);
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
@@ -49,21 +50,9 @@ struct {
 } peers SEC(".maps");
 
 /* Per-CPU per-peer packet and byte counters: the only per-packet writes. */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, WP_MAX_PEERS);
-	__type(key, __u32);
-	__type(value, struct peer_counters);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} peer_counters SEC(".maps");
+WP_PINNED_MAP(peer_counters, BPF_MAP_TYPE_PERCPU_ARRAY, WP_MAX_PEERS, __u32, struct peer_counters);
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, WP_STAT_MAX);
-	__type(key, __u32);
-	__type(value, __u64);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} stats SEC(".maps");
+WP_PINNED_MAP(stats, BPF_MAP_TYPE_PERCPU_ARRAY, WP_STAT_MAX, __u32, __u64);
 
 static __always_inline void stat_inc(__u32 idx)
 {

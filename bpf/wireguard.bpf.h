@@ -25,13 +25,8 @@
 const volatile __u16 wireguard_port = WP_WIREGUARD_PORT;
 
 /* (underlay ifindex, remote address, remote port) -> handshake state; pinned. */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, WP_MAX_WG_ENDPOINTS);
-	__type(key, struct wg_endpoint_key);
-	__type(value, struct wg_endpoint_state);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} wg_endpoints SEC(".maps");
+WP_PINNED_MAP(wg_endpoints, BPF_MAP_TYPE_LRU_HASH, WP_MAX_WG_ENDPOINTS, struct wg_endpoint_key,
+	      struct wg_endpoint_state);
 
 /* A zeroed value to insert from: too large for the 512-byte BPF stack. */
 static struct wg_endpoint_state wg_endpoint_zero;

@@ -54,19 +54,16 @@
 	X(probes_bypassed, COUNTER, "probes_bypassed", NULL,                                       \
 	  "Keep-alive probes that crossed no watched device: they keep nothing warm")              \
 	X(learned_lower_ns, SPAN, "lifetime_lower_seconds", NULL,                                  \
-	  "The path's lifetime is at least this: survived both ways in trials, else the passive "  \
-	  "lower bound")                                                                           \
-	X(learned_upper_ns, SPAN, "lifetime_upper_seconds", NULL,                                  \
-	  "The path's lifetime is at most this: the shortest gap a trial or a cold start did not " \
-	  "survive")                                                                               \
-	X(keepalive_interval_ns, SPAN, "keepalive_interval_seconds", NULL,                         \
-	  "The keep-alive interval in use for the peer")                                           \
+	  "The path's lifetime is at least this: the gap trials survived both ways, else the "     \
+	  "passive lower bound")                                                                   \
 	X(interval_source, SOURCE, "interval_source", NULL,                                        \
 	  "Where the interval comes from: default, passive, trial or wireguard")                   \
-	X(lifetime_trials, COUNTER, "lifetime_trials", NULL,                                       \
-	  "Lifetime trials run with the peer (--keepalive-interval auto)")                         \
-	X(lifetime_converged, FLAG, "lifetime_converged", NULL,                                    \
-	  "The lifetime search of the pair has finished")
+	X(learned_upper_ns, SPAN, "lifetime_upper_seconds", NULL,                                  \
+	  "At most this: the shortest gap a trial or a cold start did not survive")                \
+	X(lifetime_trials, COUNTER, "lifetime_trials", NULL, "Lifetime trials with the peer")      \
+	X(keepalive_interval_ns, SPAN, "keepalive_interval_seconds", NULL,                         \
+	  "The keep-alive interval in use for the peer")                                           \
+	X(lifetime_converged, FLAG, "lifetime_converged", NULL, "The lifetime search has finished")
 
 /* peer_state.interval_source */
 #define WP_IVS_DEFAULT 0 /* no evidence: --keepalive-interval, or auto's MIN */

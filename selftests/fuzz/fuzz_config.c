@@ -52,6 +52,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(memchr(cfg.metrics_listen, '\0', sizeof(cfg.metrics_listen)));
 		FUZZ_CHECK(memchr(cfg.pin_path, '\0', sizeof(cfg.pin_path)));
 		FUZZ_CHECK(cfg.keepalive_interval > 0 && cfg.probe_timeout_ms > 0);
+		/* auto: a usable range, UDP probes in idle mode, MIN the base interval */
+		FUZZ_CHECK(!cfg.keepalive_auto ||
+			   (cfg.auto_min >= 0.5 && cfg.auto_min < cfg.auto_max &&
+			    cfg.auto_max <= 3600 && cfg.probe == WP_PROBE_UDP &&
+			    cfg.mode == WP_MODE_IDLE && cfg.keepalive_interval == cfg.auto_min));
+		FUZZ_CHECK(cfg.trial_idle >= 0 && cfg.trial_every >= 0);
 	}
 	config_free(&cfg);
 	for (int e = 0; e < nenv; e++)

@@ -255,7 +255,7 @@ check_rc $? 0 "promtool check rules: prometheusrule.yaml"
 check_nomatch "$OUT" "FAILED|warning" "promtool check rules: no warning"
 for a in WarmpathFirstPacketDropsRising WarmpathProbeFailures WarmpathAgentNotReady \
 	WarmpathKernelDropsOnWireGuard WarmpathNodeFirstPacketDrops WarmpathNodePeersFailing \
-	WarmpathProbesBypassTunnel WarmpathUnmatchedTraffic; do
+	WarmpathProbesBypassTunnel WarmpathUnmatchedTraffic WarmpathLifetimeTrialsHitWorkload; do
 	check_true "alert $a is defined" grep -q "alert: $a\$" "$WP_TMP/rules.yaml"
 done
 cat >"$WP_TMP/rules_test.yaml" <<'EOF'

@@ -7,6 +7,8 @@
 #define LT_MAX_GAP_NS (3600ull * 1000000000ull) /* a proposal's T is at most an hour */
 #define LT_RETRY_NS (10ull * 1000000000ull) /* after a refusal or no answer, at the soonest */
 #define LT_REVALIDATE_NS (600ull * 1000000000ull) /* a learned path, tried again at the soonest */
+/* a SYN retransmitted this soon after a trial ended lost its first packet to the trial */
+#define LT_HIT_WINDOW_NS (3ull * 1000000000ull)
 
 static __u64 min_nz(__u64 a, __u64 b)
 {
@@ -115,9 +117,10 @@ bool lt_next_trial(const struct lt_opts *o, const struct lt_peer *p, __u64 *gap_
 	return true;
 }
 
-static void finish(struct lt_peer *p, enum lt_result r)
+static void finish(struct lt_peer *p, enum lt_result r, __u64 now)
 {
 	p->results[r]++;
+	p->ended_ns = now;
 	/* no answer, a refusal, workload: not again at once (whatever --lifetime-trial-every) */
 	p->backoff = r == LT_ABORTED || r == LT_REFUSED || r == LT_UNANSWERED;
 	p->phase = LT_IDLE;
@@ -136,7 +139,7 @@ void lt_reset(struct lt_peer *p, __u64 gap_ns)
 }
 
 /* A trial's outcome for one direction. */
-static void record(struct lt_peer *p, enum lt_dir d, bool survived)
+static void record(struct lt_peer *p, enum lt_dir d, bool survived, __u64 now)
 {
 	__u64 gap = p->gap_ns;
 
@@ -146,14 +149,14 @@ static void record(struct lt_peer *p, enum lt_dir d, bool survived)
 		if (p->hi_ns[d] && p->hi_ns[d] <= gap)
 			p->hi_ns[d] =
 				0; /* the path got longer (the NAT changed): forget the failure */
-		finish(p, LT_SURVIVED);
+		finish(p, LT_SURVIVED, now);
 		return;
 	}
 	if (gap <= lt_lower_ns(p) || gap <= p->lo_ns[d])
 		lt_reset(p, gap); /* it no longer survives what it did: start again */
 	else
 		p->hi_ns[d] = min_nz(p->hi_ns[d], gap);
-	finish(p, LT_FAILED);
+	finish(p, LT_FAILED, now);
 	if (d == LT_SELF) {
 		/* our side cannot reopen it: the other side probes once it misses the test */
 		p->phase = LT_SETTLE;
@@ -191,8 +194,9 @@ int lt_tick(const struct lt_opts *o, struct lt_peer *p, __u64 now, __u64 workloa
 		p->workload_mark = workload;
 	}
 	if (fpd != p->fpd_mark) {
-		if (lt_holding(p))
-			p->workload_hits += fpd - p->fpd_mark; /* a first packet met the trial */
+		/* a first packet met the trial (its retransmission may come after the abort) */
+		if (lt_holding(p) || (p->ended_ns && now - p->ended_ns <= LT_HIT_WINDOW_NS))
+			p->workload_hits += fpd - p->fpd_mark;
 		else if (o->enabled && lt_lower_ns(p) && last_gap_ns &&
 			 last_gap_ns <= lt_lower_ns(p))
 			lt_reset(p, last_gap_ns); /* lost after a gap the path should survive */
@@ -202,14 +206,14 @@ int lt_tick(const struct lt_opts *o, struct lt_peer *p, __u64 now, __u64 workloa
 		if (p->phase == LT_SETTLE) { /* over already: workload reopened it */
 			p->phase = LT_IDLE;
 		} else {
-			finish(p, LT_ABORTED);
+			finish(p, LT_ABORTED, now);
 			return LT_DO_ABORT;
 		}
 	}
 	switch (p->phase) {
 	case LT_PROPOSED:
 		if (now >= p->deadline_ns)
-			finish(p, LT_UNANSWERED);
+			finish(p, LT_UNANSWERED, now);
 		break;
 	case LT_HOLD:
 		if (now < p->deadline_ns)
@@ -220,13 +224,14 @@ int lt_tick(const struct lt_opts *o, struct lt_peer *p, __u64 now, __u64 workloa
 			p->deadline_ns = now + o->timeout_ns + 2 * o->tick_ns + LT_GRACE_NS;
 			act |= LT_DO_TEST;
 		} else {
-			record(p, LT_PEER, false); /* no test arrived: the path did not survive */
+			record(p, LT_PEER, false,
+			       now); /* no test arrived: the path did not survive */
 			act |= LT_DO_REOPEN;
 		}
 		break;
 	case LT_TESTING:
 		if (now >= p->deadline_ns)
-			record(p, LT_SELF, false);
+			record(p, LT_SELF, false, now);
 		break;
 	case LT_SETTLE:
 		if (now >= p->deadline_ns) {
@@ -288,7 +293,7 @@ int lt_on_msg(const struct lt_opts *o, struct lt_peer *p, const struct lt_msg *m
 		    now - p->workload_ns < o->trial_idle_ns) {
 			/* a proposal crossing ours: the coordinator's wins, ours is dropped */
 			if (p->phase == LT_PROPOSED)
-				finish(p, LT_REFUSED);
+				finish(p, LT_REFUSED, now);
 			out->type = LT_MSG_REFUSE;
 			return 0;
 		}
@@ -309,12 +314,12 @@ int lt_on_msg(const struct lt_opts *o, struct lt_peer *p, const struct lt_msg *m
 	case LT_MSG_REFUSE:
 		if (p->phase != LT_PROPOSED || in->id != p->id)
 			return -1;
-		finish(p, LT_REFUSED);
+		finish(p, LT_REFUSED, now);
 		return 0;
 	case LT_MSG_ABORT:
 		if (p->phase == LT_IDLE || in->id != p->id)
 			return -1;
-		finish(p, LT_ABORTED);
+		finish(p, LT_ABORTED, now);
 		return 0;
 	}
 	return -1;
@@ -331,17 +336,16 @@ void lt_on_peer_request(struct lt_peer *p, __u64 now)
 		return;
 	/* the test, or an early keep-alive of a peer that is not holding (it restarted) */
 	if (now >= p->t0_ns + p->gap_ns - p->gap_ns / 4)
-		record(p, LT_PEER, true);
+		record(p, LT_PEER, true, now);
 	else
-		finish(p, LT_ABORTED);
+		finish(p, LT_ABORTED, now);
 }
 
 void lt_on_probe_done(struct lt_peer *p, bool answered, __u64 now, bool *was_test)
 {
-	(void)now;
 	*was_test = p->phase == LT_TESTING;
 	if (*was_test)
-		record(p, LT_SELF, answered);
+		record(p, LT_SELF, answered, now);
 	else if (!answered && lt_lower_ns(p))
 		lt_reset(p, 0); /* a keep-alive failed: what was learned is in doubt */
 }

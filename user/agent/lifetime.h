@@ -99,6 +99,7 @@ struct lt_peer {
 	__u64 settle_ns; /* after a failed test: from T until the other side has reopened */
 	__u64 deadline_ns; /* PROPOSED: give up; HOLD: test (tester) or reopen (other) */
 	__u64 last_trial_ns; /* the last trial began (proposal or acceptance); 0: never */
+	__u64 ended_ns; /* about when the last trial ended; 0: none yet */
 	__u64 workload_ns; /* last workload packet seen either way; 0: none */
 	__u64 workload_mark; /* workload packet count at the last look */
 	__u64 fpd_mark; /* first-packet drops + unanswered cold starts at the last look */
@@ -127,8 +128,8 @@ bool lt_next_trial(const struct lt_opts *o, const struct lt_peer *p, __u64 *gap_
 
 /*
  * Once a tick per peer. workload: the peer's workload packets (both ways, not
- * probes) so far; fpd: its first-packet drops plus unanswered cold starts so
- * far; last_gap_ns: the idle gap before its last cold start; coordinator: this
+ * probes) so far; fpd: its TCP SYNs retransmitted (first-packet drops and
+ * warm-path retransmissions) so far; last_gap_ns: the idle gap before its last cold start; coordinator: this
  * side proposes; can_trial: UDP probes, idle mode, not held by WireGuard, no
  * probe in flight. Returns LT_DO_* bits; for LT_DO_PROPOSE, *out is the
  * message to send.

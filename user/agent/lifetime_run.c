@@ -92,8 +92,9 @@ __u64 lifetime_step(struct agent *a, int i, __u64 now, bool *holding)
 
 	e->lt_ok = a->lt.enabled && !wg_held;
 	e->lt.passive_upper_ns = s->lifetime_upper_ns;
-	act = lt_tick(&a->lt, &e->lt, now, workload, s->first_packet_drops, s->cold_gap_ns & ~1ull,
-		      coordinator, e->lt_ok && !e->ka.inflight, (__u32)rand(), &msg);
+	act = lt_tick(&a->lt, &e->lt, now, workload, s->first_packet_drops + s->syn_retransmits,
+		      s->cold_gap_ns & ~1ull, coordinator, e->lt_ok && !e->ka.inflight,
+		      (__u32)rand(), &msg);
 	if (act & LT_DO_PROPOSE)
 		prober_send_trial(&a->prober, i, &msg);
 	if (act & LT_DO_ABORT) {

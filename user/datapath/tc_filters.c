@@ -19,6 +19,7 @@
 #include <bpf/libbpf.h>
 #include "nl.h"
 #include "tc_filters.h"
+#include "util.h"
 #include "warmpath.h"
 
 #define TC_RECORD_NAME "tc_filters"
@@ -200,25 +201,8 @@ int tc_clsact_release(int ifindex, const struct wp_tc_record *rec)
 
 int tc_record_open(const char *pin_path, bool create)
 {
-	LIBBPF_OPTS(bpf_map_create_opts, mo);
-	char path[300];
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/" TC_RECORD_NAME, pin_path);
-	fd = bpf_obj_get(path);
-	if (fd >= 0 || !create)
-		return fd >= 0 ? fd : -errno;
-	fd = bpf_map_create(BPF_MAP_TYPE_HASH, TC_RECORD_NAME, sizeof(__u32),
-			    sizeof(struct wp_tc_record), TC_RECORD_ENTRIES, &mo);
-	if (fd < 0)
-		return -errno;
-	if (bpf_obj_pin(fd, path)) {
-		int ret = -errno;
-
-		close(fd);
-		return ret;
-	}
-	return fd;
+	return wp_pinned_hash_open(pin_path, TC_RECORD_NAME, sizeof(__u32),
+				   sizeof(struct wp_tc_record), TC_RECORD_ENTRIES, create);
 }
 
 bool tc_record_get(int fd, __u32 ifindex, struct wp_tc_record *rec)

@@ -145,12 +145,7 @@ void coverage_tick(int stats_fd, int unmatched_fd, __u64 now_ns)
 
 double coverage_ratio(void)
 {
-	double r;
-
-	pthread_mutex_lock(&lock);
-	r = ratio;
-	pthread_mutex_unlock(&lock);
-	return r;
+	return WP_LOCKED_READ(&lock, ratio);
 }
 
 bool coverage_degraded(char *why, size_t len)
@@ -178,10 +173,9 @@ void coverage_emit_metrics(struct prom_buf *b)
 	pthread_mutex_unlock(&lock);
 	if (!any)
 		return;
-	prom_family(b, "warmpath_unmatched_packets_ratio", PROM_GAUGE,
-		    "Share of tunnel packets that matched no peer over the last minute");
-	prom_sample(b, "warmpath_unmatched_packets_ratio", NULL, r < 0 ? 0 : r);
-	prom_family(b, "warmpath_prefix_coverage_degraded", PROM_GAUGE,
-		    "1 when more than 1% of tunnel packets matched no peer for a minute");
-	prom_sample(b, "warmpath_prefix_coverage_degraded", NULL, d);
+	prom_metric(b, "warmpath_unmatched_packets_ratio", PROM_GAUGE,
+		    "Share of tunnel packets that matched no peer over the last minute",
+		    r < 0 ? 0 : r);
+	prom_metric(b, "warmpath_prefix_coverage_degraded", PROM_GAUGE,
+		    "1 when more than 1% of tunnel packets matched no peer for a minute", d);
 }

@@ -246,23 +246,19 @@ int kube_emit_metrics(struct wp_kube *k, struct prom_buf *b)
 
 		prom_sample_u64(b, "warmpath_discovery_errors_total", l, st.errors[r]);
 	}
-	prom_family(b, "warmpath_discovery_last_success_timestamp_seconds", PROM_GAUGE,
-		    "Unix time of the last good node list, watch or watch event (0: never)");
-	prom_sample(b, "warmpath_discovery_last_success_timestamp_seconds", NULL, st.last_success);
-	prom_family(b, "warmpath_discovery_nodes", PROM_GAUGE,
-		    "Nodes known from the Kubernetes API, this one included");
-	prom_sample(b, "warmpath_discovery_nodes", NULL, st.nodes);
-	prom_family(b, "warmpath_discovery_peers", PROM_GAUGE,
-		    "Nodes that make a peer (an address found, not this node)");
-	prom_sample(b, "warmpath_discovery_peers", NULL, st.peers);
-	prom_family(b, "warmpath_discovery_synced", PROM_GAUGE, "1 once a node list has completed");
-	prom_sample(b, "warmpath_discovery_synced", NULL, st.synced);
-	prom_family(b, "warmpath_discovery_up", PROM_GAUGE,
-		    "1 when the last Kubernetes API request succeeded");
-	prom_sample(b, "warmpath_discovery_up", NULL, st.up);
-	prom_family(b, "warmpath_discovery_lists_total", PROM_COUNTER,
-		    "Complete node lists: the first one and every relist");
-	prom_sample_u64(b, "warmpath_discovery_lists_total", NULL, st.lists);
+	prom_metric(b, "warmpath_discovery_last_success_timestamp_seconds", PROM_GAUGE,
+		    "Unix time of the last good node list, watch or watch event (0: never)",
+		    st.last_success);
+	prom_metric(b, "warmpath_discovery_nodes", PROM_GAUGE,
+		    "Nodes known from the Kubernetes API, this one included", st.nodes);
+	prom_metric(b, "warmpath_discovery_peers", PROM_GAUGE,
+		    "Nodes that make a peer (an address found, not this node)", st.peers);
+	prom_metric(b, "warmpath_discovery_synced", PROM_GAUGE, "1 once a node list has completed",
+		    st.synced);
+	prom_metric(b, "warmpath_discovery_up", PROM_GAUGE,
+		    "1 when the last Kubernetes API request succeeded", st.up);
+	prom_metric_u64(b, "warmpath_discovery_lists_total", PROM_COUNTER,
+			"Complete node lists: the first one and every relist", st.lists);
 	prom_family(b, "warmpath_discovery_watch_events_total", PROM_COUNTER,
 		    "Node watch events received, by type");
 	for (int t = 0; t < EV_NR; t++) {

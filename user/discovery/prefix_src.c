@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include "peers.h"
+#include "util.h"
 
 /*
  * The real annotation keys, as Calico (libcalico-go node annotations),
@@ -69,24 +70,8 @@ __u32 prefix_src_of_annotation(const char *key)
 
 int prefix_sources_open(const char *pin_path, bool create)
 {
-	char path[300];
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/" PREFIX_SOURCES_NAME, pin_path);
-	fd = bpf_obj_get(path);
-	if (fd >= 0 || !create)
-		return fd >= 0 ? fd : -errno;
-	fd = bpf_map_create(BPF_MAP_TYPE_HASH, PREFIX_SOURCES_NAME, sizeof(struct prefix_key),
-			    sizeof(__u32), WP_MAX_PREFIXES, NULL);
-	if (fd < 0)
-		return -errno;
-	if (bpf_obj_pin(fd, path)) {
-		int ret = -errno;
-
-		close(fd);
-		return ret;
-	}
-	return fd;
+	return wp_pinned_hash_open(pin_path, PREFIX_SOURCES_NAME, sizeof(struct prefix_key),
+				   sizeof(__u32), WP_MAX_PREFIXES, create);
 }
 
 static int key_cmp(const void *a, const void *b)

@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <microhttpd.h>
 #include "http.h"
+#include "util.h"
 #include "http_guard.h"
 #include "log.h"
 
@@ -56,20 +57,6 @@ struct wp_http {
 	char index[512]; /* the text of GET / */
 	uint64_t requests[PATH_MAX][NR_CODES]; /* atomic counters */
 };
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* "1.2.3.4:80" / "[::1]:80" (the zone, if any, is dropped: the text is for humans). */
 static void format_addr(const struct sockaddr_storage *ss, char *out, size_t len)
@@ -358,7 +345,7 @@ struct wp_http *wp_http_start(const char *listen_addr, const struct wp_http_hand
 	s = calloc(1, sizeof(*s));
 	if (!s || http_guard_init(&s->guard, WP_HTTP_REQUEST_DEADLINE,
 				  WP_HTTP_MAX_CONNECTIONS_PER_IP, s->addr)) {
-		set_err(err, errlen, "http: %s", strerror(ENOMEM));
+		wp_set_err(err, errlen, "http: %s", strerror(ENOMEM));
 		free(s);
 		return NULL;
 	}
@@ -372,7 +359,8 @@ struct wp_http *wp_http_start(const char *listen_addr, const struct wp_http_hand
 	/* Our own socket, so a failed bind can say where and why. */
 	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
-		set_err(err, errlen, "cannot listen on %s: socket: %s", s->addr, strerror(errno));
+		wp_set_err(err, errlen, "cannot listen on %s: socket: %s", s->addr,
+			   strerror(errno));
 		goto fail;
 	}
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
@@ -380,17 +368,17 @@ struct wp_http *wp_http_start(const char *listen_addr, const struct wp_http_hand
 	if (ss.ss_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
 	if (bind(fd, (struct sockaddr *)&ss, len)) {
-		set_err(err, errlen, "cannot bind %s: %s", s->addr, strerror(errno));
+		wp_set_err(err, errlen, "cannot bind %s: %s", s->addr, strerror(errno));
 		goto fail;
 	}
 	if (listen(fd, LISTEN_BACKLOG)) {
-		set_err(err, errlen, "cannot listen on %s: %s", s->addr, strerror(errno));
+		wp_set_err(err, errlen, "cannot listen on %s: %s", s->addr, strerror(errno));
 		goto fail;
 	}
 	len = sizeof(ss);
 	if (getsockname(fd, (struct sockaddr *)&ss, &len)) {
-		set_err(err, errlen, "cannot listen on %s: getsockname: %s", s->addr,
-			strerror(errno));
+		wp_set_err(err, errlen, "cannot listen on %s: getsockname: %s", s->addr,
+			   strerror(errno));
 		goto fail;
 	}
 	format_addr(&ss, s->addr, sizeof(s->addr));
@@ -404,7 +392,7 @@ struct wp_http *wp_http_start(const char *listen_addr, const struct wp_http_hand
 	 */
 	mhd_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
 	if (mhd_fd < 0) {
-		set_err(err, errlen, "cannot listen on %s: dup: %s", s->addr, strerror(errno));
+		wp_set_err(err, errlen, "cannot listen on %s: dup: %s", s->addr, strerror(errno));
 		goto fail;
 	}
 	s->daemon = MHD_start_daemon(
@@ -418,8 +406,8 @@ struct wp_http *wp_http_start(const char *listen_addr, const struct wp_http_hand
 		MHD_OPTION_NOTIFY_COMPLETED, http_guard_on_completed, &s->guard,
 		MHD_OPTION_THREAD_STACK_SIZE, (size_t)THREAD_STACK_SIZE, MHD_OPTION_END);
 	if (!s->daemon) {
-		set_err(err, errlen, "cannot start the HTTP server on %s (libmicrohttpd failed)",
-			s->addr);
+		wp_set_err(err, errlen, "cannot start the HTTP server on %s (libmicrohttpd failed)",
+			   s->addr);
 		/* stop listening even if MHD kept its duplicate open */
 		shutdown(fd, SHUT_RDWR);
 		goto fail;
@@ -427,8 +415,9 @@ struct wp_http *wp_http_start(const char *listen_addr, const struct wp_http_hand
 	close(fd);
 	fd = -1;
 	if (http_guard_start(&s->guard)) {
-		set_err(err, errlen,
-			"cannot start the HTTP server on %s: no request deadline thread", s->addr);
+		wp_set_err(err, errlen,
+			   "cannot start the HTTP server on %s: no request deadline thread",
+			   s->addr);
 		MHD_stop_daemon(s->daemon);
 		goto fail;
 	}

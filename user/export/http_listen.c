@@ -4,25 +4,11 @@
 #include <errno.h>
 #include <net/if.h>
 #include <netinet/in.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "http.h"
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
+#include "util.h"
 
 /* PORT: decimal digits only, 0..65535. */
 static int parse_port(const char *listen, const char *p, uint16_t *port, char *err, size_t errlen)
@@ -31,21 +17,21 @@ static int parse_port(const char *listen, const char *p, uint16_t *port, char *e
 	const char *c;
 
 	if (!*p) {
-		set_err(err, errlen, "invalid listen address \"%s\": missing port after ':'",
-			listen);
+		wp_set_err(err, errlen, "invalid listen address \"%s\": missing port after ':'",
+			   listen);
 		return -EINVAL;
 	}
 	for (c = p; *c; c++) {
 		if (*c < '0' || *c > '9') {
-			set_err(err, errlen, "invalid listen address \"%s\": bad port \"%s\"",
-				listen, p);
+			wp_set_err(err, errlen, "invalid listen address \"%s\": bad port \"%s\"",
+				   listen, p);
 			return -EINVAL;
 		}
 		v = v * 10 + (*c - '0');
 		if (v > 65535) {
-			set_err(err, errlen,
-				"invalid listen address \"%s\": port %s out of range (0-65535)",
-				listen, p);
+			wp_set_err(err, errlen,
+				   "invalid listen address \"%s\": port %s out of range (0-65535)",
+				   listen, p);
 			return -EINVAL;
 		}
 	}
@@ -72,9 +58,9 @@ static int parse_ipv6(const char *listen, const char *host, size_t hostlen, uint
 			errno = 0;
 			idx = strtoul(zone, &end, 10);
 			if (!*zone || *end || errno || !idx || idx > UINT32_MAX) {
-				set_err(err, errlen,
-					"invalid listen address \"%s\": no interface \"%s\"",
-					listen, zone);
+				wp_set_err(err, errlen,
+					   "invalid listen address \"%s\": no interface \"%s\"",
+					   listen, zone);
 				return -EINVAL;
 			}
 		}
@@ -88,8 +74,8 @@ static int parse_ipv6(const char *listen, const char *host, size_t hostlen, uint
 	*len = sizeof(*sin6);
 	return 0;
 bad:
-	set_err(err, errlen, "invalid listen address \"%s\": bad IPv6 address \"%.*s\"", listen,
-		(int)hostlen, host);
+	wp_set_err(err, errlen, "invalid listen address \"%s\": bad IPv6 address \"%.*s\"", listen,
+		   (int)hostlen, host);
 	return -EINVAL;
 }
 
@@ -104,8 +90,8 @@ int wp_http_parse_listen(const char *listen, struct sockaddr_storage *ss, sockle
 	int ret;
 
 	if (!listen || !*listen) {
-		set_err(err, errlen,
-			"empty listen address (want ADDR:PORT, e.g. 0.0.0.0:9051 or [::]:9051)");
+		wp_set_err(err, errlen,
+			   "empty listen address (want ADDR:PORT, e.g. 0.0.0.0:9051 or [::]:9051)");
 		return -EINVAL;
 	}
 
@@ -114,13 +100,14 @@ int wp_http_parse_listen(const char *listen, struct sockaddr_storage *ss, sockle
 		host = listen + 1;
 		close = strchr(host, ']');
 		if (!close) {
-			set_err(err, errlen, "invalid listen address \"%s\": missing ']'", listen);
+			wp_set_err(err, errlen, "invalid listen address \"%s\": missing ']'",
+				   listen);
 			return -EINVAL;
 		}
 		if (close[1] != ':') {
-			set_err(err, errlen,
-				"invalid listen address \"%s\": missing port (want [ADDR]:PORT)",
-				listen);
+			wp_set_err(err, errlen,
+				   "invalid listen address \"%s\": missing port (want [ADDR]:PORT)",
+				   listen);
 			return -EINVAL;
 		}
 		ret = parse_port(listen, close + 2, &port, err, errlen);
@@ -132,13 +119,15 @@ int wp_http_parse_listen(const char *listen, struct sockaddr_storage *ss, sockle
 	/* IPv4:PORT or :PORT */
 	colon = strrchr(listen, ':');
 	if (!colon) {
-		set_err(err, errlen,
+		wp_set_err(
+			err, errlen,
 			"invalid listen address \"%s\": missing port (want ADDR:PORT, e.g. 0.0.0.0:9051)",
 			listen);
 		return -EINVAL;
 	}
 	if (memchr(listen, ':', colon - listen)) {
-		set_err(err, errlen,
+		wp_set_err(
+			err, errlen,
 			"invalid listen address \"%s\": put an IPv6 address in brackets, e.g. [::]:9051",
 			listen);
 		return -EINVAL;
@@ -164,7 +153,8 @@ int wp_http_parse_listen(const char *listen, struct sockaddr_storage *ss, sockle
 	*len = sizeof(*sin);
 	return 0;
 bad:
-	set_err(err, errlen,
+	wp_set_err(
+		err, errlen,
 		"invalid listen address \"%s\": bad address \"%.*s\" (want a numeric IPv4 address, or IPv6 in brackets)",
 		listen, (int)hostlen, host);
 	return -EINVAL;

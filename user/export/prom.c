@@ -424,6 +424,20 @@ int prom_sample_u64(struct prom_buf *b, const char *name, const char *const *lab
 	return write_sample(b, name, "", labels, NULL, NULL, text);
 }
 
+int prom_metric(struct prom_buf *b, const char *name, enum prom_type type, const char *help,
+		double value)
+{
+	prom_family(b, name, type, help); /* an error is sticky: the sample returns it */
+	return prom_sample(b, name, NULL, value);
+}
+
+int prom_metric_u64(struct prom_buf *b, const char *name, enum prom_type type, const char *help,
+		    uint64_t value)
+{
+	prom_family(b, name, type, help);
+	return prom_sample_u64(b, name, NULL, value);
+}
+
 int prom_hist_observe(struct prom_hist *h, double v)
 {
 	size_t i;

@@ -81,6 +81,12 @@ int prom_sample(struct prom_buf *b, const char *name, const char *const *labels,
 int prom_sample_u64(struct prom_buf *b, const char *name, const char *const *labels,
 		    uint64_t value);
 
+/* A family of one unlabelled sample: prom_family() and prom_sample() (_u64) in one call. */
+int prom_metric(struct prom_buf *b, const char *name, enum prom_type type, const char *help,
+		double value);
+int prom_metric_u64(struct prom_buf *b, const char *name, enum prom_type type, const char *help,
+		    uint64_t value);
+
 /*
  * The shortest decimal text that reads back as @v exactly (at most %.17g),
  * or NaN / +Inf / -Inf. Returns the length, like snprintf.

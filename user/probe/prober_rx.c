@@ -91,6 +91,38 @@ static void count_bad(struct prober *p, const void *buf, size_t len, enum wp_pro
 }
 
 /*
+ * A request or a trial message: taken only from a peer's probe address and the
+ * probe port, new (replay window, with a key), within that source's rate.
+ * Returns the peer's index, or -1 (counted).
+ */
+static int admit(struct prober *p, const struct wp_probe_msg *m, const struct sockaddr_storage *src,
+		 __u64 now)
+{
+	int idx = peer_by_probe_addr(p, src);
+	struct peer_entry *e;
+
+	if (idx < 0) {
+		p->resp_dropped[RESP_UNKNOWN_SOURCE]++;
+		return -1;
+	}
+	e = &p->peers->e[idx];
+	if (sockaddr_port(src) != p->o.port) {
+		p->resp_dropped[RESP_BAD_PORT]++;
+		return -1;
+	}
+	/* without a key the counter is not authenticated: no window an attacker could push */
+	if (p->o.key->len && !probe_replay_accept(&e->replay, be64toh(m->counter))) {
+		p->resp_dropped[RESP_REPLAYED]++;
+		return -1;
+	}
+	if (!resp_allow(p, e, now)) {
+		p->resp_dropped[RESP_RATE_LIMITED]++;
+		return -1;
+	}
+	return idx;
+}
+
+/*
  * A request: answered only when it comes from a peer's probe address and the
  * probe port, authenticated (with a key), new (replay window, with a key),
  * within that source's rate; the reply is the same size.
@@ -98,27 +130,12 @@ static void count_bad(struct prober *p, const void *buf, size_t len, enum wp_pro
 static void on_request(struct prober *p, void *buf, size_t len, struct wp_probe_msg *m, bool v1,
 		       const struct sockaddr_storage *src, socklen_t slen, __u64 now)
 {
-	int idx = peer_by_probe_addr(p, src);
+	int idx = admit(p, m, src, now);
 	struct peer_entry *e;
 
-	if (idx < 0) {
-		p->resp_dropped[RESP_UNKNOWN_SOURCE]++;
+	if (idx < 0)
 		return;
-	}
 	e = &p->peers->e[idx];
-	if (sockaddr_port(src) != p->o.port) {
-		p->resp_dropped[RESP_BAD_PORT]++;
-		return;
-	}
-	/* without a key the counter is not authenticated: no window an attacker could push */
-	if (p->o.key->len && !probe_replay_accept(&e->replay, be64toh(m->counter))) {
-		p->resp_dropped[RESP_REPLAYED]++;
-		return;
-	}
-	if (!resp_allow(p, e, now)) {
-		p->resp_dropped[RESP_RATE_LIMITED]++;
-		return;
-	}
 	lt_on_peer_request(&e->lt, now); /* a trial's test, when one is awaited */
 	if (v1) {
 		/* a v1 agent (no key set here): the v1 reply, the same 56 bytes */
@@ -148,31 +165,18 @@ static void on_request(struct prober *p, void *buf, size_t len, struct wp_probe_
 static void on_trial(struct prober *p, const struct wp_probe_msg *m,
 		     const struct sockaddr_storage *src, __u64 now)
 {
-	int idx = peer_by_probe_addr(p, src);
 	struct lt_msg in, out;
 	struct peer_entry *e;
+	int idx;
 
-	if (idx < 0) {
-		p->resp_dropped[RESP_UNKNOWN_SOURCE]++;
-		return;
-	}
-	e = &p->peers->e[idx];
-	if (sockaddr_port(src) != p->o.port) {
-		p->resp_dropped[RESP_BAD_PORT]++;
-		return;
-	}
 	if (!probe_trial_valid(&m->trial)) {
 		p->resp_dropped[RESP_MALFORMED]++;
 		return;
 	}
-	if (p->o.key->len && !probe_replay_accept(&e->replay, be64toh(m->counter))) {
-		p->resp_dropped[RESP_REPLAYED]++;
+	idx = admit(p, m, src, now);
+	if (idx < 0)
 		return;
-	}
-	if (!resp_allow(p, e, now)) {
-		p->resp_dropped[RESP_RATE_LIMITED]++;
-		return;
-	}
+	e = &p->peers->e[idx];
 	p->trial_msgs_in++;
 	in = (struct lt_msg){ .type = (enum lt_msg_type)m->trial.kind,
 			      .id = ntohl(m->trial.id),

@@ -7,6 +7,7 @@
 #ifndef __WARMPATH_UTIL_H
 #define __WARMPATH_UTIL_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <linux/types.h>
@@ -25,6 +26,27 @@ void wp_addr16_format(const __u8 *addr, char *buf, size_t len);
  * likely cause.
  */
 int wp_open_pin(const char *pin_path, const char *name, char *err, size_t errlen);
+/*
+ * Opens the hash map pinned at pin_path/name or, when it is absent and create
+ * is set, creates it (key_size, value_size, max_entries) and pins it there.
+ * Returns the fd or a negative errno.
+ */
+int wp_pinned_hash_open(const char *pin_path, const char *name, __u32 key_size, __u32 value_size,
+			__u32 max_entries, bool create);
+
+/* A message (printf format) into the caller's err buffer, when it gave one. */
+void wp_set_err(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* The value of var, read while holding lock (a pthread_mutex_t *): a getter's body. */
+#define WP_LOCKED_READ(lock, var)           \
+	({                                  \
+		__typeof__(var) __val;      \
+		pthread_mutex_lock(lock);   \
+		__val = (var);              \
+		pthread_mutex_unlock(lock); \
+		__val;                      \
+	})
 
 /*
  * Walking the keys of a BPF map (the bpf_map_get_next_key loop, written once):

@@ -237,6 +237,28 @@ static bool set_match(const struct set_matcher *m, const struct wg_uapi_peer *wp
 	return wg_prefix_index_match(&m->ix, wp, idx);
 }
 
+/* A walk over the WireGuard peers of devs that belong to a peer of the set. */
+struct match_walk {
+	const struct set_matcher *m;
+	const struct wg_device *devs;
+	int ndevs;
+	int d, i; /* the next device and peer to look at */
+};
+
+/* The next WireGuard peer that belongs to a peer of the set (its index in *idx); NULL at the end. */
+static const struct wg_uapi_peer *next_matched(struct match_walk *w, __u32 *idx)
+{
+	for (; w->d < w->ndevs; w->d++, w->i = 0) {
+		while (w->i < w->devs[w->d].npeers) {
+			const struct wg_uapi_peer *wp = &w->devs[w->d].peers[w->i++];
+
+			if (set_match(w->m, wp, idx))
+				return wp;
+		}
+	}
+	return NULL;
+}
+
 /* ---- allowed IPs as prefixes ---- */
 
 /*
@@ -282,41 +304,37 @@ static int cmp_candidate(const void *a, const void *b)
 int wg_peers_add_allowed_ips(struct wp_peer_set *set, const struct wg_device *devs, int ndevs,
 			     int *dropped)
 {
-	struct candidate *c = NULL;
 	struct set_matcher m;
+	struct match_walk w = { &m, devs, ndevs, 0, 0 };
+	const struct wg_uapi_peer *wp;
+	struct candidate *c = NULL;
 	int n = 0, cap = 0, added = 0;
+	__u32 idx;
 
 	*dropped = 0;
 	if (set_matcher_init(&m, set))
 		return -ENOMEM;
 	/* every (peer, allowed IP) not too broad and not a prefix some peer has */
-	for (int d = 0; d < ndevs; d++) {
-		for (int i = 0; i < devs[d].npeers; i++) {
-			const struct wg_uapi_peer *wp = &devs[d].peers[i];
-			__u32 idx;
-
-			if (!set_match(&m, wp, &idx))
+	while ((wp = next_matched(&w, &idx))) {
+		for (int a = 0; a < wp->nallowed_ips; a++) {
+			if (prefix_too_broad(&wp->allowed_ips[a]) ||
+			    prefix_in_index(&m.ix, &wp->allowed_ips[a]))
 				continue;
-			for (int a = 0; a < wp->nallowed_ips; a++) {
-				if (prefix_too_broad(&wp->allowed_ips[a]) ||
-				    prefix_in_index(&m.ix, &wp->allowed_ips[a]))
-					continue;
-				if (n == cap) {
-					int ncap = cap ? cap * 2 : 64;
-					struct candidate *v = realloc(c, ncap * sizeof(*v));
+			if (n == cap) {
+				int ncap = cap ? cap * 2 : 64;
+				struct candidate *v = realloc(c, ncap * sizeof(*v));
 
-					if (!v) {
-						added = -ENOMEM;
-						goto out;
-					}
-					c = v;
-					cap = ncap;
+				if (!v) {
+					added = -ENOMEM;
+					goto out;
 				}
-				c[n].pfx = wp->allowed_ips[a];
-				c[n].peer = idx;
-				c[n].seq = n;
-				n++;
+				c = v;
+				cap = ncap;
 			}
+			c[n].pfx = wp->allowed_ips[a];
+			c[n].peer = idx;
+			c[n].seq = n;
+			n++;
 		}
 	}
 	/* the same prefix twice (two devices, two peers): the first found keeps it */
@@ -345,22 +363,19 @@ int wg_keepalive_held(const struct wp_peer_set *set, const struct wg_device *dev
 		      double interval_s, bool *held)
 {
 	struct set_matcher m;
+	struct match_walk w = { &m, devs, ndevs, 0, 0 };
+	const struct wg_uapi_peer *wp;
 	int n = 0;
+	__u32 idx;
 
 	memset(held, 0, set->n * sizeof(*held));
 	if (set_matcher_init(&m, set))
 		return -ENOMEM;
-	for (int d = 0; d < ndevs; d++) {
-		for (int i = 0; i < devs[d].npeers; i++) {
-			const struct wg_uapi_peer *wp = &devs[d].peers[i];
-			__u32 idx;
-
-			if (!wp->persistent_keepalive || wp->persistent_keepalive > interval_s ||
-			    !set_match(&m, wp, &idx) || held[idx])
-				continue;
-			held[idx] = true;
-			n++;
-		}
+	while ((wp = next_matched(&w, &idx))) {
+		if (!wp->persistent_keepalive || wp->persistent_keepalive > interval_s || held[idx])
+			continue;
+		held[idx] = true;
+		n++;
 	}
 	set_matcher_free(&m);
 	return n;

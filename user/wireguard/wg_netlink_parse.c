@@ -60,6 +60,37 @@ static int fail(char *err, size_t errlen, const char *what)
 	return -EPROTO;
 }
 
+/* What the handler of one attribute of a walk (each_attr) works on. */
+struct attr_walk {
+	struct wg_nl_dump *d;
+	struct wg_uapi_peer *p; /* allowed IPs: their peer; NULL when parsed, not kept */
+	bool first; /* peers: the next one is the first of its list */
+	char *err;
+	size_t errlen;
+};
+
+typedef int (*attr_fn)(struct attr_walk *w, __u16 type, const __u8 *data, size_t len);
+
+/*
+ * Hands every attribute of a container (a message, a nested list) to one()
+ * and returns its first nonzero answer; a container cut wrong fails with what.
+ */
+static int each_attr(struct attr_walk *w, const __u8 *v, size_t n, attr_fn one, const char *what)
+{
+	struct attr_iter it = { v, n };
+	const __u8 *data;
+	__u16 type;
+	size_t len;
+	int r, ret;
+
+	while ((r = next_attr(&it, &type, &data, &len)) > 0) {
+		ret = one(w, type, data, len);
+		if (ret)
+			return ret;
+	}
+	return r < 0 ? fail(w->err, w->errlen, what) : 0;
+}
+
 /* ---- peers ---- */
 
 static struct wg_uapi_peer *peer_find_or_add(struct wg_nl_dump *d, const __u8 *key, bool first,
@@ -199,6 +230,20 @@ static int add_allowed_ip(struct wg_nl_dump *d, struct wg_uapi_peer *p, const st
 	return 0;
 }
 
+/* One WGPEER_A_ALLOWEDIPS entry, added to w->p (when kept). */
+static int one_allowed_ip(struct attr_walk *w, __u16 type, const __u8 *data, size_t len)
+{
+	struct wp_prefix pfx;
+
+	if (parse_allowed_ip(data, len, &pfx))
+		return fail(w->err, w->errlen, "allowed IP");
+	if (w->p && add_allowed_ip(w->d, w->p, &pfx)) {
+		snprintf(w->err, w->errlen, "out of memory reading allowed IPs");
+		return -ENOMEM;
+	}
+	return 0;
+}
+
 static int parse_peer(struct wg_nl_dump *d, const __u8 *v, size_t n, bool first, char *err,
 		      size_t errlen)
 {
@@ -208,7 +253,7 @@ static int parse_peer(struct wg_nl_dump *d, const __u8 *v, size_t n, bool first,
 	bool dropped;
 	__u16 type;
 	size_t len;
-	int r;
+	int r, ret;
 
 	/* the public key first, wherever it is: it says which peer the rest is about */
 	while ((r = next_attr(&it, &type, &data, &len)) > 0)
@@ -267,24 +312,13 @@ static int parse_peer(struct wg_nl_dump *d, const __u8 *v, size_t n, bool first,
 			memcpy(type == WGPEER_A_RX_BYTES ? &p->rx_bytes : &p->tx_bytes, data, 8);
 			break;
 		case WGPEER_A_ALLOWEDIPS: {
-			struct attr_iter ai = { data, len };
-			const __u8 *ad;
-			size_t alen;
-			__u16 at;
-			int ar;
+			struct attr_walk w = {
+				.d = d, .p = p != &scratch ? p : NULL, .err = err, .errlen = errlen
+			};
 
-			while ((ar = next_attr(&ai, &at, &ad, &alen)) > 0) {
-				struct wp_prefix pfx;
-
-				if (parse_allowed_ip(ad, alen, &pfx))
-					return fail(err, errlen, "allowed IP");
-				if (p != &scratch && add_allowed_ip(d, p, &pfx)) {
-					snprintf(err, errlen, "out of memory reading allowed IPs");
-					return -ENOMEM;
-				}
-			}
-			if (ar < 0)
-				return fail(err, errlen, "allowed IP list length");
+			ret = each_attr(&w, data, len, one_allowed_ip, "allowed IP list length");
+			if (ret)
+				return ret;
 			break;
 		}
 		default: /* preshared key, flags, protocol version: not kept */
@@ -296,54 +330,48 @@ static int parse_peer(struct wg_nl_dump *d, const __u8 *v, size_t n, bool first,
 
 /* ---- messages ---- */
 
+/* One WGDEVICE_A_PEERS entry. */
+static int one_peer(struct attr_walk *w, __u16 type, const __u8 *data, size_t len)
+{
+	int ret = parse_peer(w->d, data, len, w->first, w->err, w->errlen);
+
+	w->first = false;
+	return ret;
+}
+
+static int device_attr(struct attr_walk *w, __u16 type, const __u8 *data, size_t len)
+{
+	struct wg_device *dev = w->d->dev;
+
+	switch (type) {
+	case WGDEVICE_A_IFNAME:
+		if (!len || len > WP_IFNAME_LEN || !memchr(data, '\0', len))
+			return fail(w->err, w->errlen, "interface name");
+		snprintf(dev->ifname, sizeof(dev->ifname), "%s", (const char *)data);
+		return 0;
+	case WGDEVICE_A_LISTEN_PORT:
+		if (len != sizeof(__u16))
+			return fail(w->err, w->errlen, "listen port length");
+		memcpy(&dev->listen_port, data, 2);
+		return 0;
+	case WGDEVICE_A_FWMARK:
+		if (len != sizeof(__u32))
+			return fail(w->err, w->errlen, "fwmark length");
+		memcpy(&dev->fwmark, data, 4);
+		return 0;
+	case WGDEVICE_A_PEERS:
+		w->first = true;
+		return each_attr(w, data, len, one_peer, "peer list length");
+	default: /* ifindex, private key (never kept), public key, flags */
+		return 0;
+	}
+}
+
 static int parse_device_msg(struct wg_nl_dump *d, const __u8 *v, size_t n, char *err, size_t errlen)
 {
-	struct attr_iter it = { v, n };
-	const __u8 *data;
-	__u16 type;
-	size_t len;
-	int r, ret;
+	struct attr_walk w = { .d = d, .err = err, .errlen = errlen };
 
-	while ((r = next_attr(&it, &type, &data, &len)) > 0) {
-		switch (type) {
-		case WGDEVICE_A_IFNAME:
-			if (!len || len > WP_IFNAME_LEN || !memchr(data, '\0', len))
-				return fail(err, errlen, "interface name");
-			snprintf(d->dev->ifname, sizeof(d->dev->ifname), "%s", (const char *)data);
-			break;
-		case WGDEVICE_A_LISTEN_PORT:
-			if (len != sizeof(__u16))
-				return fail(err, errlen, "listen port length");
-			memcpy(&d->dev->listen_port, data, 2);
-			break;
-		case WGDEVICE_A_FWMARK:
-			if (len != sizeof(__u32))
-				return fail(err, errlen, "fwmark length");
-			memcpy(&d->dev->fwmark, data, 4);
-			break;
-		case WGDEVICE_A_PEERS: {
-			struct attr_iter pi = { data, len };
-			const __u8 *pd;
-			size_t plen;
-			__u16 pt;
-			int pr;
-			bool first = true;
-
-			while ((pr = next_attr(&pi, &pt, &pd, &plen)) > 0) {
-				ret = parse_peer(d, pd, plen, first, err, errlen);
-				if (ret)
-					return ret;
-				first = false;
-			}
-			if (pr < 0)
-				return fail(err, errlen, "peer list length");
-			break;
-		}
-		default: /* ifindex, private key (never kept), public key, flags */
-			break;
-		}
-	}
-	return r < 0 ? fail(err, errlen, "device attribute length") : 0;
+	return each_attr(&w, v, n, device_attr, "device attribute length");
 }
 
 void wg_nl_dump_init(struct wg_nl_dump *d, struct wg_device *dev, __u16 family)

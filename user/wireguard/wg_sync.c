@@ -188,12 +188,7 @@ bool wg_sync_keepalive_suppress(const char *peer_name)
 
 bool wg_sync_active(void)
 {
-	bool s;
-
-	pthread_mutex_lock(&sync_lock);
-	s = synced;
-	pthread_mutex_unlock(&sync_lock);
-	return s;
+	return WP_LOCKED_READ(&sync_lock, synced);
 }
 
 json_t *wg_sync_held_json(void)
