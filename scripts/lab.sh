@@ -56,7 +56,8 @@
 # As a library: LAB=name LAB_INDEX=n . scripts/lab.sh; lab_up; ...; lab_down
 # Environment: LAB, LAB_INDEX (0-3: host veth subnet and Prometheus port),
 # LAB_NODE_LIST (the nodes, NATed sites first: "a1 a2 b1 b2"),
-# LAB_NAT_TIMEOUT (5), LAB_NAT2_TIMEOUT (site C's router; none), LAB_KEEPALIVE (2), LAB_COLD (= LAB_NAT_TIMEOUT),
+# LAB_NAT_TIMEOUT (5), LAB_NAT2_TIMEOUT (site C's router; none), LAB_KEEPALIVE (2),
+# LAB_COLD (= LAB_NAT_TIMEOUT),
 # LAB_AGENT_IFACES (which devices the agents watch: wg,vx (default), wg or vx),
 # WARMPATH (binary, default ./warmpath).
 
@@ -465,13 +466,7 @@ _lab_main()
 		fi
 		;;
 	*)
-		sed -n '/^# Site C (LAB_NAT2_TIMEOUT set, nodes c1/c2 in LAB_NODE_LIST): a second NAT
-# router (netns LAB-r2, public side 198.51.100.254 on br-pub, LAN
-# 192.168.20.0/24) with its own UDP conntrack timeout, so that two NATed
-# sites forget their mappings at different times. Sites A and C do not peer
-# (two NATs and no hole punching): lab_pairs leaves a*-c* out.
-#
-# As a command:/,/^# WARMPATH/p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+		sed -n '/^# As a command:/,/^# WARMPATH/p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 		exit 2
 		;;
 	esac
