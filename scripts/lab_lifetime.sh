@@ -294,7 +294,7 @@ lt_report()
 			"${LT[base.xpm.$p]:--}" "${LT[safe.xpm.$p]:--}" \
 			"$(lt_ratio "${LT[safe.xpm.$p]:-}" "${LT[base.xpm.$p]:-}")" "${LT[lower.$p]:--}" \
 			"${LT[upper.$p]:--}" "${LT[interval.$p]:--}" "${LT[learn_s.$p]:--}" \
-			"${LT[base.lost.$p]:--}" "${LT[safe.lost.$p]:--}" "${LT[wl.sent.$p]:--}" "${LT[wl.lost.$p]:--}"
+			"${LT[base.lost.$p]:--}" "${LT[safe.lost.$p]:--}" "${LT[wl.sent.$p]:--}" "${LT[wl.rounds.$p]:--}"
 	done
 	echo "  true: the path's lifetime (s); measured: a datagram from the public side after that"
 	echo "  many s of silence got in or was lost. fixed / auto: probe exchanges per minute on the"
@@ -302,7 +302,7 @@ lt_report()
 	echo "  interval: the NATed end's view / the public end's (s); learn: s until both converged."
 	echo "  drop0 / drop1: SYNs lost on a connection from the public side after an idle window"
 	echo "  (${LT[base_window]:-?}s fixed, ${LT[safe_window]:-?}s learned). wl / wlost: workload connections during"
-	echo "  learning and their SYNs lost."
+	echo "  learning and the SYNs each lost (first + second...)."
 	echo "  trials (all agents): ${LT[trials]:--}; workload hits they counted: ${LT[wl.hits]:--}"
 	for p in $(lab_pairs); do
 		echo "  $p: trial messages per minute after learning ${LT[safe.tpm.$p]:--} (not in auto's" \
