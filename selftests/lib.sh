@@ -136,16 +136,24 @@ wp_require_root()
 		exit 2
 	fi
 	wp_ensure_bpffs "$WP_BPFFS" || exit 2
-	for c in ip tc nft jq nsenter bpftool ncat ping; do
+	wp_require_cmds ip tc nft jq nsenter bpftool ncat ping
+	WP_TMP=$(mktemp -d "/tmp/$WP_TAG.XXXXXX")
+	trap _wp_cleanup EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+}
+
+# wp_require_cmds CMD...: exit 2 (the test cannot run here) naming a missing one.
+wp_require_cmds()
+{
+	local c
+
+	for c; do
 		if ! command -v "$c" >/dev/null; then
 			echo "$(basename "$0"): '$c' missing; run scripts/install-deps.sh" >&2
 			exit 2
 		fi
 	done
-	WP_TMP=$(mktemp -d "/tmp/$WP_TAG.XXXXXX")
-	trap _wp_cleanup EXIT
-	trap 'exit 130' INT
-	trap 'exit 143' TERM
 }
 
 # wp_ensure_bpffs DIR: mount a bpffs at DIR when none is there (a fresh
@@ -496,3 +504,7 @@ wp_finish()
 	summary
 	exit $?
 }
+
+# the set-ups several suites share: a veth pair, a WireGuard pair, a peer's counters
+# shellcheck source=selftests/lib_pairs.sh
+. "$WP_ROOT/selftests/lib_pairs.sh"

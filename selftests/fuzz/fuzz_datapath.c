@@ -47,11 +47,9 @@ bool test__assert_report(bool ok, const char *file, int line, const char *name, 
 	if (ok)
 		return true;
 	assert_failures++;
-	printf("%s:FAIL ", name);
 	va_start(ap, fmt);
-	vprintf(fmt, ap);
+	test__print_failure(file, line, name, fmt, ap);
 	va_end(ap);
-	printf(" (%s:%d)\n", file, line);
 	return false;
 }
 

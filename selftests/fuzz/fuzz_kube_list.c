@@ -9,7 +9,16 @@
  * item_max is ever held, the table never holds more than max_nodes.
  */
 #include "../../user/discovery/kube.c"
-#include "fuzz.h"
+#include "fuzz_kube.h"
+
+/* A list that fails stops there, with the reason set. */
+static bool list_feed(struct xfer *x, char *chunk, size_t n)
+{
+	if (kube_list_feed(x, chunk, n))
+		return true;
+	FUZZ_CHECK(x->fail != OK);
+	return false;
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -17,53 +26,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static bool ready;
 	struct node_table t = {};
 	struct xfer x = {};
-	uint32_t seed = 1;
-	char err[128];
 
 	if (!ready) {
-		pthread_mutex_init(&k.lock, NULL);
-		pthread_cond_init(&k.cond, NULL);
-		k.efd = -1;
-		snprintf(k.node_name, sizeof(k.node_name), "self");
-		if (parse_annotations(k.ann_buf, sizeof(k.ann_buf), k.annotations,
-				      KUBE_MAX_ANNOTATIONS, KUBE_DEFAULT_ANNOTATIONS, "address",
-				      err, sizeof(err)))
-			abort();
-		k.pfx_ann_default = true;
+		fuzz_kube_init(&k, -1);
 		k.max_nodes = 64;
 		ready = true;
-	}
-	if (size >= 4) {
-		memcpy(&seed, data, 4);
-		data += 4;
-		size -= 4;
 	}
 	x.k = &k;
 	x.fresh = &t;
 	x.max = 8192;
 	x.item_max = 4096;
 	x.fail = OK;
-	while (size) {
-		size_t n;
-
-		seed = seed * 1103515245 + 12345;
-		n = 1 + (seed >> 16) % 64;
-		if (n > size)
-			n = size;
-		/* each chunk in its own allocation, like libcurl's buffer: no NUL after it */
-		char *chunk = malloc(n);
-
-		FUZZ_CHECK(chunk);
-		memcpy(chunk, data, n);
-		if (!kube_list_feed(&x, chunk, n)) {
-			free(chunk);
-			FUZZ_CHECK(x.fail != OK);
-			break;
-		}
-		free(chunk);
-		data += n;
-		size -= n;
-	}
+	fuzz_kube_chunks(data, size, &x, list_feed);
 	FUZZ_CHECK(x.len <= x.max);
 	FUZZ_CHECK(x.item_len <= x.item_max);
 	FUZZ_CHECK(t.n <= k.max_nodes);

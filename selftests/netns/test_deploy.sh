@@ -258,87 +258,8 @@ for a in WarmpathFirstPacketDropsRising WarmpathProbeFailures WarmpathAgentNotRe
 	WarmpathProbesBypassTunnel WarmpathUnmatchedTraffic WarmpathLifetimeTrialsHitWorkload; do
 	check_true "alert $a is defined" grep -q "alert: $a\$" "$WP_TMP/rules.yaml"
 done
-cat >"$WP_TMP/rules_test.yaml" <<'EOF'
-rule_files: [rules_bare.yaml]
-evaluation_interval: 1m
-tests:
-  - interval: 1m
-    input_series:
-      - series: 'warmpath_first_packet_drops_total{node="n1",peer="n2"}'
-        values: '0+1x60'
-      - series: 'warmpath_probes_sent_total{node="n1",peer="n3"}'
-        values: '0+10x60'
-      - series: 'warmpath_probes_failed_total{node="n1",peer="n3"}'
-        values: '0+9x60'
-      - series: 'warmpath_probes_sent_total{node="n1",peer="n2"}'
-        values: '0+10x60'
-      - series: 'warmpath_probes_failed_total{node="n1",peer="n2"}'
-        values: '0+0x60'
-      - series: 'warmpath_ready{node="n4"}'
-        values: '0x60'
-      - series: 'warmpath_prefix_coverage_degraded{node="n5"}'
-        values: '1x60'
-      - series: 'warmpath_prefix_coverage_degraded{node="n1"}'
-        values: '0x60'
-      - series: 'warmpath_kernel_drops_total{node="n1",interface="wg0",reason="NOT_SPECIFIED"}'
-        values: '0+600x60'
-      - series: 'warmpath_kernel_drops_total{node="n1",interface="eth0",reason="NOT_SPECIFIED"}'
-        values: '0+600x60'
-      # node level (every --peer-metrics): n5 drops first packets and has 3 failing
-      # peers, 1 bypassing; n6 is healthy (failing gauge 0, no drops)
-      - series: 'warmpath_node_first_packet_drops_total{node="n5"}'
-        values: '0+2x60'
-      - series: 'warmpath_node_first_packet_drops_total{node="n6"}'
-        values: '0+0x60'
-      - series: 'warmpath_node_probes_failed_total{node="n5"}'
-        values: '0+30x60'
-      - series: 'warmpath_node_probes_failed_total{node="n6"}'
-        values: '0+0x60'
-      - series: 'warmpath_node_peers{node="n5",state="failing"}'
-        values: '3x60'
-      - series: 'warmpath_node_peers{node="n6",state="failing"}'
-        values: '0x60'
-      - series: 'warmpath_node_peers{node="n5",state="bypassing"}'
-        values: '1x60'
-      - series: 'warmpath_node_peers{node="n6",state="bypassing"}'
-        values: '0x60'
-    alert_rule_test:
-      - eval_time: 45m
-        alertname: WarmpathFirstPacketDropsRising
-        exp_alerts:
-          - exp_labels: {severity: warning, node: n1, peer: n2}
-      - eval_time: 45m
-        alertname: WarmpathProbeFailures
-        exp_alerts:
-          - exp_labels: {severity: warning, node: n1, peer: n3}
-      - eval_time: 45m
-        alertname: WarmpathAgentNotReady
-        exp_alerts:
-          - exp_labels: {severity: warning, node: n4}
-      - eval_time: 45m
-        alertname: WarmpathUnmatchedTraffic
-        exp_alerts:
-          - exp_labels: {severity: warning, node: n5}
-      - eval_time: 45m
-        alertname: WarmpathKernelDropsOnWireGuard
-        exp_alerts:
-          - exp_labels: {severity: warning, node: n1, interface: wg0, reason: NOT_SPECIFIED}
-      - eval_time: 45m
-        alertname: WarmpathNodeFirstPacketDrops
-        exp_alerts:
-          - exp_labels: {severity: warning, node: n5}
-      - eval_time: 45m
-        alertname: WarmpathNodePeersFailing
-        exp_alerts:
-          - exp_labels: {severity: warning, node: n5}
-      - eval_time: 45m
-        alertname: WarmpathProbesBypassTunnel
-        exp_alerts:
-          - exp_labels: {severity: info, node: n5}
-      - eval_time: 5m
-        alertname: WarmpathNodePeersFailing
-        exp_alerts: []
-EOF
+# the alerts against made-up series: deploy_rules_test.yaml
+cp "$(dirname "$0")/deploy_rules_test.yaml" "$WP_TMP/rules_test.yaml"
 OUT=$(cd "$WP_TMP" && "$PROMTOOL" test rules rules_test.yaml 2>&1)
 RC=$?
 check_rc $RC 0 "promtool test rules: the alerts fire on made-up series (and only where due)"

@@ -32,7 +32,7 @@
 # shellcheck source=selftests/lib.sh
 . "$(dirname "$0")/../lib.sh"
 wp_require_root
-command -v curl >/dev/null || { echo "$(basename "$0"): 'curl' missing" >&2; exit 2; }
+wp_require_cmds curl
 
 NS_A=${WP_TAG}a
 NS_B=${WP_TAG}b

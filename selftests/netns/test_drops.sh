@@ -28,19 +28,13 @@ N=5 # datagrams to the closed port
 PORT=7000 # nothing listens there in a
 MPORT=9051 # metrics, inside a's namespace
 
-NS_A=${WP_TAG}a
-NS_B=${WP_TAG}b
-A_ADDR=10.203.0.1
-B_ADDR=10.203.0.2
 SERIES="warmpath_kernel_drops_total{interface=\"vA\",reason=\"no_socket\"}"
 
-ns_add "$NS_A" && ns_add "$NS_B" || { fail "setup: namespaces"; wp_finish; }
-veth_pair "$NS_A" vA $A_ADDR/24 "$NS_B" vB $B_ADDR/24
-if ! ping_n "$NS_B" $A_ADDR 1; then
+if ! veth_ab 10.203.0 || ! ping_n "$NS_B" $A_ADDR 1; then
 	fail "setup: veth reachable"
 	wp_finish
 fi
-IFINDEX=$(ip -n "$NS_A" -j link show vA | jq '.[0].ifindex')
+IFINDEX=$(ifindex "$NS_A" vA)
 
 pin_new PIN 1 "$NS_A"
 LOG=$WP_TMP/agent.log

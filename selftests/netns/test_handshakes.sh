@@ -33,18 +33,9 @@
 # shellcheck source=selftests/lib.sh
 . "$(dirname "$0")/../lib.sh"
 wp_require_root
-for c in wireguard-go wg curl; do
-	command -v $c >/dev/null || { echo "$(basename "$0"): '$c' missing" >&2; exit 2; }
-done
+wp_require_cmds wireguard-go wg curl
 
-NS_A=${WP_TAG}a
-NS_B=${WP_TAG}b
-WG_A=${WP_TAG}wa
-WG_B=${WP_TAG}wb
-A_ADDR=10.204.0.1
-B_ADDR=10.204.0.2
-A_UL=192.168.204.1
-B_UL=192.168.204.2
+wg_ab_names 10.204.0 192.168.204
 WG_PORT=51820
 METRICS=127.0.0.1:9051 # inside netns A: its own loopback
 EP="$B_UL:$WG_PORT"
@@ -52,27 +43,8 @@ L_B="peer=\"b\",endpoint=\"$EP\""
 
 setup()
 {
-	ns_add "$NS_A" && ns_add "$NS_B" || return 1
-	veth_pair "$NS_A" uA $A_UL/24 "$NS_B" uB $B_UL/24 || return 1
-
-	(umask 077 && wg genkey >"$WP_TMP/a.key" && wg genkey >"$WP_TMP/b.key") || return 1
-	wg pubkey <"$WP_TMP/a.key" >"$WP_TMP/a.pub"
-	wg pubkey <"$WP_TMP/b.key" >"$WP_TMP/b.pub"
-	A_PUB=$(cat "$WP_TMP/a.pub")
+	wg_go_ab || return 1
 	B_PUB=$(cat "$WP_TMP/b.pub")
-
-	wg_start WGPID_A "$NS_A" "$WG_A" || return 1
-	wg_start WGPID_B "$NS_B" "$WG_B" || return 1
-	in_ns "$NS_A" wg set "$WG_A" private-key "$WP_TMP/a.key" listen-port $WG_PORT \
-		peer "$B_PUB" allowed-ips $B_ADDR/32 endpoint $EP || return 1
-	in_ns "$NS_B" wg set "$WG_B" private-key "$WP_TMP/b.key" listen-port $WG_PORT \
-		peer "$A_PUB" allowed-ips $A_ADDR/32 endpoint $A_UL:$WG_PORT || return 1
-	iface_disable_ipv6 "$NS_A" "$WG_A"
-	iface_disable_ipv6 "$NS_B" "$WG_B"
-	ip -n "$NS_A" addr add $A_ADDR/24 dev "$WG_A"
-	ip -n "$NS_B" addr add $B_ADDR/24 dev "$WG_B"
-	ip -n "$NS_A" link set "$WG_A" up
-	ip -n "$NS_B" link set "$WG_B" up
 }
 
 # metrics: the agent's /metrics, fetched inside netns A.

@@ -37,10 +37,10 @@
 
 # shellcheck source=selftests/lib.sh
 . "$(dirname "$0")/../lib.sh"
+# shellcheck source=selftests/lib_nodes.sh
+. "$(dirname "$0")/../lib_nodes.sh"
 wp_require_root
-for c in wireguard-go wg curl promtool; do
-	command -v $c >/dev/null || { echo "$(basename "$0"): '$c' missing" >&2; exit 2; }
-done
+wp_require_cmds wireguard-go wg curl promtool
 
 KA=2 # --keepalive-interval
 WINDOW=10 # seconds of each measured window
@@ -116,24 +116,12 @@ printf 'a %s\nb %s\n' "${ADDR[a]}" "${ADDR[b]}" >"$WP_TMP/peers.c"
 # start N ARGS...: (re)start node N's agent with the common options plus ARGS.
 start()
 {
-	local n=$1
-
-	shift
-	[ -z "${PIN[$n]:-}" ] && pin_new "PIN[$n]" "$n" "${NS[$n]}"
-	LOG[$n]=$WP_TMP/agent-$n.log
-	if agent_start "${NS[$n]}" "${PIN[$n]}" "${LOG[$n]}" --interface "${WGIF[$n]}" \
-		--node-name "$n" --peers-file "$WP_TMP/peers.$n" "${COMMON[@]}" "$@"; then
-		APID[$n]=$AGENT_PID
-		return 0
-	fi
-	APID[$n]=
-	return 1
+	node_start "$1" "${WGIF[$1]}" "${COMMON[@]}" "${@:2}"
 }
 
 stop()
 {
-	[ -n "${APID[$1]}" ] && stop_pid "${APID[$1]}" TERM
-	APID[$1]=
+	node_stop "$1"
 }
 
 # get N PATH [CURL ARGS...]: an HTTP GET on node N's metrics server.

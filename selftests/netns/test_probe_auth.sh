@@ -28,10 +28,10 @@
 
 # shellcheck source=selftests/lib.sh
 . "$(dirname "$0")/../lib.sh"
+# shellcheck source=selftests/lib_nodes.sh
+. "$(dirname "$0")/../lib_nodes.sh"
 wp_require_root
-for c in curl python3; do
-	command -v $c >/dev/null || { echo "$(basename "$0"): '$c' missing" >&2; exit 2; }
-done
+wp_require_cmds curl python3
 
 PD=$(dirname "$0")/probe_dgram.py
 PROBE=9050
@@ -75,23 +75,12 @@ printf 'a %s\nd %s 10.204.0.16/28\n' "${ADDR[a]}" "${ADDR[d]}" >"$WP_TMP/peers.r
 # start N ARGS...: node N's agent (a or r) watching u<N>.
 start()
 {
-	local n=$1
-
-	shift
-	[ -z "${PIN[$n]:-}" ] && pin_new "PIN[$n]" "$n" "${NS[$n]}"
-	LOG[$n]=$WP_TMP/agent-$n.log
-	if agent_start "${NS[$n]}" "${PIN[$n]}" "${LOG[$n]}" --interface "u$n" --node-name "$n" \
-		--peers-file "$WP_TMP/peers.$n" --mode idle --keepalive-interval $KA \
-		--probe-timeout 500 --tick-interval 0.5 --metrics-listen "127.0.0.1:$MPORT" "$@"; then
-		APID[$n]=$AGENT_PID
-		return 0
-	fi
-	return 1
+	node_start "$1" "u$1" --mode idle --keepalive-interval $KA --probe-timeout 500 \
+		--tick-interval 0.5 --metrics-listen "127.0.0.1:$MPORT" "${@:2}"
 }
 stop()
 {
-	[ -n "${APID[$1]:-}" ] && stop_pid "${APID[$1]}" TERM
-	APID[$1]=
+	node_stop "$1"
 }
 get()
 {

@@ -25,7 +25,7 @@
 # shellcheck source=selftests/lib.sh
 . "$(dirname "$0")/../lib.sh"
 wp_require_root
-command -v jq >/dev/null || { echo "$(basename "$0"): 'jq' missing" >&2; exit 2; }
+wp_require_cmds jq
 
 N=10
 NS_S=${WP_TAG}s
@@ -118,17 +118,51 @@ traffic_check()
 	check_eq "$(($(unmatched "$pin") - u0))" 0 "$label: nothing unmatched"
 }
 
+# new_block LABEL PIN PEER WHAT SRC ADDR BLOCK VIA DEV: WHAT, a block of PEER
+# routed at run time (ADDR/32 on PEER's lo; in a, BLOCK via VIA dev DEV), is
+# PEER's within 1 s; N pings from SRC in a to ADDR are counted for PEER.
+new_block()
+{
+	local label=$1 pin=$2 peer=$3 what=$4 src=$5 addr=$6 block=$7 t0 u0
+
+	ip -n "${NS[$peer]}" addr add "$addr/32" dev lo
+	ip -n "${NS[a]}" route add "$block" via "$8" dev "$9" onlink
+	check_true "$label: $what is $peer's within 1 s" \
+		wait_for 1 _prefix_src_is "$pin" "$peer" "$block" route
+	t0=$(peer_get "$pin" "$peer" tx_packets)
+	u0=$(unmatched "$pin")
+	check_true "$label: pod in the new block answers" pod_ping "$src" "$addr"
+	sleep 0.3
+	check_eq "$(($(peer_get "$pin" "$peer" tx_packets) - t0))" $N \
+		"$label: new block counted for $peer"
+	check_eq "$(($(unmatched "$pin") - u0))" 0 "$label: new block: nothing unmatched"
+}
+
+# agent_in_a LABEL PINVAR N NAME ARGS...: the agent in a with ARGS on a new pin
+# (PINVAR, number N) logging to agent_NAME.log; "LABEL: agent started" fails,
+# with the log, when it does not start.
+agent_in_a()
+{
+	local label=$1 pinvar=$2
+
+	pin_new "$pinvar" "$3" "${NS[a]}"
+	LOG=$WP_TMP/agent_$4.log
+	shift 4
+	agent_start "${NS[a]}" "${!pinvar}" "$LOG" "$@" && return 0
+	fail "$label: agent started"
+	dump_log "$LOG"
+	return 1
+}
+
 if ! setup; then
 	fail "setup"
 	wp_finish
 fi
 
 # --- flannel-like: peers by node address, gateway through neighbour + FDB --------
-pin_new PIN 1 "${NS[a]}"
-LOG=$WP_TMP/agent_fl.log
 # a route through the underlay via b's address: not a tunnel, not b's
 ip -n "${NS[a]}" route add 10.250.0.0/24 via $UNDER.2 dev ua
-if agent_start "${NS[a]}" "$PIN" "$LOG" --interface fl --underlay-interface ua --mode observe \
+if agent_in_a flannel PIN 1 fl --interface fl --underlay-interface ua --mode observe \
 	--peer b=$UNDER.2 --peer c=$UNDER.3; then
 	ok "flannel: agent started"
 	check_eq "$(prefix_src "$PIN" b 10.250.0.0/24)" "" "flannel: a route via the underlay is no one's"
@@ -137,21 +171,8 @@ if agent_start "${NS[a]}" "$PIN" "$LOG" --interface fl --underlay-interface ua -
 	check_eq "$(prefix_src "$PIN" b $UNDER.2/32)" static "flannel: b's address is static"
 	check_eq "$(prefix_src "$PIN" b 10.244.3.0/24)" "" "flannel: c's /24 is not b's"
 	traffic_check flannel "$PIN" 10.244.1.5 10.244.2.5 10.244.3.5
-	# a new block of b at run time
-	ip -n "${NS[b]}" addr add 10.244.12.5/32 dev lo
-	ip -n "${NS[a]}" route add 10.244.12.0/24 via 10.244.2.0 dev fl onlink
-	if wait_for 1 _prefix_src_is "$PIN" b 10.244.12.0/24 route; then
-		ok "flannel: a route added at run time is b's within 1 s"
-	else
-		fail "flannel: a route added at run time is b's within 1 s"
-	fi
-	tb0=$(peer_get "$PIN" b tx_packets)
-	u0=$(unmatched "$PIN")
-	check_true "flannel: pod in the new block answers" \
-		pod_ping 10.244.1.5 10.244.12.5
-	sleep 0.3
-	check_eq "$(($(peer_get "$PIN" b tx_packets) - tb0))" $N "flannel: new block counted for b"
-	check_eq "$(($(unmatched "$PIN") - u0))" 0 "flannel: new block: nothing unmatched"
+	new_block flannel "$PIN" b "a route added at run time" 10.244.1.5 10.244.12.5 \
+		10.244.12.0/24 10.244.2.0 fl
 	# and removed
 	ip -n "${NS[a]}" route del 10.244.12.0/24
 	if wait_for 1 _prefix_src_is "$PIN" b 10.244.12.0/24 ""; then
@@ -160,15 +181,10 @@ if agent_start "${NS[a]}" "$PIN" "$LOG" --interface fl --underlay-interface ua -
 		fail "flannel: a route removed at run time is gone within 1 s"
 	fi
 	stop_pid "$AGENT_PID"
-else
-	fail "flannel: agent started"
-	dump_log "$LOG"
 fi
 
 # --- --no-route-prefixes: the same traffic is unmatched ----------------------------
-pin_new PIN2 2 "${NS[a]}"
-LOG=$WP_TMP/agent_off.log
-if agent_start "${NS[a]}" "$PIN2" "$LOG" --interface fl --mode observe \
+if agent_in_a --no-route-prefixes PIN2 2 off --interface fl --mode observe \
 	--peer b=$UNDER.2 --no-route-prefixes --metrics-listen 127.0.0.1:9051; then
 	check_eq "$(prefix_src "$PIN2" b 10.244.2.0/24)" "" "--no-route-prefixes: no route prefix"
 	pod_ping 10.244.1.5 10.244.2.5
@@ -185,36 +201,18 @@ if agent_start "${NS[a]}" "$PIN2" "$LOG" --interface fl --mode observe \
 		select(.name == "b") | .prefixes[] | "\(.prefix) \(.source)"')" \
 		"$UNDER.2/32 static" "/peers: b's prefixes with their source"
 	stop_pid "$AGENT_PID"
-else
-	fail "--no-route-prefixes: agent started"
-	dump_log "$LOG"
 fi
 
 # --- Calico-VXLAN-like: peers by tunnel address, /26 blocks -------------------------
-pin_new PIN3 3 "${NS[a]}"
-LOG=$WP_TMP/agent_vc.log
-if agent_start "${NS[a]}" "$PIN3" "$LOG" --interface vc --mode observe \
+if agent_in_a calico PIN3 3 vc --interface vc --mode observe \
 	--peer b=10.245.2.192 --peer c=10.245.3.192; then
 	ok "calico: agent started"
 	check_eq "$(prefix_src "$PIN3" b 10.245.2.0/26)" route "calico: b has its /26 block"
 	check_eq "$(prefix_src "$PIN3" c 10.245.3.0/26)" route "calico: c has its /26 block"
 	traffic_check calico "$PIN3" 10.245.1.5 10.245.2.5 10.245.3.5
-	ip -n "${NS[c]}" addr add 10.245.3.69/32 dev lo
-	ip -n "${NS[a]}" route add 10.245.3.64/26 via 10.245.3.192 dev vc onlink
-	if wait_for 1 _prefix_src_is "$PIN3" c 10.245.3.64/26 route; then
-		ok "calico: a new IPAM block is c's within 1 s"
-	else
-		fail "calico: a new IPAM block is c's within 1 s"
-	fi
-	tc0=$(peer_get "$PIN3" c tx_packets)
-	check_true "calico: pod in the new block answers" \
-		pod_ping 10.245.1.5 10.245.3.69
-	sleep 0.3
-	check_eq "$(($(peer_get "$PIN3" c tx_packets) - tc0))" $N "calico: new block counted for c"
+	new_block calico "$PIN3" c "a new IPAM block" 10.245.1.5 10.245.3.69 10.245.3.64/26 \
+		10.245.3.192 vc
 	stop_pid "$AGENT_PID"
-else
-	fail "calico: agent started"
-	dump_log "$LOG"
 fi
 
 wp_finish

@@ -21,41 +21,16 @@
 # shellcheck source=selftests/lib.sh
 . "$(dirname "$0")/../lib.sh"
 wp_require_root
-for c in wireguard-go wg; do
-	command -v $c >/dev/null || { echo "$(basename "$0"): '$c' missing" >&2; exit 2; }
-done
+wp_require_cmds wireguard-go wg
 
 N=10
-NS_A=${WP_TAG}a
-NS_B=${WP_TAG}b
-WG_A=${WP_TAG}wa
-WG_B=${WP_TAG}wb
+wg_ab_names 10.204.0 192.168.204
 VX_A=${WP_TAG}va
 VX_B=${WP_TAG}vb
-A_ADDR=10.204.0.1
-B_ADDR=10.204.0.2
 
 setup()
 {
-	ns_add "$NS_A" && ns_add "$NS_B" || return 1
-	veth_pair "$NS_A" uA 192.168.204.1/24 "$NS_B" uB 192.168.204.2/24 || return 1
-	(umask 077 && wg genkey >"$WP_TMP/a.key" && wg genkey >"$WP_TMP/b.key") || return 1
-	wg pubkey <"$WP_TMP/a.key" >"$WP_TMP/a.pub"
-	wg pubkey <"$WP_TMP/b.key" >"$WP_TMP/b.pub"
-	wg_start WGPID_A "$NS_A" "$WG_A" || return 1
-	wg_start WGPID_B "$NS_B" "$WG_B" || return 1
-	in_ns "$NS_A" wg set "$WG_A" private-key "$WP_TMP/a.key" listen-port 51820 \
-		peer "$(cat "$WP_TMP/b.pub")" allowed-ips $B_ADDR/32 endpoint 192.168.204.2:51820 ||
-		return 1
-	in_ns "$NS_B" wg set "$WG_B" private-key "$WP_TMP/b.key" listen-port 51820 \
-		peer "$(cat "$WP_TMP/a.pub")" allowed-ips $A_ADDR/32 endpoint 192.168.204.1:51820 ||
-		return 1
-	iface_disable_ipv6 "$NS_A" "$WG_A"
-	iface_disable_ipv6 "$NS_B" "$WG_B"
-	ip -n "$NS_A" addr add $A_ADDR/24 dev "$WG_A"
-	ip -n "$NS_B" addr add $B_ADDR/24 dev "$WG_B"
-	ip -n "$NS_A" link set "$WG_A" up
-	ip -n "$NS_B" link set "$WG_B" up
+	wg_go_ab || return 1
 	ip -n "$NS_A" link add "$VX_A" type vxlan id 42 local $A_ADDR remote $B_ADDR dstport 4789 || return 1
 	ip -n "$NS_B" link add "$VX_B" type vxlan id 42 local $B_ADDR remote $A_ADDR dstport 4789 || return 1
 	iface_disable_ipv6 "$NS_A" "$VX_A"

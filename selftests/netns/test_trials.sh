@@ -11,7 +11,7 @@
 # 1. both agents auto:1-4, one key: trials grow 2 s, 4 s (MAX) from both
 #    sides, all survive; both sides converge with lower bound 4 s, interval
 #    2.8 s from "trial", in /peers, status --json, the status table and the
-#    metrics (promtool clean);
+#    metrics (promtool clean); a restart keeps it (pinned map);
 # 2. a steady ping between the pair: every trial is aborted by the workload,
 #    nothing is learned, the interval stays MIN ("default");
 # 3. the other agent in fixed mode: proposals refused; with another key:
@@ -59,6 +59,13 @@ stop_both()
 	PID_a= PID_b=
 }
 
+# forget: the pinned maps go (what was learned with them), for the next part
+forget()
+{
+	nsx "$NS_A" "$WARMPATH" cleanup --pin-path "$PIN_A" >/dev/null 2>&1
+	nsx "$NS_B" "$WARMPATH" cleanup --pin-path "$PIN_B" >/dev/null 2>&1
+}
+
 AUTO=(--keepalive-interval auto:1-4 --lifetime-trial-idle 0 --lifetime-trial-every 0)
 
 # --- 1. learning on a path that never expires ----------------------------------
@@ -101,6 +108,17 @@ check_eq "$(echo "$peers" | jq -r '.peers[0].interval_source')" trial \
 table=$("$WARMPATH" status --pin-path "$PIN_A")
 check_match "$table" '2\.8s trial +>=4\.0s learned' "1: status table: interval and lifetime"
 stop_both
+# a restart (rolling update) keeps what was learned: from the pinned map
+start a "$KEY_A" "${AUTO[@]}" && start b "$KEY_A" "${AUTO[@]}" || fail "1: agents restart"
+sleep 1
+check_eq "$(peer_get "$PIN_A" b interval_source)" trial "1: restart: interval source still trial" ||
+	dump_log "$WP_TMP/a.log"
+check_eq "$(peer_get "$PIN_A" b keepalive_interval_seconds)" 2.8 "1: restart: interval kept"
+check_eq "$(peer_get "$PIN_A" b lifetime_converged)" true "1: restart: still learned"
+check_match "$(cat "$WP_TMP/a.log")" "4.00s learned before the restart, kept" "1: restart: logged" ||
+	dump_log "$WP_TMP/a.log"
+stop_both
+forget
 
 # --- 2. workload aborts the trials --------------------------------------------
 start a "$KEY_A" "${AUTO[@]}" --keepalive-interval auto:2-8 && start b "$KEY_A" "${AUTO[@]}" \
@@ -117,6 +135,7 @@ check_eq "$(peer_get "$PIN_A" b interval_source)" default "2: interval source de
 check_eq "$(peer_get "$PIN_A" b keepalive_interval_seconds)" 2 "2: interval MIN"
 stop_pid "$PING"
 stop_both
+forget
 
 # --- 3. a peer that does not take part --------------------------------------------
 # the fixed-mode agent first: a proposal to no agent is unanswered (and waits 10 s)
@@ -130,6 +149,7 @@ check_eq "$(peer_get "$PIN_A" b lifetime_lower_seconds)" "" "3: nothing learned 
 check_eq "$(peer_get "$PIN_B" a interval_source)" default "3: fixed mode: source default"
 check_eq "$(peer_get "$PIN_B" a keepalive_interval_seconds)" 1 "3: fixed mode: its interval"
 stop_both
+forget
 start a "$KEY_A" "${AUTO[@]}" && start b "$KEY_B" "${AUTO[@]}" || fail "3: agents start (keys differ)"
 sleep 4
 M=$(wp_metrics "$NS_A" "127.0.0.1:$MPORT")

@@ -33,15 +33,10 @@ PROBE=9050 # the default --probe-port
 UDP_LEN=44
 ICMP_LEN=98
 
-NS_A=${WP_TAG}a
-NS_B=${WP_TAG}b
-A_ADDR=10.201.0.1
-B_ADDR=10.201.0.2
 B_ADDR2=10.201.0.3 # in b's /24, not b's address
 B_OTHER=10.201.1.2 # no peer's prefix
 
-ns_add "$NS_A" && ns_add "$NS_B" || { fail "setup: namespaces"; wp_finish; }
-veth_pair "$NS_A" vA $A_ADDR/24 "$NS_B" vB $B_ADDR/24
+veth_ab 10.201.0 || { fail "setup: namespaces and veth"; wp_finish; }
 ip -n "$NS_B" addr add $B_ADDR2/24 dev vB
 ip -n "$NS_B" addr add $B_OTHER/24 dev vB
 ip -n "$NS_A" route add 10.201.1.0/24 dev vA
@@ -51,7 +46,7 @@ if ! ping_n "$NS_A" $B_ADDR 1; then
 	fail "setup: veth reachable"
 	wp_finish
 fi
-IFINDEX=$(ip -n "$NS_A" -j link show vA | jq '.[0].ifindex')
+IFINDEX=$(ifindex "$NS_A" vA)
 
 pin_new PIN 1 "$NS_A"
 LOG=$WP_TMP/agent.log
@@ -88,12 +83,8 @@ traffic_tx()
 # check_counts LABEL: every counter of peer b against the expectation.
 check_counts()
 {
-	check_eq "$(wait_peer "$PIN" b tx_packets $E_TX)" $E_TX "$1: tx_packets"
-	check_eq "$(wait_peer "$PIN" b rx_packets $E_RX)" $E_RX "$1: rx_packets"
-	check_eq "$(peer_get "$PIN" b tx_probe_packets)" $E_TXP "$1: tx_probe_packets"
-	check_eq "$(peer_get "$PIN" b rx_probe_packets)" $E_RXP "$1: rx_probe_packets"
-	check_eq "$(peer_get "$PIN" b tx_bytes)" $E_TXB "$1: tx_bytes"
-	check_eq "$(peer_get "$PIN" b rx_bytes)" $E_RXB "$1: rx_bytes"
+	check_peer_counts "$PIN" b "$1" tx_packets=$E_TX rx_packets=$E_RX tx_probe_packets=$E_TXP \
+		rx_probe_packets=$E_RXP tx_bytes=$E_TXB rx_bytes=$E_RXB
 }
 
 # our tc filters (handle 0x5750) on vA in DIR

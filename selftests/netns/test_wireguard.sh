@@ -25,9 +25,7 @@
 # shellcheck source=selftests/lib.sh
 . "$(dirname "$0")/../lib.sh"
 wp_require_root
-for c in wireguard-go wg; do
-	command -v $c >/dev/null || { echo "$(basename "$0"): '$c' missing" >&2; exit 2; }
-done
+wp_require_cmds wireguard-go wg
 
 N=10
 M=3
@@ -37,37 +35,12 @@ PROBE=9050
 UDP_LEN=30 # 20 ip + 8 udp + 2 "x\n"
 ICMP_LEN=84 # 20 ip + 8 icmp + 56
 
-NS_A=${WP_TAG}a
-NS_B=${WP_TAG}b
-WG_A=${WP_TAG}wa
-WG_B=${WP_TAG}wb
-A_ADDR=10.202.0.1
-B_ADDR=10.202.0.2
+wg_ab_names 10.202.0 192.168.202
 
 # --- setup ---------------------------------------------------------------------
 setup()
 {
-	ns_add "$NS_A" && ns_add "$NS_B" || return 1
-	veth_pair "$NS_A" uA 192.168.202.1/24 "$NS_B" uB 192.168.202.2/24 || return 1
-
-	(umask 077 && wg genkey >"$WP_TMP/a.key" && wg genkey >"$WP_TMP/b.key") || return 1
-	wg pubkey <"$WP_TMP/a.key" >"$WP_TMP/a.pub"
-	wg pubkey <"$WP_TMP/b.key" >"$WP_TMP/b.pub"
-
-	wg_start WGPID_A "$NS_A" "$WG_A" || return 1
-	wg_start WGPID_B "$NS_B" "$WG_B" || return 1
-	in_ns "$NS_A" wg set "$WG_A" private-key "$WP_TMP/a.key" listen-port 51820 \
-		peer "$(cat "$WP_TMP/b.pub")" allowed-ips $B_ADDR/32 endpoint 192.168.202.2:51820 ||
-		return 1
-	in_ns "$NS_B" wg set "$WG_B" private-key "$WP_TMP/b.key" listen-port 51820 \
-		peer "$(cat "$WP_TMP/a.pub")" allowed-ips $A_ADDR/32 endpoint 192.168.202.1:51820 ||
-		return 1
-	iface_disable_ipv6 "$NS_A" "$WG_A"
-	iface_disable_ipv6 "$NS_B" "$WG_B"
-	ip -n "$NS_A" addr add $A_ADDR/24 dev "$WG_A"
-	ip -n "$NS_B" addr add $B_ADDR/24 dev "$WG_B"
-	ip -n "$NS_A" link set "$WG_A" up
-	ip -n "$NS_B" link set "$WG_B" up
+	wg_go_ab || return 1
 	udp_sink "$NS_A" $PORT
 	udp_sink "$NS_B" $PORT $PROBE
 	# handshake now, so no packet of the measured traffic waits for one
@@ -103,14 +76,9 @@ traffic_mix()
 
 check_counts()
 {
-	check_eq "$(wait_peer "$PIN" b tx_packets $E_TX)" $E_TX "$1: tx_packets"
-	check_eq "$(wait_peer "$PIN" b rx_packets $E_RX)" $E_RX "$1: rx_packets"
-	check_eq "$(peer_get "$PIN" b tx_probe_packets)" $E_TXP "$1: tx_probe_packets"
-	check_eq "$(peer_get "$PIN" b rx_probe_packets)" $E_RXP "$1: rx_probe_packets"
-	check_eq "$(peer_get "$PIN" b tx_bytes)" $E_TXB "$1: tx_bytes"
-	check_eq "$(peer_get "$PIN" b rx_bytes)" $E_RXB "$1: rx_bytes"
-	check_eq "$(peer_get "$PIN" b tx_probe_bytes)" $((E_TXP * UDP_LEN)) "$1: tx_probe_bytes"
-	check_eq "$(peer_get "$PIN" b rx_probe_bytes)" $((E_RXP * UDP_LEN)) "$1: rx_probe_bytes"
+	check_peer_counts "$PIN" b "$1" tx_packets=$E_TX rx_packets=$E_RX tx_probe_packets=$E_TXP \
+		rx_probe_packets=$E_RXP tx_bytes=$E_TXB rx_bytes=$E_RXB \
+		tx_probe_bytes=$((E_TXP * UDP_LEN)) rx_probe_bytes=$((E_RXP * UDP_LEN))
 }
 
 # --- 1. --interface auto --------------------------------------------------------

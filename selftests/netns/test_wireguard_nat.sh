@@ -42,21 +42,13 @@
 # shellcheck source=selftests/lib.sh
 . "$(dirname "$0")/../lib.sh"
 wp_require_root
-for c in wg curl nft jq; do
-	command -v $c >/dev/null || { echo "$(basename "$0"): '$c' missing" >&2; exit 2; }
-done
+wp_require_cmds wg curl nft jq
 
-NS_A=${WP_TAG}a
+wg_ab_names 10.205.0 192.168.205
 NS_R=${WP_TAG}r
-NS_B=${WP_TAG}b
-WG_A=${WP_TAG}wa
-WG_B=${WP_TAG}wb
-A_ADDR=10.205.0.1
-B_ADDR=10.205.0.2
-POD_B=10.244.2.1
-A_UL=192.168.205.1
+B_UL=10.99.0.2 # behind the NAT in NS_R
 NAT_UL=192.168.205.254
-B_UL=10.99.0.2
+POD_B=10.244.2.1
 POD_IPIP=10.243.2.1 # a pod of B reached by IPIP over WireGuard (kernel only)
 IPIP=0
 WG_PORT=51820
@@ -103,9 +95,9 @@ table ip wptnat {
 	}
 }
 EOF
-	(umask 077 && wg genkey >"$WP_TMP/a.key" && wg genkey >"$WP_TMP/b.key") || return 1
-	A_PUB=$(wg pubkey <"$WP_TMP/a.key")
-	B_PUB=$(wg pubkey <"$WP_TMP/b.key")
+	wg_keys a b || return 1
+	A_PUB=$(cat "$WP_TMP/a.pub")
+	B_PUB=$(cat "$WP_TMP/b.pub")
 	wg_make WGPID_A "$NS_A" "$WG_A" || return 1
 	wg_make WGPID_B "$NS_B" "$WG_B" || return 1
 	# the ipip module makes a tunl0 in every namespace: Calico's IPIP over wg
@@ -115,18 +107,10 @@ EOF
 		allowed+=,10.243.2.0/24
 	fi
 	# A knows no endpoint for B (B is behind the NAT): B's handshakes tell it
-	in_ns "$NS_A" wg set "$WG_A" private-key "$WP_TMP/a.key" listen-port $WG_PORT \
-		peer "$B_PUB" allowed-ips $allowed persistent-keepalive 5 || return 1
-	in_ns "$NS_B" wg set "$WG_B" private-key "$WP_TMP/b.key" listen-port $WG_PORT \
-		peer "$A_PUB" allowed-ips $A_ADDR/32 endpoint $A_UL:$WG_PORT \
-		persistent-keepalive 5 || return 1
-	iface_disable_ipv6 "$NS_A" "$WG_A"
-	iface_disable_ipv6 "$NS_B" "$WG_B"
-	ip -n "$NS_A" addr add $A_ADDR/24 dev "$WG_A" &&
-		ip -n "$NS_B" addr add $B_ADDR/24 dev "$WG_B" &&
+	wg_iface_up "$NS_A" "$WG_A" a b "$allowed" $A_ADDR/24 persistent-keepalive 5 &&
+		wg_iface_up "$NS_B" "$WG_B" b a $A_ADDR/32 $B_ADDR/24 endpoint $A_UL:$WG_PORT \
+			persistent-keepalive 5 &&
 		ip -n "$NS_B" addr add $POD_B/32 dev "$WG_B" &&
-		ip -n "$NS_A" link set "$WG_A" up &&
-		ip -n "$NS_B" link set "$WG_B" up &&
 		ip -n "$NS_A" route add 10.244.2.0/24 dev "$WG_A" || return 1
 	[ $IPIP = 1 ] || return 0
 	ip -n "$NS_A" link set tunl0 up &&

@@ -7,6 +7,7 @@
 #include <linux/in6.h>
 #include <bpf/bpf.h>
 #include "datapath_check.h"
+#include "peer_schema.h"
 #include "status.h"
 #include "test_progs.h"
 #include "util.h"
@@ -38,6 +39,34 @@ const char *fmt_name(const char *fmt, ...)
 	vsnprintf(buf, sizeof(bufs[0]), fmt, ap);
 	va_end(ap);
 	return buf;
+}
+
+struct peer_dir peer_dir(struct peer_state *p, int dir)
+{
+	if (dir == WP_DIR_TX)
+		return (struct peer_dir){ &p->tx_packets,     &p->tx_bytes,   &p->tx_probe_packets,
+					  &p->tx_probe_bytes, &p->last_tx_ns, "tx" };
+	return (struct peer_dir){ &p->rx_packets,     &p->rx_bytes,   &p->rx_probe_packets,
+				  &p->rx_probe_bytes, &p->last_rx_ns, "rx" };
+}
+
+__u64 peer_last_ns(const struct peer_state *p, int dir)
+{
+	return dir == WP_DIR_TX ? p->last_tx_ns : p->last_rx_ns;
+}
+
+bool check_peer_fields(const struct peer_state *a, const struct peer_state *want,
+		       const char *prefix)
+{
+	char pfx[96]; /* fmt_name() reuses its buffers: @prefix may be one of them */
+	bool ok = true;
+
+	snprintf(pfx, sizeof(pfx), "%s", prefix);
+#define CHECK_FIELD(field, ...) \
+	(ok &= ASSERT_EQ(a->field, want->field, fmt_name("%s." #field, pfx)));
+	WP_PEER_STATE_FIELDS(CHECK_FIELD)
+#undef CHECK_FIELD
+	return ok;
 }
 
 struct dp_expect expect_matched(int dir, int peer, int encap, bool probe)
@@ -73,6 +102,33 @@ struct dp_expect expect_counted(int dir, int stat, int encap)
 	if (encap != ENCAP_NONE)
 		e.stats[encap] = 1;
 	return e;
+}
+
+void with_datapath(void (*body)(struct dp_fixture *f))
+{
+	struct dp_fixture f;
+
+	if (!setup_datapath(&f, NULL))
+		return;
+	body(&f);
+	dp_fixture_close(&f);
+}
+
+void run_flow_cases(struct dp_fixture *f, const struct flow_case *c, size_t n)
+{
+	for (; n--; c++) {
+		struct dp_expect e;
+		struct pkt p;
+
+		if (!test__start_subtest(c->name) ||
+		    !ASSERT_OK(build_flow(&p, c->spec, c->build_dir), "build"))
+			continue;
+		for (int i = 0; i < (c->runs ?: 1); i++) {
+			e = c->unmatched ? expect_unmatched(c->dir, c->unmatched, c->encap) :
+					   expect_matched(c->dir, c->peer, c->encap, false);
+			check_pkt(f, &p, &e, c->labels[i]);
+		}
+	}
 }
 
 struct dp_expect expect_nothing(int dir)
@@ -240,51 +296,23 @@ static bool check_peer(const struct peer_state *b, const struct peer_state *a, i
 	struct peer_state want = *b;
 	bool ok = true;
 
-	if (dir == WP_DIR_TX) {
-		want.tx_packets++;
-		want.tx_bytes += len;
-		want.tx_probe_packets += probe;
-		want.tx_probe_bytes += probe ? len : 0;
-		want.last_tx_ns = a->last_tx_ns;
-		ok &= ASSERT_GE(a->last_tx_ns, t0 - DP_COARSE_SLACK_NS,
-				fmt_name("%s.peer%u.last_tx_ns>=start", label, id));
-		ok &= ASSERT_LE(a->last_tx_ns, t1,
-				fmt_name("%s.peer%u.last_tx_ns<=end", label, id));
-		ok &= ASSERT_GE(a->last_tx_ns, b->last_tx_ns,
-				fmt_name("%s.peer%u.last_tx_ns_monotonic", label, id));
-		ok &= ASSERT_GT(a->last_tx_ns, 0, fmt_name("%s.peer%u.last_tx_ns_set", label, id));
-	} else if (dir == WP_DIR_RX) {
-		want.rx_packets++;
-		want.rx_bytes += len;
-		want.rx_probe_packets += probe;
-		want.rx_probe_bytes += probe ? len : 0;
-		want.last_rx_ns = a->last_rx_ns;
-		ok &= ASSERT_GE(a->last_rx_ns, t0 - DP_COARSE_SLACK_NS,
-				fmt_name("%s.peer%u.last_rx_ns>=start", label, id));
-		ok &= ASSERT_LE(a->last_rx_ns, t1,
-				fmt_name("%s.peer%u.last_rx_ns<=end", label, id));
-		ok &= ASSERT_GE(a->last_rx_ns, b->last_rx_ns,
-				fmt_name("%s.peer%u.last_rx_ns_monotonic", label, id));
-		ok &= ASSERT_GT(a->last_rx_ns, 0, fmt_name("%s.peer%u.last_rx_ns_set", label, id));
-	}
+	if (dir == WP_DIR_TX || dir == WP_DIR_RX) {
+		struct peer_dir w = peer_dir(&want, dir);
+		__u64 last = peer_last_ns(a, dir);
 
-#define CHECK_FIELD(field) \
-	(ok &= ASSERT_EQ(a->field, want.field, fmt_name("%s.peer%u." #field, label, id)))
-	CHECK_FIELD(tx_packets);
-	CHECK_FIELD(rx_packets);
-	CHECK_FIELD(tx_bytes);
-	CHECK_FIELD(rx_bytes);
-	CHECK_FIELD(tx_probe_packets);
-	CHECK_FIELD(rx_probe_packets);
-	CHECK_FIELD(tx_probe_bytes);
-	CHECK_FIELD(rx_probe_bytes);
-	CHECK_FIELD(last_tx_ns);
-	CHECK_FIELD(last_rx_ns);
-	CHECK_FIELD(cold_starts);
-	CHECK_FIELD(first_packet_drops);
-	CHECK_FIELD(syn_retransmits);
-	CHECK_FIELD(cold_since_ns);
-#undef CHECK_FIELD
+		(*w.packets)++;
+		*w.bytes += len;
+		*w.probe_packets += probe;
+		*w.probe_bytes += probe ? len : 0;
+		*w.last_ns = last;
+		ok &= ASSERT_GE(last, t0 - DP_COARSE_SLACK_NS,
+				fmt_name("%s.peer%u.last_%s_ns>=start", label, id, w.name));
+		ok &= ASSERT_LE(last, t1, fmt_name("%s.peer%u.last_%s_ns<=end", label, id, w.name));
+		ok &= ASSERT_GE(last, peer_last_ns(b, dir),
+				fmt_name("%s.peer%u.last_%s_ns_monotonic", label, id, w.name));
+		ok &= ASSERT_GT(last, 0, fmt_name("%s.peer%u.last_%s_ns_set", label, id, w.name));
+	}
+	ok &= check_peer_fields(a, &want, fmt_name("%s.peer%u", label, id));
 	/* And whatever fields come later: the whole value. */
 	ok &= ASSERT_MEMEQ(a, &want, sizeof(want), fmt_name("%s.peer%u.state", label, id));
 	return ok;

@@ -97,11 +97,32 @@ struct dp_expect expect_matched(int dir, int peer, int encap, bool probe);
 struct dp_expect expect_unmatched(int dir, const char *addr, int encap);
 /* Seen on a tunnel, then only counted as stat (WP_STAT_NON_IP, WP_STAT_MALFORMED). */
 struct dp_expect expect_counted(int dir, int stat, int encap);
+/*
+ * One row of a table of subtests: the packet of *@spec built as sent in
+ * @build_dir, run @runs times (0: once) through the program of @dir; each run
+ * credited to @peer, or with @unmatched set to that address in the unmatched
+ * LRU, and checked as labels[i].
+ */
+struct flow_case {
+	const char *name;
+	const struct flow_spec *spec;
+	int build_dir, dir;
+	int peer;
+	const char *unmatched;
+	int encap;
+	int runs;
+	const char *labels[2];
+};
+void run_flow_cases(struct dp_fixture *f, const struct flow_case *c, size_t n);
+
 /* Nothing at all changes. */
 struct dp_expect expect_nothing(int dir);
 
 /* Open the skeleton (opts may be NULL) and apply the standard setup above. */
 bool setup_datapath(struct dp_fixture *f, const struct dp_options *opts);
+
+/* @body on the datapath of setup_datapath(f, NULL), closed after. */
+void with_datapath(void (*body)(struct dp_fixture *f));
 
 /* Run data through the program of e->dir and check it against e. */
 bool check_run(struct dp_fixture *f, const void *data, size_t len, const struct dp_expect *e,
@@ -122,6 +143,18 @@ static inline bool check_pkt(struct dp_fixture *f, const struct pkt *p, const st
  */
 bool check_invariants(struct dp_fixture *f, const void *data, size_t len, int dir, bool strict,
 		      int *outcome, const char *label);
+
+/* One direction's counters of a peer: &p->tx_* for WP_DIR_TX, &p->rx_* otherwise. */
+struct peer_dir {
+	__u64 *packets, *bytes, *probe_packets, *probe_bytes, *last_ns;
+	const char *name; /* "tx" or "rx" */
+};
+struct peer_dir peer_dir(struct peer_state *p, int dir);
+__u64 peer_last_ns(const struct peer_state *p, int dir);
+
+/* Every field of struct peer_state in peer_schema.h equal to @want's, as "<prefix>.<field>". */
+bool check_peer_fields(const struct peer_state *a, const struct peer_state *want,
+		       const char *prefix);
 
 /* Run name with a printf-style suffix, for assert names in loops. */
 const char *fmt_name(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -107,6 +107,15 @@ int read_flow(struct det *d, const char *local, const char *remote, __u16 lport,
 	      struct flow_state *fs);
 int read_conn_flow(struct det *d, const struct conn *c, struct flow_state *fs);
 struct det_expect expect_det(const struct conn *c, int dir);
+/* The usual steps, on top of expect_det(): a SYN that opens a flow, its SYN-ACK (an RTT sample) */
+struct det_expect expect_new_syn(const struct conn *c);
+struct det_expect expect_synack(const struct conn *c);
+/* ... and what a packet adds to them: a SYN seen again (flows: none added), */
+void expect_retransmit(struct det_expect *e);
+/* a cold flow's SYN seen again (no flow added), a cold start, the answer that ends it */
+void expect_first_packet_drop(struct det_expect *e);
+void expect_cold_start(struct det_expect *e);
+void expect_recovery(struct det_expect *e);
 bool check_hist(const struct wp_hist *b, const struct wp_hist *a, __u64 samples, const char *label,
 		const char *which);
 bool check_peer_det(const struct det_snap *bs, const struct det_snap *as, int i,
@@ -118,6 +127,20 @@ bool run_detect(struct det *d, const void *data, size_t len, const struct det_ex
 		struct det_result *r, const char *name);
 bool run_pkt(struct det *d, const struct pkt *p, const struct det_expect *e, struct det_result *r,
 	     const char *name);
+/* @body on the datapath of det_open(d, COLD_NS), closed after (detect_steps.c). */
+void with_det(void (*body)(struct det *d));
+/*
+ * Steps (detect_steps.c): a non-TCP packet of @c (@l4: FLOW_UDP, FLOW_ICMP)
+ * sent @dir, a SYN of @c with @seq; expected as expect_det() or expect_new_syn(),
+ * then @more (NULL: nothing more). The packet stays in @p.
+ */
+bool step_other(struct det *d, struct pkt *p, const struct conn *c, int dir, int l4,
+		void (*more)(struct det_expect *e), struct det_result *r, const char *name);
+bool step_syn(struct det *d, struct pkt *p, const struct conn *c, __u32 seq,
+	      void (*more)(struct det_expect *e), struct det_result *r, const char *name);
+/* The peer's first packet ever (step_other()), then idle past the cold threshold. */
+void first_packet_then_idle(struct det *d, struct pkt *p, const struct conn *c, int dir, int l4,
+			    struct det_result *r);
 bool check_event_tuple(const struct wp_event *ev, const char *saddr, const char *daddr, __u16 sport,
 		       __u16 dport, __u8 l4proto, const char *label);
 bool check_syn_event(const struct wp_event *ev, const struct conn *c, __u32 syn_count,

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * The fake Kubernetes API server and the client-side test helpers: see
- * fake_kube_api.h.
+ * The fake Kubernetes API server: see fake_kube_api.h (the client-side
+ * helpers are kube_fixture.c).
  */
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -482,75 +482,4 @@ void fake_three_nodes(struct fake_api *f)
 						  "10.244.1.0/24", "fd00:10:244:1::/64"));
 	json_array_append_new(f->nodes, make_node("node-c", "92", "192.168.1.3", NULL, NULL,
 						  "10.244.2.0/24", NULL));
-}
-
-char token_path[128], ca_path[128], other_ca_path[128];
-static char api_url[64];
-
-struct wp_kube_opts test_opts(struct fake_api *f)
-{
-	struct wp_kube_opts o = {
-		.api_url = api_url,
-		.token_file = token_path,
-		.ca_file = ca_path,
-		.node_name = "node-a",
-		.connect_timeout_ms = 1000,
-		.request_timeout_ms = 3000,
-		.watch_timeout_s = 30,
-		.backoff_min_ms = 20,
-		.relist_spread_ms = 50,
-		.backoff_max_ms = 200,
-	};
-
-	snprintf(api_url, sizeof(api_url), "https://127.0.0.1:%d", f->port);
-	return o;
-}
-
-struct wp_kube *client_start(const struct wp_kube_opts *o)
-{
-	char err[256] = "";
-	struct wp_kube *k = kube_start(o, err, sizeof(err));
-
-	if (!k)
-		test__printf("kube_start: %s\n", err);
-	return k;
-}
-
-__u64 now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000ull + ts.tv_nsec / 1000000;
-}
-
-struct wp_peer *find_peer(struct wp_peer_set *s, const char *name)
-{
-	return peer_set_find(s, name);
-}
-
-bool has_prefix(const struct wp_peer *p, const char *text)
-{
-	struct wp_prefix want;
-
-	if (!p || prefix_parse(text, &want))
-		return false;
-	for (int i = 0; i < p->nprefixes; i++)
-		if (p->prefixes[i].len == want.len && !memcmp(p->prefixes[i].addr, want.addr, 16))
-			return true;
-	return false;
-}
-
-const char *addr_of(struct wp_peer_set *s, const char *name)
-{
-	struct wp_peer *p = find_peer(s, name);
-
-	return p ? p->addr_str : "(none)";
-}
-
-bool notify_ready(struct wp_kube *k, int ms)
-{
-	struct pollfd pfd = { .fd = kube_notify_fd(k), .events = POLLIN };
-
-	return poll(&pfd, 1, ms) == 1;
 }

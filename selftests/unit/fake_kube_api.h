@@ -90,6 +90,24 @@ const char *addr_of(struct wp_peer_set *s, const char *name);
 bool notify_ready(struct wp_kube *k, int ms);
 __u64 now_ms(void);
 
+/* kube_fixture.c: one test's fake API server (three nodes) and the client under test */
+struct kube_run {
+	struct fake_api *f;
+	struct wp_kube_opts o; /* test_opts(f), for the test to adjust before the client */
+	struct wp_kube *k;
+	struct wp_peer_set set;
+};
+
+/* Zeroes @r, starts the fake with fake_three_nodes(); false (asserted) when it cannot. */
+bool kube_run_fake(struct kube_run *r);
+/* Starts the client with r->o (asserted as @name); with @watch, waits for its first watch. */
+bool kube_run_client(struct kube_run *r, const char *name, bool watch);
+void kube_run_end(struct kube_run *r);
+/* The next @n watch requests are answered with HTTP @status. */
+void fake_watch_status(struct fake_api *f, int status, int n);
+/* The next @n list requests are answered in @mode. */
+void fake_list_mode(struct fake_api *f, enum list_mode mode, int n);
+
 /* Poll @cond (a statement expression over `st`) every 10 ms for up to WAIT_MS. */
 #define WAIT_STATS(k, cond)                             \
 	({                                              \

@@ -51,22 +51,25 @@ bool reply_header(const struct reply *r, const char *name, char *out, size_t len
 	return false;
 }
 
-/*
- * One request on a fresh connection (Connection: close), the reply read to
- * EOF. @family AF_INET connects to 127.0.0.1, AF_INET6 to ::1. 0 or -errno.
- */
-int http_request(int family, uint16_t port, const char *method, const char *path, const char *body,
-		 struct reply *r)
+int tcp_connect_loopback(int family, const char *src, uint16_t port, int timeout_s)
 {
-	struct timeval tv = { .tv_sec = IO_TIMEOUT_S };
+	struct timeval tv = { .tv_sec = timeout_s };
 	struct sockaddr_storage ss = {};
-	char req[512], *buf = NULL, *sep, *nb;
-	size_t len = 0, cap = 0;
 	socklen_t slen;
-	ssize_t n;
-	int fd, err = 0, reqlen;
+	int fd, err;
 
-	memset(r, 0, sizeof(*r));
+	fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (src) {
+		struct sockaddr_in a = { .sin_family = AF_INET };
+
+		inet_pton(AF_INET, src, &a.sin_addr);
+		if (bind(fd, (struct sockaddr *)&a, sizeof(a)))
+			goto fail;
+	}
 	if (family == AF_INET6) {
 		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
 
@@ -82,15 +85,31 @@ int http_request(int family, uint16_t port, const char *method, const char *path
 		sin->sin_port = htons(port);
 		slen = sizeof(*sin);
 	}
-	fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (connect(fd, (struct sockaddr *)&ss, slen))
+		goto fail;
+	return fd;
+fail:
+	err = -errno;
+	close(fd);
+	return err;
+}
+
+/*
+ * One request on a fresh connection (Connection: close), the reply read to
+ * EOF. @family AF_INET connects to 127.0.0.1, AF_INET6 to ::1. 0 or -errno.
+ */
+int http_request(int family, uint16_t port, const char *method, const char *path, const char *body,
+		 struct reply *r)
+{
+	char req[512], *buf = NULL, *sep, *nb;
+	size_t len = 0, cap = 0;
+	ssize_t n;
+	int fd, err = 0, reqlen;
+
+	memset(r, 0, sizeof(*r));
+	fd = tcp_connect_loopback(family, NULL, port, IO_TIMEOUT_S);
 	if (fd < 0)
-		return -errno;
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	if (connect(fd, (struct sockaddr *)&ss, slen)) {
-		err = -errno;
-		goto out;
-	}
+		return fd;
 	reqlen = snprintf(req, sizeof(req),
 			  "%s %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
 			  "Content-Length: %zu\r\n\r\n%s",
@@ -218,6 +237,20 @@ void fake_set(struct fake_agent *a, bool *field, bool v)
 	pthread_mutex_lock(&a->lock);
 	*field = v;
 	pthread_mutex_unlock(&a->lock);
+}
+
+struct wp_http *start_bare(uint16_t *port)
+{
+	char err[256] = "";
+	struct wp_http *s = wp_http_start("127.0.0.1:0", NULL, err, sizeof(err));
+
+	if (!ASSERT_OK_PTR(s, "start")) {
+		test__printf("%s\n", err);
+		return NULL;
+	}
+	if (port)
+		*port = wp_http_port(s);
+	return s;
 }
 
 struct wp_http *start_fake(struct fake_agent *a, const char *listen)

@@ -35,6 +35,11 @@ struct fake_agent {
 
 void reply_free(struct reply *r);
 bool reply_header(const struct reply *r, const char *name, char *out, size_t len);
+/*
+ * A TCP connection to 127.0.0.1 (AF_INET) or ::1 (AF_INET6) port @port, from
+ * the IPv4 address @src when not NULL, with @timeout_s I/O timeouts; -errno.
+ */
+int tcp_connect_loopback(int family, const char *src, uint16_t port, int timeout_s);
 int http_request(int family, uint16_t port, const char *method, const char *path, const char *body,
 		 struct reply *r);
 int fake_metrics(void *ctx, struct prom_buf *out);
@@ -42,6 +47,8 @@ char *fake_peers_json(void *ctx);
 bool fake_ready(void *ctx, char *why, size_t len);
 void fake_init(struct fake_agent *a);
 void fake_set(struct fake_agent *a, bool *field, bool v);
+/* The server with NULL handlers (the probe port's) on 127.0.0.1:0, asserted "start"; or NULL. */
+struct wp_http *start_bare(uint16_t *port);
 struct wp_http *start_fake(struct fake_agent *a, const char *listen);
 bool check_get(uint16_t port, const char *method, const char *path, int status, const char *type,
 	       const char *body, struct reply *keep);

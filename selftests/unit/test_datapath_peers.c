@@ -12,42 +12,25 @@
 #include "test_progs.h"
 
 /* Egress credits the destination's peer, ingress the source's. */
-void test_datapath_direction(void)
+static void credit_direction(struct dp_fixture *f)
 {
-	struct flow_spec s = { .outer = 4, .l4 = FLOW_TCP };
-	struct dp_fixture f;
+	static const struct flow_spec s = { .outer = 4, .l4 = FLOW_TCP };
+	/* the same packets through the other program look at our own address */
+	static const struct flow_case cases[] = {
+		{ "egress_credits_daddr", &s, WP_DIR_TX, WP_DIR_TX, PEER_A,
+		  .labels = { "egress" } },
+		{ "ingress_credits_saddr", &s, WP_DIR_RX, WP_DIR_RX, PEER_A,
+		  .labels = { "ingress" } },
+		{ "egress_of_incoming_packet", &s, WP_DIR_RX, WP_DIR_TX, .unmatched = LOCAL4,
+		  .labels = { "egress" } },
+		{ "ingress_of_outgoing_packet", &s, WP_DIR_TX, WP_DIR_RX, .unmatched = LOCAL4,
+		  .labels = { "ingress" } },
+	};
 	struct dp_expect e;
 	struct pkt p;
 	int i;
 
-	if (!setup_datapath(&f, NULL))
-		return;
-
-	if (test__start_subtest("egress_credits_daddr")) {
-		if (ASSERT_OK(build_flow(&p, &s, WP_DIR_TX), "build")) {
-			e = expect_matched(WP_DIR_TX, PEER_A, ENCAP_NONE, false);
-			check_pkt(&f, &p, &e, "egress");
-		}
-	}
-	if (test__start_subtest("ingress_credits_saddr")) {
-		if (ASSERT_OK(build_flow(&p, &s, WP_DIR_RX), "build")) {
-			e = expect_matched(WP_DIR_RX, PEER_A, ENCAP_NONE, false);
-			check_pkt(&f, &p, &e, "ingress");
-		}
-	}
-	/* The same packets through the other program look at our own address. */
-	if (test__start_subtest("egress_of_incoming_packet")) {
-		if (ASSERT_OK(build_flow(&p, &s, WP_DIR_RX), "build")) {
-			e = expect_unmatched(WP_DIR_TX, LOCAL4, ENCAP_NONE);
-			check_pkt(&f, &p, &e, "egress");
-		}
-	}
-	if (test__start_subtest("ingress_of_outgoing_packet")) {
-		if (ASSERT_OK(build_flow(&p, &s, WP_DIR_TX), "build")) {
-			e = expect_unmatched(WP_DIR_RX, LOCAL4, ENCAP_NONE);
-			check_pkt(&f, &p, &e, "ingress");
-		}
-	}
+	run_flow_cases(f, cases, sizeof(cases) / sizeof(cases[0]));
 	if (test__start_subtest("between_two_peers")) {
 		pkt_init(&p);
 		pkt_eth(&p);
@@ -55,9 +38,9 @@ void test_datapath_direction(void)
 		pkt_udp(&p, 1000, 2000);
 		if (ASSERT_OK(pkt_finish(&p), "build")) {
 			e = expect_matched(WP_DIR_TX, PEER_B, ENCAP_NONE, false);
-			check_pkt(&f, &p, &e, "egress");
+			check_pkt(f, &p, &e, "egress");
 			e = expect_matched(WP_DIR_RX, PEER_A, ENCAP_NONE, false);
-			check_pkt(&f, &p, &e, "ingress");
+			check_pkt(f, &p, &e, "ingress");
 		}
 	}
 	if (test__start_subtest("timestamps_monotonic")) {
@@ -68,16 +51,19 @@ void test_datapath_direction(void)
 			if (!ASSERT_OK(build_flow(&p, &s, dir), "build"))
 				break;
 			e = expect_matched(dir, PEER_A, ENCAP_NONE, false);
-			if (!check_pkt(&f, &p, &e, fmt_name("run%d", i)))
+			if (!check_pkt(f, &p, &e, fmt_name("run%d", i)))
 				break;
 		}
 	}
+}
 
-	dp_fixture_close(&f);
+void test_datapath_direction(void)
+{
+	with_datapath(credit_direction);
 }
 
 /* Longest-prefix match of the peer address: exact addresses, CIDRs, nesting. */
-void test_datapath_prefix_match(void)
+static void prefix_match(struct dp_fixture *f)
 {
 	static const struct {
 		const char *name;
@@ -101,13 +87,9 @@ void test_datapath_prefix_match(void)
 		{ "longest_ip6_next_to_it", "fd00:b:0:8::1", PEER_B },
 		{ "last_peer_slot", NODE_LAST4, PEER_LAST },
 	};
-	struct dp_fixture f;
 	struct dp_expect e;
 	struct pkt p;
 	size_t i;
-
-	if (!setup_datapath(&f, NULL))
-		return;
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		bool v4 = !strchr(cases[i].addr, ':');
@@ -125,7 +107,7 @@ void test_datapath_prefix_match(void)
 				e = expect_unmatched(dir, cases[i].addr, ENCAP_NONE);
 			else
 				e = expect_matched(dir, cases[i].peer, ENCAP_NONE, false);
-			check_pkt(&f, &p, &e, dir == WP_DIR_TX ? "tx" : "rx");
+			check_pkt(f, &p, &e, dir == WP_DIR_TX ? "tx" : "rx");
 		}
 	}
 
@@ -136,15 +118,15 @@ void test_datapath_prefix_match(void)
 		if (ASSERT_OK(build_flow(&p, &s, WP_DIR_TX), "build") &&
 		    ASSERT_OK(addr_to_key("100.64.3.0", key.addr), "key")) {
 			e = expect_unmatched(WP_DIR_TX, "100.64.3.3", ENCAP_NONE);
-			check_pkt(&f, &p, &e, "before_add");
-			if (ASSERT_OK(dp_add_prefix(&f, "100.64.3.0/24", PEER_C), "add_prefix")) {
+			check_pkt(f, &p, &e, "before_add");
+			if (ASSERT_OK(dp_add_prefix(f, "100.64.3.0/24", PEER_C), "add_prefix")) {
 				e = expect_matched(WP_DIR_TX, PEER_C, ENCAP_NONE, false);
-				check_pkt(&f, &p, &e, "after_add");
+				check_pkt(f, &p, &e, "after_add");
 			}
-			if (ASSERT_OK(bpf_map_delete_elem(f.prefixes_fd, &key), "del_prefix")) {
-				dp_prefixes_changed(&f);
+			if (ASSERT_OK(bpf_map_delete_elem(f->prefixes_fd, &key), "del_prefix")) {
+				dp_prefixes_changed(f);
 				e = expect_unmatched(WP_DIR_TX, "100.64.3.3", ENCAP_NONE);
-				check_pkt(&f, &p, &e, "after_delete");
+				check_pkt(f, &p, &e, "after_delete");
 			}
 		}
 	}
@@ -152,50 +134,50 @@ void test_datapath_prefix_match(void)
 		/* A prefix pointing past the peers array: seen, counted as bad_peer_id. */
 		struct flow_spec s = { .outer = 4, .l4 = FLOW_TCP, .remote = "198.18.0.1" };
 
-		if (ASSERT_OK(dp_add_prefix(&f, "198.18.0.0/15", WP_MAX_PEERS), "add_prefix") &&
+		if (ASSERT_OK(dp_add_prefix(f, "198.18.0.0/15", WP_MAX_PEERS), "add_prefix") &&
 		    ASSERT_OK(build_flow(&p, &s, WP_DIR_TX), "build")) {
 			e = expect_nothing(WP_DIR_TX);
 			e.stats[WP_STAT_PACKETS] = 1;
 			e.stats[WP_STAT_BAD_PEER_ID] = 1;
-			check_pkt(&f, &p, &e, "bad_peer_id");
+			check_pkt(f, &p, &e, "bad_peer_id");
 		}
 	}
+}
 
-	dp_fixture_close(&f);
+void test_datapath_prefix_match(void)
+{
+	with_datapath(prefix_match);
 }
 
 /* Addresses in no prefix land in the unmatched LRU, keyed by the peer address. */
-void test_datapath_unmatched(void)
+static void unmatched(struct dp_fixture *f)
 {
-	struct dp_fixture f;
+	static const struct flow_spec tx4 = {
+		.outer = 4, .l4 = FLOW_TCP, .remote = STRAY4, .payload = 10
+	};
+	static const struct flow_spec rx6 = { .outer = 6, .l4 = FLOW_UDP, .remote = STRAY6 };
+	/* the inner destination is node-b's pod; the outer one is unknown */
+	static const struct flow_spec ipip = {
+		.encap = FLOW_IPIP, .outer = 4, .inner = 4, .l4 = FLOW_TCP, .remote = STRAY4
+	};
+	static const struct flow_spec vxlan = {
+		.encap = FLOW_VXLAN, .outer = 6, .inner = 4, .l4 = FLOW_UDP, .remote = STRAY6
+	};
+	static const struct flow_case unmatched_cases[] = {
+		/* the entry exists after the first packet: the second adds to it */
+		{ "tx_ip4", &tx4, WP_DIR_TX, WP_DIR_TX, .unmatched = STRAY4, .runs = 2,
+		  .labels = { "first", "second" } },
+		{ "rx_ip6", &rx6, WP_DIR_RX, WP_DIR_RX, .unmatched = STRAY6, .labels = { "rx" } },
+		{ "ipip_outer_address_decides", &ipip, WP_DIR_TX, WP_DIR_TX, .unmatched = STRAY4,
+		  .encap = WP_STAT_ENCAP_IPIP, .labels = { "ipip" } },
+		{ "vxlan_outer_address_decides", &vxlan, WP_DIR_RX, WP_DIR_RX, .unmatched = STRAY6,
+		  .encap = WP_STAT_ENCAP_VXLAN, .labels = { "vxlan" } },
+	};
 	struct dp_expect e;
 	struct pkt p;
 	int i;
 
-	if (!setup_datapath(&f, NULL))
-		return;
-
-	if (test__start_subtest("tx_ip4")) {
-		struct flow_spec s = {
-			.outer = 4, .l4 = FLOW_TCP, .remote = STRAY4, .payload = 10
-		};
-
-		if (ASSERT_OK(build_flow(&p, &s, WP_DIR_TX), "build")) {
-			e = expect_unmatched(WP_DIR_TX, STRAY4, ENCAP_NONE);
-			check_pkt(&f, &p, &e, "first");
-			/* The entry exists now: the second packet adds to it. */
-			e = expect_unmatched(WP_DIR_TX, STRAY4, ENCAP_NONE);
-			check_pkt(&f, &p, &e, "second");
-		}
-	}
-	if (test__start_subtest("rx_ip6")) {
-		struct flow_spec s = { .outer = 6, .l4 = FLOW_UDP, .remote = STRAY6 };
-
-		if (ASSERT_OK(build_flow(&p, &s, WP_DIR_RX), "build")) {
-			e = expect_unmatched(WP_DIR_RX, STRAY6, ENCAP_NONE);
-			check_pkt(&f, &p, &e, "rx");
-		}
-	}
+	run_flow_cases(f, unmatched_cases, 2);
 	if (test__start_subtest("both_directions_one_entry")) {
 		struct flow_spec s = { .outer = 6, .l4 = FLOW_ICMP, .remote = "2001:db8:dead::8" };
 
@@ -205,86 +187,67 @@ void test_datapath_unmatched(void)
 			if (!ASSERT_OK(build_flow(&p, &s, dir), "build"))
 				break;
 			e = expect_unmatched(dir, "2001:db8:dead::8", ENCAP_NONE);
-			check_pkt(&f, &p, &e, fmt_name("run%d", i));
+			check_pkt(f, &p, &e, fmt_name("run%d", i));
 		}
 	}
-	if (test__start_subtest("ipip_outer_address_decides")) {
-		/* Inner destination is node-b's pod; the outer one is unknown. */
-		struct flow_spec s = {
-			.encap = FLOW_IPIP, .outer = 4, .inner = 4, .l4 = FLOW_TCP, .remote = STRAY4
-		};
+	run_flow_cases(f, unmatched_cases + 2, 2);
+}
 
-		if (ASSERT_OK(build_flow(&p, &s, WP_DIR_TX), "build")) {
-			e = expect_unmatched(WP_DIR_TX, STRAY4, WP_STAT_ENCAP_IPIP);
-			check_pkt(&f, &p, &e, "ipip");
-		}
-	}
-	if (test__start_subtest("vxlan_outer_address_decides")) {
-		struct flow_spec s = { .encap = FLOW_VXLAN,
-				       .outer = 6,
-				       .inner = 4,
-				       .l4 = FLOW_UDP,
-				       .remote = STRAY6 };
-
-		if (ASSERT_OK(build_flow(&p, &s, WP_DIR_RX), "build")) {
-			e = expect_unmatched(WP_DIR_RX, STRAY6, WP_STAT_ENCAP_VXLAN);
-			check_pkt(&f, &p, &e, "vxlan");
-		}
-	}
-
-	dp_fixture_close(&f);
+void test_datapath_unmatched(void)
+{
+	with_datapath(unmatched);
 }
 
 /* Which interfaces count: only those configured with WP_IF_TUNNEL. */
-void test_datapath_iface_config(void)
+static void iface_config(struct dp_fixture *f)
 {
 	struct flow_spec s = { .outer = 4, .l4 = FLOW_TCP };
-	struct dp_fixture f;
 	struct dp_expect e;
 	struct pkt p;
 
-	if (!setup_datapath(&f, NULL))
-		return;
 	if (!ASSERT_OK(build_flow(&p, &s, WP_DIR_TX), "build"))
-		goto out;
+		return;
 
 	if (test__start_subtest("no_config")) {
-		if (ASSERT_OK(dp_del_iface(&f, DP_TEST_IFINDEX), "del_iface")) {
+		if (ASSERT_OK(dp_del_iface(f, DP_TEST_IFINDEX), "del_iface")) {
 			e = expect_nothing(WP_DIR_TX);
 			e.stats[WP_STAT_NO_IFACE] = 1;
-			check_pkt(&f, &p, &e, "tx");
+			check_pkt(f, &p, &e, "tx");
 			e.dir = WP_DIR_RX;
-			check_pkt(&f, &p, &e, "rx");
+			check_pkt(f, &p, &e, "rx");
 		}
 	}
 	if (test__start_subtest("other_ifindex_configured")) {
-		if (ASSERT_OK(dp_set_iface(&f, 4242, WP_IF_L2 | WP_IF_TUNNEL), "set_other")) {
+		if (ASSERT_OK(dp_set_iface(f, 4242, WP_IF_L2 | WP_IF_TUNNEL), "set_other")) {
 			e = expect_nothing(WP_DIR_TX);
 			e.stats[WP_STAT_NO_IFACE] = 1;
-			check_pkt(&f, &p, &e, "tx");
-			dp_del_iface(&f, 4242);
+			check_pkt(f, &p, &e, "tx");
+			dp_del_iface(f, 4242);
 		}
 	}
 	if (test__start_subtest("l2_without_tunnel_flag")) {
-		if (ASSERT_OK(dp_set_iface(&f, DP_TEST_IFINDEX, WP_IF_L2), "set_iface")) {
+		if (ASSERT_OK(dp_set_iface(f, DP_TEST_IFINDEX, WP_IF_L2), "set_iface")) {
 			e = expect_nothing(WP_DIR_TX);
-			check_pkt(&f, &p, &e, "tx");
+			check_pkt(f, &p, &e, "tx");
 		}
 	}
 	if (test__start_subtest("underlay_only")) {
-		if (ASSERT_OK(dp_set_iface(&f, DP_TEST_IFINDEX, WP_IF_L2 | WP_IF_UNDERLAY),
+		if (ASSERT_OK(dp_set_iface(f, DP_TEST_IFINDEX, WP_IF_L2 | WP_IF_UNDERLAY),
 			      "set_iface")) {
 			e = expect_nothing(WP_DIR_TX);
-			check_pkt(&f, &p, &e, "tx");
+			check_pkt(f, &p, &e, "tx");
 		}
 	}
 	if (test__start_subtest("configured_again")) {
-		if (ASSERT_OK(dp_set_iface(&f, DP_TEST_IFINDEX, WP_IF_L2 | WP_IF_TUNNEL),
+		if (ASSERT_OK(dp_set_iface(f, DP_TEST_IFINDEX, WP_IF_L2 | WP_IF_TUNNEL),
 			      "set_iface")) {
 			e = expect_matched(WP_DIR_TX, PEER_A, ENCAP_NONE, false);
-			check_pkt(&f, &p, &e, "tx");
+			check_pkt(f, &p, &e, "tx");
 		}
 	}
-out:
-	dp_fixture_close(&f);
+}
+
+void test_datapath_iface_config(void)
+{
+	with_datapath(iface_config);
 }

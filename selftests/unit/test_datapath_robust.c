@@ -10,22 +10,11 @@
 #include <linux/in6.h>
 #include "datapath_check.h"
 #include "status.h"
+#include "test_helpers.h"
 #include "test_progs.h"
 
 #define GARBAGE_SEED 0x5eed5eed5eedULL
 #define GARBAGE_RUNS 1000
-
-/* xorshift64*: the same sequence on every machine, unlike rand(). */
-static __u64 prng_next(__u64 *state)
-{
-	__u64 x = *state;
-
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	*state = x;
-	return x * 0x2545F4914F6CDD1DULL;
-}
 
 /*
  * Run every prefix of the packets, shorter than max_len, through both
@@ -196,7 +185,7 @@ void test_datapath_garbage(void)
 	struct dp_fixture f;
 	struct dp_expect e;
 	int i, outcome;
-	__u64 rng;
+	uint64_t rng;
 	struct pkt p;
 	size_t len, j;
 
@@ -208,9 +197,9 @@ void test_datapath_garbage(void)
 		rng = GARBAGE_SEED;
 		memset(tally, 0, sizeof(tally));
 		for (i = 0; i < GARBAGE_RUNS; i++) {
-			len = ETH_HLEN + prng_next(&rng) % (sizeof(buf) - ETH_HLEN + 1);
+			len = ETH_HLEN + test_prng(&rng) % (sizeof(buf) - ETH_HLEN + 1);
 			for (j = 0; j < len; j++)
-				buf[j] = prng_next(&rng);
+				buf[j] = test_prng(&rng);
 			if (!check_invariants(&f, buf, len, i % 2, true, &outcome,
 					      fmt_name("run%d", i)))
 				break;
@@ -227,11 +216,11 @@ void test_datapath_garbage(void)
 		rng = GARBAGE_SEED + 1;
 		memset(tally, 0, sizeof(tally));
 		for (i = 0; i < GARBAGE_RUNS; i++) {
-			__u16 type = types[prng_next(&rng) % 3];
+			__u16 type = types[test_prng(&rng) % 3];
 
-			len = ETH_HLEN + prng_next(&rng) % 200;
+			len = ETH_HLEN + test_prng(&rng) % 200;
 			for (j = 0; j < len; j++)
-				buf[j] = prng_next(&rng);
+				buf[j] = test_prng(&rng);
 			buf[12] = type >> 8;
 			buf[13] = type & 0xff;
 			/* Half the time a plausible version nibble, to get deeper. */
@@ -257,15 +246,15 @@ void test_datapath_garbage(void)
 		    ASSERT_OK(build_flow(&base[1], &ipip, WP_DIR_RX), "build_ipip")) {
 			for (i = 0; i < GARBAGE_RUNS; i++) {
 				const struct pkt *b = &base[i % 2];
-				int flips = 1 + prng_next(&rng) % 4, k;
+				int flips = 1 + test_prng(&rng) % 4, k;
 
 				memcpy(buf, b->data, b->len);
 				for (k = 0; k < flips; k++)
-					buf[prng_next(&rng) % b->len] = prng_next(&rng);
+					buf[test_prng(&rng) % b->len] = test_prng(&rng);
 				/* Sometimes cut as well. */
-				len = prng_next(&rng) % 4 ?
+				len = test_prng(&rng) % 4 ?
 					      b->len :
-					      ETH_HLEN + prng_next(&rng) % (b->len - ETH_HLEN);
+					      ETH_HLEN + test_prng(&rng) % (b->len - ETH_HLEN);
 				if (!check_invariants(&f, buf, len, i % 2 ? WP_DIR_RX : WP_DIR_TX,
 						      false, &outcome, fmt_name("run%d", i)))
 					break;

@@ -66,9 +66,7 @@ static void syn_lifecycle(struct det *d, const struct conn *c)
 
 	if (!ASSERT_GE(build_tcp(&p, c, WP_DIR_TX, TCP_FLAG_SYN, SYN_SEQ, 0), 0, "build_syn"))
 		return;
-	e = expect_det(c, WP_DIR_TX);
-	e.syn = 1;
-	e.flows = 1;
+	e = expect_new_syn(c);
 	run_pkt(d, &p, &e, &r, "syn");
 	if (check_flow(d, c, SYN_SEQ, 1, 0, 0, &fs0, "syn")) {
 		ASSERT_EQ(fs0.first_syn_ns, fs0.last_syn_ns, "syn.flow.first==last");
@@ -79,8 +77,7 @@ static void syn_lifecycle(struct det *d, const struct conn *c)
 
 	e = expect_det(c, WP_DIR_TX);
 	e.syn = 1;
-	e.syn_retransmits = 1;
-	e.event = WP_EV_SYN_RETRANSMIT;
+	expect_retransmit(&e);
 	run_pkt(d, &p, &e, &r, "retransmit1");
 	if (check_flow(d, c, SYN_SEQ, 2, 0, 0, &fs, "retransmit1")) {
 		ASSERT_EQ(fs.first_syn_ns, fs0.first_syn_ns, "retransmit1.flow.first_syn_ns_kept");
@@ -100,9 +97,7 @@ static void syn_lifecycle(struct det *d, const struct conn *c)
 				 SYN_SEQ + 1),
 		       0, "build_synack"))
 		return;
-	e = expect_det(c, WP_DIR_RX);
-	e.synack = 1;
-	e.syn_rtt = 1;
+	e = expect_synack(c);
 	run_pkt(d, &p, &e, &r, "synack");
 	check_flow(d, c, SYN_SEQ, 3, 0, 1, &fs, "synack");
 	rtt = r.after.hist[0].syn_rtt.sum_ns - r.before.hist[0].syn_rtt.sum_ns;
@@ -150,12 +145,8 @@ static void cold_lifecycle(struct det *d, const struct conn *c)
 
 	if (!ASSERT_GE(build_tcp(&p, c, WP_DIR_TX, TCP_FLAG_SYN, SYN_SEQ, 0), 0, "build_syn"))
 		return;
-	e = expect_det(c, WP_DIR_TX);
-	e.syn = 1;
-	e.flows = 1;
-	e.cold_starts = 1;
-	e.cold = COLD_SET;
-	e.event = WP_EV_COLD_START;
+	e = expect_new_syn(c);
+	expect_cold_start(&e);
 	run_pkt(d, &p, &e, &r, "cold_syn");
 	since = r.after.peer[0].cold_since_ns;
 	check_event_tuple(&r.ev, conn_local(c), conn_remote(c), conn_lport(c), RPORT, IPPROTO_TCP,
@@ -170,8 +161,7 @@ static void cold_lifecycle(struct det *d, const struct conn *c)
 
 	e = expect_det(c, WP_DIR_TX);
 	e.syn = 1;
-	e.first_packet_drops = 1;
-	e.event = WP_EV_FIRST_PACKET_DROP;
+	expect_first_packet_drop(&e);
 	run_pkt(d, &p, &e, &r, "cold_retransmit");
 	if (check_flow(d, c, SYN_SEQ, 2, 1, 0, &fs, "cold_retransmit"))
 		check_syn_event(&r.ev, c, 2, &fs, "cold_retransmit");
@@ -183,11 +173,8 @@ static void cold_lifecycle(struct det *d, const struct conn *c)
 				 SYN_SEQ + 1),
 		       0, "build_synack"))
 		return;
-	e = expect_det(c, WP_DIR_RX);
-	e.synack = 1;
-	e.syn_rtt = 1;
-	e.cold_recovery = 1;
-	e.cold = COLD_CLEAR;
+	e = expect_synack(c);
+	expect_recovery(&e);
 	run_pkt(d, &p, &e, &r, "answer");
 	v = r.after.hist[0].cold_recovery.sum_ns - r.before.hist[0].cold_recovery.sum_ns;
 	ASSERT_GE(v, r.t0 - since, "answer.recovery>=since_cold");
@@ -199,14 +186,10 @@ static void cold_lifecycle(struct det *d, const struct conn *c)
 	if (!ASSERT_GE(build_tcp(&p, &c2, WP_DIR_TX, TCP_FLAG_SYN, SYN_SEQ + 100, 0), 0,
 		       "build_syn2"))
 		return;
-	e = expect_det(c, WP_DIR_TX);
-	e.syn = 1;
-	e.flows = 1;
+	e = expect_new_syn(c);
 	run_pkt(d, &p, &e, &r, "warm_syn");
 	check_flow(d, &c2, SYN_SEQ + 100, 1, 0, 0, &fs, "warm_syn");
-	e.flows = 0;
-	e.syn_retransmits = 1;
-	e.event = WP_EV_SYN_RETRANSMIT;
+	expect_retransmit(&e);
 	run_pkt(d, &p, &e, &r, "warm_retransmit");
 	if (check_flow(d, &c2, SYN_SEQ + 100, 2, 0, 0, &fs, "warm_retransmit"))
 		check_syn_event(&r.ev, &c2, 2, &fs, "warm_retransmit");
@@ -229,18 +212,22 @@ static const struct conn conns[] = {
 };
 #define NR_CONNS (sizeof(conns) / sizeof(conns[0]))
 
-void test_detect_syn(void)
+/* @lifecycle on every connection of conns[], one subtest each. */
+static void each_conn(void (*lifecycle)(struct det *d, const struct conn *c))
 {
-	size_t i;
-
 	struct det d;
 
 	if (!det_open(&d, COLD_NS))
 		return;
-	for (i = 0; i < NR_CONNS; i++)
+	for (size_t i = 0; i < NR_CONNS; i++)
 		if (test__start_subtest(conns[i].name))
-			syn_lifecycle(&d, &conns[i]);
+			lifecycle(&d, &conns[i]);
 	det_close(&d);
+}
+
+void test_detect_syn(void)
+{
+	each_conn(syn_lifecycle);
 }
 
 /*
@@ -291,14 +278,5 @@ void test_detect_stacked_devices(void)
 
 void test_detect_cold_syn(void)
 {
-	size_t i;
-
-	struct det d;
-
-	if (!det_open(&d, COLD_NS))
-		return;
-	for (i = 0; i < NR_CONNS; i++)
-		if (test__start_subtest(conns[i].name))
-			cold_lifecycle(&d, &conns[i]);
-	det_close(&d);
+	each_conn(cold_lifecycle);
 }

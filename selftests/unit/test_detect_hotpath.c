@@ -46,35 +46,24 @@ static void sampled_syns(void)
 
 	/* warm, in the sample: tracked, retransmit counted, SYN-ACK samples and removes */
 	build_tcp(&p, &c2, WP_DIR_TX, TCP_FLAG_SYN, SEQ_IN, 0);
-	e = expect_det(&c2, WP_DIR_TX);
-	e.syn = 1;
-	e.flows = 1;
+	e = expect_new_syn(&c2);
 	run_pkt(&d, &p, &e, &r, "warm_in");
-	e.flows = 0;
-	e.syn_retransmits = 1;
-	e.event = WP_EV_SYN_RETRANSMIT;
+	expect_retransmit(&e);
 	run_pkt(&d, &p, &e, &r, "warm_in_retransmit");
 	build_tcp(&p, &c2, WP_DIR_RX, TCP_FLAG_SYN | TCP_FLAG_ACK, SYNACK_SEQ, SEQ_IN + 1);
-	e = expect_det(&c2, WP_DIR_RX);
-	e.synack = 1;
-	e.syn_rtt = 1;
+	e = expect_synack(&c2);
 	run_pkt(&d, &p, &e, &r, "warm_in_synack");
 	ASSERT_EQ(read_conn_flow(&d, &c2, &fs), -ENOENT, "warm_in.flow_removed");
 
 	/* cold: tracked whatever its sequence number; the retransmit is a first-packet drop */
 	usleep(IDLE_NS / 1000);
 	build_tcp(&p, &plain4, WP_DIR_TX, TCP_FLAG_SYN, SEQ_OUT + 0x10000, 0);
-	e = expect_det(&plain4, WP_DIR_TX);
-	e.syn = 1;
-	e.flows = 1;
-	e.cold_starts = 1;
-	e.cold = COLD_SET;
-	e.event = WP_EV_COLD_START;
+	e = expect_new_syn(&plain4);
+	expect_cold_start(&e);
 	run_pkt(&d, &p, &e, &r, "cold_out");
 	e = expect_det(&plain4, WP_DIR_TX);
 	e.syn = 1;
-	e.first_packet_drops = 1;
-	e.event = WP_EV_FIRST_PACKET_DROP;
+	expect_first_packet_drop(&e);
 	run_pkt(&d, &p, &e, &r, "cold_out_retransmit");
 	det_close(&d);
 }

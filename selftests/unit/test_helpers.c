@@ -54,3 +54,14 @@ int promtool_check(const char *text, bool quiet)
 		return -1;
 	return WEXITSTATUS(status);
 }
+
+uint64_t test_prng(uint64_t *state)
+{
+	uint64_t x = *state;
+
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	*state = x;
+	return x * 0x2545F4914F6CDD1DULL;
+}

@@ -4,6 +4,7 @@
 #define __WARMPATH_TEST_HELPERS_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #define PROMTOOL "/usr/bin/promtool"
 
@@ -11,5 +12,7 @@ bool assert_text(const char *got, const char *want, const char *name);
 bool assert_contains(const char *hay, const char *needle, const char *name);
 int count_occurrences(const char *hay, const char *needle);
 int promtool_check(const char *text, bool quiet);
+/* xorshift64*: the same pseudo-random sequence from @state on every machine, unlike rand(). */
+uint64_t test_prng(uint64_t *state);
 
 #endif /* __WARMPATH_TEST_HELPERS_H */

@@ -276,17 +276,12 @@ static int count_fds(void)
 static void http_ping_only(void)
 {
 	int fds_before = count_fds();
-	struct wp_http *s;
-	struct reply r;
-	char err[256];
 	uint16_t port;
+	struct wp_http *s = start_bare(&port);
+	struct reply r;
 
-	s = wp_http_start("127.0.0.1:0", NULL, err, sizeof(err));
-	if (!ASSERT_OK_PTR(s, "start")) {
-		test__printf("%s\n", err);
+	if (!s)
 		return;
-	}
-	port = wp_http_port(s);
 	check_get(port, "GET", "/ping", 200, CT_TEXT, "pong\n", NULL);
 	check_get(port, "GET", "/healthz", 200, CT_TEXT, "ok\n", NULL);
 	check_get(port, "GET", "/metrics", 404, NULL, NULL, NULL);
@@ -304,30 +299,6 @@ static void http_ping_only(void)
 	ASSERT_LT(http_request(AF_INET, port, "GET", "/ping", NULL, &r), 0, "stopped");
 }
 
-/* A connected TCP socket to 127.0.0.1:@port with I/O timeouts, or -errno. */
-static int connect_loopback(uint16_t port)
-{
-	struct timeval tv = { .tv_sec = IO_TIMEOUT_S };
-	struct sockaddr_in sin = {
-		.sin_family = AF_INET,
-		.sin_addr.s_addr = htonl(INADDR_LOOPBACK),
-		.sin_port = htons(port),
-	};
-	int fd, err;
-
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin))) {
-		err = -errno;
-		close(fd);
-		return err;
-	}
-	return fd;
-}
-
 /* Two requests on one connection: GETs keep it open, Connection: close ends it. */
 static void http_keepalive(void)
 {
@@ -339,10 +310,10 @@ static void http_keepalive(void)
 	ssize_t n;
 	int fd;
 
-	s = wp_http_start("127.0.0.1:0", NULL, buf, sizeof(buf));
-	if (!ASSERT_OK_PTR(s, "start"))
+	s = start_bare(NULL);
+	if (!s)
 		return;
-	fd = connect_loopback(wp_http_port(s));
+	fd = tcp_connect_loopback(AF_INET, NULL, wp_http_port(s), IO_TIMEOUT_S);
 	if (!ASSERT_GE(fd, 0, "connect"))
 		goto out;
 	ASSERT_EQ(send(fd, req1, strlen(req1), MSG_NOSIGNAL), strlen(req1), "send1");
@@ -380,17 +351,14 @@ out:
 static void http_connection_limit(void)
 {
 	int fds[WP_HTTP_MAX_CONNECTIONS], i, nr = 0, err = -1, tries;
-	struct wp_http *s;
-	struct reply r;
-	char errbuf[256];
 	uint16_t port;
+	struct wp_http *s = start_bare(&port);
+	struct reply r;
 
-	s = wp_http_start("127.0.0.1:0", NULL, errbuf, sizeof(errbuf));
-	if (!ASSERT_OK_PTR(s, "start"))
+	if (!s)
 		return;
-	port = wp_http_port(s);
 	for (i = 0; i < WP_HTTP_MAX_CONNECTIONS; i++) {
-		fds[nr] = connect_loopback(port);
+		fds[nr] = tcp_connect_loopback(AF_INET, NULL, port, IO_TIMEOUT_S);
 		if (!ASSERT_GE(fds[nr], 0, "connect_idle"))
 			break;
 		nr++;
@@ -422,8 +390,8 @@ static void http_bind_errors(void)
 	struct wp_http *s, *s2;
 	char err[256] = "", want[64];
 
-	s = wp_http_start("127.0.0.1:0", NULL, err, sizeof(err));
-	if (!ASSERT_OK_PTR(s, "start"))
+	s = start_bare(NULL);
+	if (!s)
 		return;
 	s2 = wp_http_start(wp_http_address(s), NULL, err, sizeof(err));
 	ASSERT_TRUE(s2 == NULL, "second_bind_fails");

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "http.h"
+#include "http_fake.h"
 #include "test_progs.h"
 
 #define ATTACKERS 64
@@ -35,27 +36,7 @@ static long long ms_now(void)
 /* A TCP connection from src to 127.0.0.1:port, 1 s timeouts; -errno on failure. */
 static int connect_from(const char *src, uint16_t port)
 {
-	struct timeval tv = { .tv_sec = 1 };
-	struct sockaddr_in a = { .sin_family = AF_INET };
-	int fd, err;
-
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	inet_pton(AF_INET, src, &a.sin_addr);
-	if (bind(fd, (struct sockaddr *)&a, sizeof(a)))
-		goto fail;
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	a.sin_port = htons(port);
-	if (connect(fd, (struct sockaddr *)&a, sizeof(a)))
-		goto fail;
-	return fd;
-fail:
-	err = -errno;
-	close(fd);
-	return err;
+	return tcp_connect_loopback(AF_INET, src, port, 1);
 }
 
 /* GET /healthz from 127.0.0.1: milliseconds to a complete 200, or -1. */
@@ -103,13 +84,11 @@ void test_http_slowloris(void)
 	int fds[ATTACKERS], nfds = 0, closed_early = 0, closed_end = 0, probes = 0, slow = 0;
 	long long t0, next_trickle, next_health, worst = 0, ms;
 	struct wp_http *s;
-	char err[256];
 	uint16_t port;
 
-	s = wp_http_start("127.0.0.1:0", NULL, err, sizeof(err));
-	if (!ASSERT_OK_PTR(s, "start"))
+	s = start_bare(&port);
+	if (!s)
 		return;
-	port = wp_http_port(s);
 	ASSERT_GE(healthz_ms(port), 0, "healthz_before");
 
 	/* the attack: open everything, send the request line and one header */

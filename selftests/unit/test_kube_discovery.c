@@ -19,213 +19,175 @@
 
 void kube_case_list_watch(void)
 {
-	struct fake_api *f = fake_start();
-	struct wp_peer_set set = {};
-	struct wp_kube_opts o;
-	struct wp_kube *k = NULL;
+	struct kube_run r;
 	json_t *n;
 
-	if (!ASSERT_OK_PTR(f, "fake_start"))
+	if (!kube_run_fake(&r))
 		return;
-	fake_three_nodes(f);
-	o = test_opts(f);
-	o.list_page_size = 2; /* two pages, the second through ?continue= */
-	k = client_start(&o);
-	if (!ASSERT_OK_PTR(k, "kube_start"))
+	r.o.list_page_size = 2; /* two pages, the second through ?continue= */
+	if (!kube_run_client(&r, "kube_start", false))
 		goto out;
-	ASSERT_TRUE(notify_ready(k, WAIT_MS), "notified_after_list");
-	ASSERT_TRUE(WAIT_STATS(k, st.synced && st.nodes == 3), "synced");
-	ASSERT_EQ(fake_get(f, &f->lists), 2, "two_pages");
-	ASSERT_EQ(kube_take_peers(k, &set), 2, "peers_without_self");
-	ASSERT_FALSE(notify_ready(k, 0), "take_drains_eventfd");
-	ASSERT_TRUE(find_peer(&set, "node-a") == NULL, "self_skipped");
-	ASSERT_STREQ(addr_of(&set, "node-b"), "10.244.1.1", "calico_annotation_probe");
-	ASSERT_STREQ(addr_of(&set, "node-c"), "192.168.1.3", "internal_ip_fallback");
-	ASSERT_TRUE(has_prefix(find_peer(&set, "node-b"), "192.168.1.2"), "b_internal_ip");
-	ASSERT_TRUE(has_prefix(find_peer(&set, "node-b"), "10.244.1.0/24"), "b_podcidr");
-	ASSERT_TRUE(has_prefix(find_peer(&set, "node-b"), "fd00:10:244:1::/64"), "b_podcidr6");
-	ASSERT_TRUE(has_prefix(find_peer(&set, "node-c"), "10.244.2.0/24"), "c_podcidr");
-	ASSERT_TRUE(WAIT_FAKE(f, f->watches == 1), "watching");
-	ASSERT_STREQ(f->watch_rv, "100", "watch_from_list_rv");
-	ASSERT_TRUE(f->watch_bookmarks, "watch_bookmarks");
+	ASSERT_TRUE(notify_ready(r.k, WAIT_MS), "notified_after_list");
+	ASSERT_TRUE(WAIT_STATS(r.k, st.synced && st.nodes == 3), "synced");
+	ASSERT_EQ(fake_get(r.f, &r.f->lists), 2, "two_pages");
+	ASSERT_EQ(kube_take_peers(r.k, &r.set), 2, "peers_without_self");
+	ASSERT_FALSE(notify_ready(r.k, 0), "take_drains_eventfd");
+	ASSERT_TRUE(find_peer(&r.set, "node-a") == NULL, "self_skipped");
+	ASSERT_STREQ(addr_of(&r.set, "node-b"), "10.244.1.1", "calico_annotation_probe");
+	ASSERT_STREQ(addr_of(&r.set, "node-c"), "192.168.1.3", "internal_ip_fallback");
+	ASSERT_TRUE(has_prefix(find_peer(&r.set, "node-b"), "192.168.1.2"), "b_internal_ip");
+	ASSERT_TRUE(has_prefix(find_peer(&r.set, "node-b"), "10.244.1.0/24"), "b_podcidr");
+	ASSERT_TRUE(has_prefix(find_peer(&r.set, "node-b"), "fd00:10:244:1::/64"), "b_podcidr6");
+	ASSERT_TRUE(has_prefix(find_peer(&r.set, "node-c"), "10.244.2.0/24"), "c_podcidr");
+	ASSERT_TRUE(WAIT_FAKE(r.f, r.f->watches == 1), "watching");
+	ASSERT_STREQ(r.f->watch_rv, "100", "watch_from_list_rv");
+	ASSERT_TRUE(r.f->watch_bookmarks, "watch_bookmarks");
 
 	/* ADDED */
-	fake_event(f, "ADDED",
+	fake_event(r.f, "ADDED",
 		   make_node("node-d", "101", "192.168.1.4", VXLAN, "10.244.3.0", NULL, NULL));
-	ASSERT_TRUE(notify_ready(k, WAIT_MS), "added_notified");
-	ASSERT_EQ(kube_take_peers(k, &set), 3, "added_peers");
-	ASSERT_STREQ(addr_of(&set, "node-d"), "10.244.3.0", "added_vxlan_probe");
+	ASSERT_TRUE(notify_ready(r.k, WAIT_MS), "added_notified");
+	ASSERT_EQ(kube_take_peers(r.k, &r.set), 3, "added_peers");
+	ASSERT_STREQ(addr_of(&r.set, "node-d"), "10.244.3.0", "added_vxlan_probe");
 
 	/* MODIFIED: node-c gets a WireGuard address, which becomes its probe address */
-	fake_event(f, "MODIFIED",
+	fake_event(r.f, "MODIFIED",
 		   make_node("node-c", "102", "192.168.1.3", WGADDR, "10.244.2.9", "10.244.2.0/24",
 			     NULL));
-	ASSERT_TRUE(notify_ready(k, WAIT_MS), "modified_notified");
-	kube_take_peers(k, &set);
-	ASSERT_STREQ(addr_of(&set, "node-c"), "10.244.2.9", "modified_probe");
-	ASSERT_TRUE(has_prefix(find_peer(&set, "node-c"), "192.168.1.3"), "modified_keeps_ip");
+	ASSERT_TRUE(notify_ready(r.k, WAIT_MS), "modified_notified");
+	kube_take_peers(r.k, &r.set);
+	ASSERT_STREQ(addr_of(&r.set, "node-c"), "10.244.2.9", "modified_probe");
+	ASSERT_TRUE(has_prefix(find_peer(&r.set, "node-c"), "192.168.1.3"), "modified_keeps_ip");
 
 	/* MODIFIED with nothing that matters (a heartbeat): no notification */
 	n = make_node("node-b", "103", "192.168.1.2", IPIP, "10.244.1.1", "10.244.1.0/24",
 		      "fd00:10:244:1::/64");
 	json_object_set_new(json_object_get(n, "status"), "phase", json_string("Running"));
-	fake_event(f, "MODIFIED", n);
-	ASSERT_TRUE(WAIT_STATS(k, st.events[1] == 2), "heartbeat_seen");
-	ASSERT_FALSE(notify_ready(k, 100), "heartbeat_not_notified");
+	fake_event(r.f, "MODIFIED", n);
+	ASSERT_TRUE(WAIT_STATS(r.k, st.events[1] == 2), "heartbeat_seen");
+	ASSERT_FALSE(notify_ready(r.k, 100), "heartbeat_not_notified");
 
 	/* this node changing is not a peer change either */
-	fake_event(f, "MODIFIED",
+	fake_event(r.f, "MODIFIED",
 		   make_node("node-a", "104", "192.168.1.1", NULL, NULL, NULL, NULL));
-	ASSERT_TRUE(WAIT_STATS(k, st.events[1] == 3), "self_seen");
-	ASSERT_FALSE(notify_ready(k, 100), "self_not_notified");
+	ASSERT_TRUE(WAIT_STATS(r.k, st.events[1] == 3), "self_seen");
+	ASSERT_FALSE(notify_ready(r.k, 100), "self_not_notified");
 
 	/* DELETED */
-	fake_event(f, "DELETED",
+	fake_event(r.f, "DELETED",
 		   make_node("node-d", "105", "192.168.1.4", VXLAN, "10.244.3.0", NULL, NULL));
-	ASSERT_TRUE(notify_ready(k, WAIT_MS), "deleted_notified");
-	ASSERT_EQ(kube_take_peers(k, &set), 2, "deleted_peers");
-	ASSERT_TRUE(find_peer(&set, "node-d") == NULL, "deleted_gone");
+	ASSERT_TRUE(notify_ready(r.k, WAIT_MS), "deleted_notified");
+	ASSERT_EQ(kube_take_peers(r.k, &r.set), 2, "deleted_peers");
+	ASSERT_TRUE(find_peer(&r.set, "node-d") == NULL, "deleted_gone");
 
 	/* BOOKMARK: the next watch starts from it */
-	fake_step(f, STEP_LINE,
+	fake_step(r.f, STEP_LINE,
 		  "{\"type\":\"BOOKMARK\",\"object\":{\"kind\":\"Node\",\"apiVersion\":\"v1\","
 		  "\"metadata\":{\"resourceVersion\":\"200\",\"annotations\":"
 		  "{\"k8s.io/initial-events-end\":\"true\"}}}}");
-	ASSERT_TRUE(WAIT_STATS(k, st.events[3] == 1), "bookmark_seen");
-	ASSERT_FALSE(notify_ready(k, 0), "bookmark_not_notified");
-	fake_step(f, STEP_END, NULL);
-	ASSERT_TRUE(WAIT_FAKE(f, f->watches == 2), "rewatch_after_end");
-	ASSERT_STREQ(f->watch_rv, "200", "rewatch_from_bookmark");
-	ASSERT_EQ(fake_get(f, &f->lists), 2, "no_relist");
+	ASSERT_TRUE(WAIT_STATS(r.k, st.events[3] == 1), "bookmark_seen");
+	ASSERT_FALSE(notify_ready(r.k, 0), "bookmark_not_notified");
+	fake_step(r.f, STEP_END, NULL);
+	ASSERT_TRUE(WAIT_FAKE(r.f, r.f->watches == 2), "rewatch_after_end");
+	ASSERT_STREQ(r.f->watch_rv, "200", "rewatch_from_bookmark");
+	ASSERT_EQ(fake_get(r.f, &r.f->lists), 2, "no_relist");
 	{
 		struct wp_kube_stats st;
 
-		kube_get_stats(k, &st);
+		kube_get_stats(r.k, &st);
 		for (int r = 0; r < KUBE_ERR_MAX; r++)
 			ASSERT_EQ(st.errors[r], 0, kube_error_name(r));
 		ASSERT_EQ(st.peers, 2, "stats_peers");
 		ASSERT_TRUE(st.last_success > 1.6e9, "last_success");
 	}
 out:
-	kube_stop(k);
-	peer_set_free(&set);
-	fake_free(f);
+	kube_run_end(&r);
 }
 
 void kube_case_relist_gone(void)
 {
-	struct fake_api *f = fake_start();
-	struct wp_peer_set set = {};
-	struct wp_kube_opts o;
-	struct wp_kube *k = NULL;
+	struct kube_run r;
 	int lists;
 
-	if (!ASSERT_OK_PTR(f, "fake_start"))
-		return;
-	fake_three_nodes(f);
-	o = test_opts(f);
-	k = client_start(&o);
-	if (!ASSERT_OK_PTR(k, "kube_start") || !ASSERT_TRUE(WAIT_FAKE(f, f->watches == 1), "watch"))
+	if (!kube_run_fake(&r) || !kube_run_client(&r, "kube_start", true))
 		goto out;
 
 	/* the cluster changes while the watch falls behind: node-c goes, node-e comes */
-	pthread_mutex_lock(&f->lock);
-	json_array_remove(f->nodes, 2);
-	json_array_append_new(f->nodes, make_node("node-e", "150", "192.168.1.5", NULL, NULL,
-						  "10.244.5.0/24", NULL));
-	strcpy(f->rv, "300");
-	pthread_mutex_unlock(&f->lock);
-	fake_step(f, STEP_LINE,
+	pthread_mutex_lock(&r.f->lock);
+	json_array_remove(r.f->nodes, 2);
+	json_array_append_new(r.f->nodes, make_node("node-e", "150", "192.168.1.5", NULL, NULL,
+						    "10.244.5.0/24", NULL));
+	strcpy(r.f->rv, "300");
+	pthread_mutex_unlock(&r.f->lock);
+	fake_step(r.f, STEP_LINE,
 		  "{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\",\"apiVersion\":\"v1\","
 		  "\"metadata\":{},\"status\":\"Failure\",\"message\":\"too old resource "
 		  "version: 100 (250)\",\"reason\":\"Expired\",\"code\":410}}");
-	ASSERT_TRUE(WAIT_STATS(k, st.lists == 2 && st.errors[KUBE_ERR_GONE] == 1), "relisted");
-	kube_take_peers(k, &set);
-	ASSERT_TRUE(find_peer(&set, "node-c") == NULL, "relist_removes");
-	ASSERT_STREQ(addr_of(&set, "node-e"), "192.168.1.5", "relist_adds");
-	ASSERT_TRUE(WAIT_FAKE(f, f->watches == 2), "watch_after_relist");
-	ASSERT_STREQ(f->watch_rv, "300", "watch_from_new_rv");
+	ASSERT_TRUE(WAIT_STATS(r.k, st.lists == 2 && st.errors[KUBE_ERR_GONE] == 1), "relisted");
+	kube_take_peers(r.k, &r.set);
+	ASSERT_TRUE(find_peer(&r.set, "node-c") == NULL, "relist_removes");
+	ASSERT_STREQ(addr_of(&r.set, "node-e"), "192.168.1.5", "relist_adds");
+	ASSERT_TRUE(WAIT_FAKE(r.f, r.f->watches == 2), "watch_after_relist");
+	ASSERT_STREQ(r.f->watch_rv, "300", "watch_from_new_rv");
 
 	/* 410 as the HTTP status of the watch request */
-	pthread_mutex_lock(&f->lock);
-	f->watch_status = 410;
-	f->watch_status_n = 1;
-	pthread_mutex_unlock(&f->lock);
-	fake_step(f, STEP_END, NULL);
-	ASSERT_TRUE(WAIT_STATS(k, st.lists == 3 && st.errors[KUBE_ERR_GONE] == 2),
+	fake_watch_status(r.f, 410, 1);
+	fake_step(r.f, STEP_END, NULL);
+	ASSERT_TRUE(WAIT_STATS(r.k, st.lists == 3 && st.errors[KUBE_ERR_GONE] == 2),
 		    "relisted_http_410");
-	ASSERT_TRUE(WAIT_STATS(k, st.up), "up_again");
+	ASSERT_TRUE(WAIT_STATS(r.k, st.up), "up_again");
 
 	/* a server that answers every watch with 410: relists, but backed off */
-	ASSERT_TRUE(WAIT_FAKE(f, f->watches == 4), "watching_again");
-	pthread_mutex_lock(&f->lock);
-	f->watch_status_n = 1000000;
-	lists = f->lists;
-	pthread_mutex_unlock(&f->lock);
-	fake_step(f, STEP_END, NULL);
+	ASSERT_TRUE(WAIT_FAKE(r.f, r.f->watches == 4), "watching_again");
+	lists = fake_get(r.f, &r.f->lists);
+	fake_watch_status(r.f, 410, 1000000);
+	fake_step(r.f, STEP_END, NULL);
 	usleep(1000000);
-	ASSERT_LT(fake_get(f, &f->lists) - lists, 20, "relists_backed_off");
-	ASSERT_GT(fake_get(f, &f->lists) - lists, 2, "relists_go_on");
-	pthread_mutex_lock(&f->lock);
-	f->watch_status_n = 0;
-	pthread_mutex_unlock(&f->lock);
+	ASSERT_LT(fake_get(r.f, &r.f->lists) - lists, 20, "relists_backed_off");
+	ASSERT_GT(fake_get(r.f, &r.f->lists) - lists, 2, "relists_go_on");
+	fake_watch_status(r.f, 410, 0);
 out:
-	kube_stop(k);
-	peer_set_free(&set);
-	fake_free(f);
+	kube_run_end(&r);
 }
 
 void kube_case_auth_token(void)
 {
-	struct fake_api *f = fake_start();
-	struct wp_peer_set set = {};
-	struct wp_kube_opts o;
-	struct wp_kube *k = NULL;
+	struct kube_run r;
 	int watches;
 
-	if (!ASSERT_OK_PTR(f, "fake_start"))
-		return;
-	fake_three_nodes(f);
-	o = test_opts(f);
-	k = client_start(&o);
-	if (!ASSERT_OK_PTR(k, "kube_start") || !ASSERT_TRUE(WAIT_FAKE(f, f->watches == 1), "watch"))
+	if (!kube_run_fake(&r) || !kube_run_client(&r, "kube_start", true))
 		goto out;
 
 	/* the server now wants a rotated token the file does not hold yet: 401 */
-	pthread_mutex_lock(&f->lock);
-	strcpy(f->token, "tok-2");
-	pthread_mutex_unlock(&f->lock);
-	fake_step(f, STEP_END, NULL);
-	ASSERT_TRUE(WAIT_STATS(k, st.errors[KUBE_ERR_HTTP_401] >= 2 && !st.up), "http_401");
-	ASSERT_EQ(kube_take_peers(k, &set), 2, "peers_kept_on_401");
+	pthread_mutex_lock(&r.f->lock);
+	strcpy(r.f->token, "tok-2");
+	pthread_mutex_unlock(&r.f->lock);
+	fake_step(r.f, STEP_END, NULL);
+	ASSERT_TRUE(WAIT_STATS(r.k, st.errors[KUBE_ERR_HTTP_401] >= 2 && !st.up), "http_401");
+	ASSERT_EQ(kube_take_peers(r.k, &r.set), 2, "peers_kept_on_401");
 
 	/* the kubelet rotates the file: the next attempt reads and sends it */
 	write_file("token", "tok-2\n");
-	ASSERT_TRUE(WAIT_FAKE(f, f->watches == 2), "watch_with_new_token");
-	ASSERT_STREQ(f->last_token, "tok-2", "new_token_sent");
-	ASSERT_TRUE(WAIT_STATS(k, st.up), "up_after_rotation");
+	ASSERT_TRUE(WAIT_FAKE(r.f, r.f->watches == 2), "watch_with_new_token");
+	ASSERT_STREQ(r.f->last_token, "tok-2", "new_token_sent");
+	ASSERT_TRUE(WAIT_STATS(r.k, st.up), "up_after_rotation");
 
 	/* RBAC says no */
-	pthread_mutex_lock(&f->lock);
-	f->watch_status = 403;
-	f->watch_status_n = 2;
-	watches = f->watches;
-	pthread_mutex_unlock(&f->lock);
-	fake_step(f, STEP_END, NULL);
-	ASSERT_TRUE(WAIT_STATS(k, st.errors[KUBE_ERR_HTTP_403] == 2), "http_403");
-	ASSERT_TRUE(WAIT_FAKE(f, f->watches == watches + 3), "watch_after_403");
-	ASSERT_EQ(kube_take_peers(k, &set), 2, "peers_kept_on_403");
+	watches = fake_get(r.f, &r.f->watches);
+	fake_watch_status(r.f, 403, 2);
+	fake_step(r.f, STEP_END, NULL);
+	ASSERT_TRUE(WAIT_STATS(r.k, st.errors[KUBE_ERR_HTTP_403] == 2), "http_403");
+	ASSERT_TRUE(WAIT_FAKE(r.f, r.f->watches == watches + 3), "watch_after_403");
+	ASSERT_EQ(kube_take_peers(r.k, &r.set), 2, "peers_kept_on_403");
 
 	/* a token file that vanished */
-	kube_stop(k);
+	kube_stop(r.k);
 	write_file("token", "");
-	k = client_start(&o);
-	ASSERT_TRUE(WAIT_STATS(k, st.errors[KUBE_ERR_TOKEN] >= 1 && !st.synced),
+	r.k = client_start(&r.o);
+	ASSERT_TRUE(WAIT_STATS(r.k, st.errors[KUBE_ERR_TOKEN] >= 1 && !st.synced),
 		    "token_unreadable");
 out:
-	kube_stop(k);
-	peer_set_free(&set);
-	fake_free(f);
+	kube_run_end(&r);
 }
 
 /*
@@ -238,9 +200,7 @@ out:
 void kube_case_watch_line_chunk(void)
 {
 	struct xfer x = { .watch = true, .max = 4096 };
-	struct fake_api *f;
-	struct wp_kube_opts o;
-	struct wp_kube *k = NULL;
+	struct kube_run r;
 	char *chunk = malloc(2);
 
 	if (!ASSERT_OK_PTR(chunk, "malloc"))
@@ -258,55 +218,41 @@ void kube_case_watch_line_chunk(void)
 	free(x.buf);
 	free(chunk);
 
-	f = fake_start();
-	if (!ASSERT_OK_PTR(f, "fake_start"))
-		return;
-	fake_three_nodes(f);
-	o = test_opts(f);
-	k = client_start(&o);
-	if (!ASSERT_OK_PTR(k, "kube_start") || !ASSERT_TRUE(WAIT_FAKE(f, f->watches == 1), "watch"))
+	if (!kube_run_fake(&r) || !kube_run_client(&r, "kube_start", true))
 		goto out;
-	fake_step(f, STEP_LINE, "s");
-	ASSERT_TRUE(WAIT_STATS(k, st.errors[KUBE_ERR_BAD_JSON] == 1), "api_bad_json");
-	ASSERT_TRUE(WAIT_FAKE(f, f->watches == 2), "api_rewatch");
+	fake_step(r.f, STEP_LINE, "s");
+	ASSERT_TRUE(WAIT_STATS(r.k, st.errors[KUBE_ERR_BAD_JSON] == 1), "api_bad_json");
+	ASSERT_TRUE(WAIT_FAKE(r.f, r.f->watches == 2), "api_rewatch");
 out:
-	kube_stop(k);
-	fake_free(f);
+	kube_run_end(&r);
 }
 
 /* More nodes than max_nodes: the list fails (too_large), nothing half-applied. */
 void kube_case_node_cap(void)
 {
-	struct fake_api *f = fake_start();
-	struct wp_kube_opts o;
-	struct wp_kube *k = NULL;
+	struct kube_run r;
 
-	if (!ASSERT_OK_PTR(f, "fake_start"))
+	if (!kube_run_fake(&r))
 		return;
-	fake_three_nodes(f);
-	o = test_opts(f);
-	o.max_nodes = 2;
-	k = client_start(&o);
-	if (!ASSERT_OK_PTR(k, "kube_start"))
+	r.o.max_nodes = 2;
+	if (!kube_run_client(&r, "kube_start", false))
 		goto out;
-	ASSERT_TRUE(WAIT_STATS(k, st.errors[KUBE_ERR_TOO_LARGE] >= 1), "too_large_counted");
-	ASSERT_TRUE(WAIT_STATS(k, !st.synced && st.nodes == 0), "nothing_applied");
+	ASSERT_TRUE(WAIT_STATS(r.k, st.errors[KUBE_ERR_TOO_LARGE] >= 1), "too_large_counted");
+	ASSERT_TRUE(WAIT_STATS(r.k, !st.synced && st.nodes == 0), "nothing_applied");
 	/* room for them: the next list succeeds */
-	kube_stop(k);
-	o.max_nodes = 3;
-	k = client_start(&o);
-	if (!ASSERT_OK_PTR(k, "kube_start_3"))
+	kube_stop(r.k);
+	r.o.max_nodes = 3;
+	if (!kube_run_client(&r, "kube_start_3", false))
 		goto out;
-	ASSERT_TRUE(WAIT_STATS(k, st.synced && st.nodes == 3), "three_fit");
+	ASSERT_TRUE(WAIT_STATS(r.k, st.synced && st.nodes == 3), "three_fit");
 	/* a watch ADDED beyond the cap is ignored and counted */
-	if (!ASSERT_TRUE(WAIT_FAKE(f, f->watches >= 1), "watch"))
+	if (!ASSERT_TRUE(WAIT_FAKE(r.f, r.f->watches >= 1), "watch"))
 		goto out;
-	fake_event(f, "ADDED", make_node("node-d", "101", "192.168.1.4", NULL, NULL, NULL, NULL));
-	ASSERT_TRUE(WAIT_STATS(k, st.errors[KUBE_ERR_TOO_LARGE] == 1 && st.nodes == 3),
+	fake_event(r.f, "ADDED", make_node("node-d", "101", "192.168.1.4", NULL, NULL, NULL, NULL));
+	ASSERT_TRUE(WAIT_STATS(r.k, st.errors[KUBE_ERR_TOO_LARGE] == 1 && st.nodes == 3),
 		    "watch_add_capped");
 out:
-	kube_stop(k);
-	fake_free(f);
+	kube_run_end(&r);
 }
 
 void test_kube_discovery(void)

@@ -312,8 +312,18 @@ void test_lifetime_protocol(void)
 		ASSERT_EQ(lt_interval_ns(&o, &q, false, &src), o.min_ns, "back at MIN");
 		ASSERT_EQ(src, WP_IVS_PASSIVE, "source passive");
 		q.lo_ns[LT_SELF] = q.lo_ns[LT_PEER] = NS(12);
+		lt_observe_rx(&q, 50);
+		lt_tick(&o, &q, NS(199), 0, 1, 0, false, true, 1, &m);
 		lt_on_probe_done(&q, false, NS(200), &(bool){ false });
-		ASSERT_EQ(lt_lower_ns(&q), 0, "a failed keep-alive: lower dropped");
+		lt_observe_rx(&q, 51);
+		lt_tick(&o, &q, NS(201), 0, 1, 0, false, true, 1, &m);
+		ASSERT_EQ(lt_lower_ns(&q), NS(12),
+			  "a failed keep-alive, but a packet came back (agent down): kept");
+		lt_on_probe_done(&q, false, NS(210), &(bool){ false });
+		lt_tick(&o, &q, NS(210.5), 0, 1, 0, false, true, 1, &m);
+		ASSERT_EQ(lt_lower_ns(&q), NS(12), "judged only a tick later");
+		lt_tick(&o, &q, NS(211), 0, 1, 0, false, true, 1, &m);
+		ASSERT_EQ(lt_lower_ns(&q), 0, "a failed keep-alive, nothing back: lower dropped");
 	}
 	if (test__start_subtest("search_steps")) {
 		memset(&q, 0, sizeof(q));

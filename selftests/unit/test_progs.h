@@ -18,6 +18,7 @@
 #define __WARMPATH_TEST_PROGS_H
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -39,6 +40,15 @@ bool test__start_subtest(const char *name);
 void test__fail(void);
 /* A message on stdout prefixed with the current test / subtest name. */
 void test__printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* A failed assert's line: "name:FAIL <message> (file:line)". */
+static inline void test__print_failure(const char *file, int line, const char *name,
+				       const char *fmt, va_list ap)
+{
+	printf("%s:FAIL ", name);
+	vprintf(fmt, ap);
+	printf(" (%s:%d)\n", file, line);
+}
 
 /* Print the outcome of one assert; returns ok. */
 bool test__assert_report(bool ok, const char *file, int line, const char *name, const char *fmt,

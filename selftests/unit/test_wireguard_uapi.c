@@ -21,6 +21,7 @@
 #include <bpf/libbpf.h>
 #include "datapath.skel.h"
 #include "datapath_check.h"
+#include "test_helpers.h"
 #include "test_progs.h"
 #include "wireguard.h"
 
@@ -209,24 +210,12 @@ static void uapi_garbage(void)
 	}
 }
 
-/* xorshift64*: the same sequence on every machine. */
-static __u64 prng(__u64 *state)
-{
-	__u64 x = *state;
-
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	*state = x;
-	return x * 0x2545F4914F6CDD1DULL;
-}
-
 /* The canned reply cut at every length, and with random bytes flipped: never a crash. */
 static void uapi_random(void)
 {
 	size_t len = strlen(canned_reply), i;
 	char buf[sizeof(canned_reply)], err[256];
-	__u64 rng = 0x77a9e5eedULL;
+	uint64_t rng = 0x77a9e5eedULL;
 	int ok_count = 0, fail_count = 0;
 	struct wg_device d;
 
@@ -239,11 +228,11 @@ static void uapi_random(void)
 		wg_device_free(&d);
 	}
 	for (i = 0; i < 20000; i++) {
-		int flips = 1 + prng(&rng) % 4, ret;
+		int flips = 1 + test_prng(&rng) % 4, ret;
 
 		memcpy(buf, canned_reply, len);
 		for (int k = 0; k < flips; k++)
-			buf[prng(&rng) % len] = prng(&rng) & 0xff;
+			buf[test_prng(&rng) % len] = test_prng(&rng) & 0xff;
 		ret = wg_uapi_parse(buf, len, &d, err, sizeof(err));
 		if (!ASSERT_TRUE(ret == 0 || (ret < 0 && err[0]), fmt_name("flip%zu", i)))
 			break;

@@ -24,12 +24,8 @@ PORT=7001
 CLOSED=7002
 SPORT=7003
 MPORT=9051
-NS_A=${WP_TAG}a
-NS_B=${WP_TAG}b
-A_ADDR=10.232.0.1
-B_ADDR=10.232.0.2
 
-veth_pair "$NS_A" "$NS_B" $A_ADDR $B_ADDR || { fail "setup: veth"; wp_finish; }
+veth_ab 10.232.0 || { fail "setup: veth"; wp_finish; }
 udp_listen "$NS_A" $PORT
 udp_listen "$NS_B" $PORT
 pin_new PIN 1 "$NS_A"

@@ -23,10 +23,6 @@ N=10
 K=4
 PORT=7000
 CYCLES=3
-NS_A=${WP_TAG}a
-NS_B=${WP_TAG}b
-A_ADDR=10.231.0.1
-B_ADDR=10.231.0.2
 DS=$WP_ROOT/deploy/kubernetes/daemonset.yaml
 
 # the capabilities the DaemonSet adds: add: ["BPF", "NET_ADMIN", ...]
@@ -59,7 +55,7 @@ GOT=$("${SETPRIV[@]}" awk '/^CapEff:/ { print $2 }' /proc/self/status)
 check_eq "$((16#${GOT:-0}))" "$WANT_MASK" "setpriv: effective set is exactly the DaemonSet's (CapEff $GOT)"
 check_eq "$(( (16#${GOT:-0} >> 21) & 1 ))" 0 "setpriv: no CAP_SYS_ADMIN"
 
-veth_pair "$NS_A" "$NS_B" $A_ADDR $B_ADDR || { fail "setup: veth"; wp_finish; }
+veth_ab 10.231.0 || { fail "setup: veth"; wp_finish; }
 udp_sink "$NS_B" $PORT
 pin_new PIN 1 "$NS_A"
 LOG=$WP_TMP/agent.log

@@ -27,12 +27,8 @@ N=10
 PORT=7000
 UDP_LEN=44 # 14 eth + 20 ip + 8 udp + 2
 ICMP_LEN=98 # 14 eth + 20 ip + 8 icmp + 56
-NS_A=${WP_TAG}a
-NS_B=${WP_TAG}b
-A_ADDR=10.230.0.1
-B_ADDR=10.230.0.2
 
-veth_pair "$NS_A" "$NS_B" $A_ADDR $B_ADDR || { fail "setup: veth"; wp_finish; }
+veth_ab 10.230.0 || { fail "setup: veth"; wp_finish; }
 udp_sink "$NS_A" $PORT
 udp_sink "$NS_B" $PORT
 pin_new PIN 1 "$NS_A"
@@ -53,10 +49,8 @@ traffic()
 
 check_counts()
 {
-	check_eq "$(wait_peer "$PIN" b tx_packets $E_TX 5)" $E_TX "$1: tx_packets"
-	check_eq "$(wait_peer "$PIN" b rx_packets $E_RX 5)" $E_RX "$1: rx_packets"
-	check_eq "$(peer_get "$PIN" b tx_bytes)" $E_TXB "$1: tx_bytes"
-	check_eq "$(peer_get "$PIN" b rx_bytes)" $E_RXB "$1: rx_bytes"
+	check_peer_counts "$PIN" b "$1" 5 tx_packets=$E_TX rx_packets=$E_RX tx_bytes=$E_TXB \
+		rx_bytes=$E_RXB
 }
 
 # foreign matchall filters at PRIO on vA in DIR

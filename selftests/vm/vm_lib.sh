@@ -2,31 +2,11 @@
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #
 # Shared by selftests/vm/test_*.sh (run inside the vmtest guest, also runnable
-# on any host as root): selftests/lib.sh plus a veth pair between two tagged
-# namespaces and small readers of the agent's state.
+# on any host as root): selftests/lib.sh (veth_ab: the veth pair between two
+# tagged namespaces) plus small readers of the agent's state.
 
 # shellcheck source=selftests/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
-
-# veth_pair NS_A NS_B ADDR_A ADDR_B: vA (in NS_A) <-> vB (in NS_B), /24, up.
-veth_pair()
-{
-	ns_add "$1" && ns_add "$2" || return 1
-	ip -n "$1" link add vA type veth peer name vB netns "$2" || return 1
-	iface_disable_ipv6 "$1" vA
-	iface_disable_ipv6 "$2" vB
-	ip -n "$1" addr add "$3/24" dev vA
-	ip -n "$2" addr add "$4/24" dev vB
-	ip -n "$1" link set vA up
-	ip -n "$2" link set vB up
-	ping_n "$1" "$4" 1
-}
-
-# ifindex NS IF
-ifindex()
-{
-	ip -n "$1" -j link show "$2" | jq '.[0].ifindex'
-}
 
 # tc_ours NS IF DIR: how many tc filters at warmpath's handle 0x5750
 tc_ours()

@@ -127,6 +127,16 @@ static void finish(struct lt_peer *p, enum lt_result r, __u64 now)
 	p->deadline_ns = 0;
 }
 
+void lt_restore(const struct lt_opts *o, struct lt_peer *p, __u64 lower, __u64 upper, __u64 trials,
+		__u64 now)
+{
+	p->lo_ns[LT_SELF] = p->lo_ns[LT_PEER] = lower;
+	p->hi_ns[LT_SELF] = p->hi_ns[LT_PEER] = upper > lower ? upper : 0;
+	p->trials = trials;
+	p->last_trial_ns = now; /* tried again after --lifetime-trial-every, like any other */
+	p->converged = search_done(o, p);
+}
+
 void lt_reset(struct lt_peer *p, __u64 gap_ns)
 {
 	p->lo_ns[LT_SELF] = p->lo_ns[LT_PEER] = 0;
@@ -193,6 +203,13 @@ int lt_tick(const struct lt_opts *o, struct lt_peer *p, __u64 now, __u64 workloa
 		p->workload_ns = now;
 		p->workload_mark = workload;
 	}
+	if (p->ka_failed_ns && now >= p->ka_failed_ns + o->tick_ns) {
+		/* nothing came back since the keep-alive went: the path did not stay open */
+		if (p->rx_now == p->rx_at_fail && lt_lower_ns(p))
+			lt_reset(p, 0);
+		p->ka_failed_ns = 0;
+	}
+	p->rx_mark = p->rx_now;
 	if (fpd != p->fpd_mark) {
 		/* a first packet met the trial (its retransmission may come after the abort) */
 		if (lt_holding(p) || (p->ended_ns && now - p->ended_ns <= LT_HIT_WINDOW_NS))
@@ -344,10 +361,17 @@ void lt_on_peer_request(struct lt_peer *p, __u64 now)
 void lt_on_probe_done(struct lt_peer *p, bool answered, __u64 now, bool *was_test)
 {
 	*was_test = p->phase == LT_TESTING;
-	if (*was_test)
+	if (*was_test) {
 		record(p, LT_SELF, answered, now);
-	else if (!answered && lt_lower_ns(p))
-		lt_reset(p, 0); /* a keep-alive failed: what was learned is in doubt */
+	} else if (!answered && lt_lower_ns(p) && !p->ka_failed_ns) {
+		p->ka_failed_ns = now; /* what was learned is in doubt: lt_tick judges */
+		p->rx_at_fail = p->rx_mark;
+	}
+}
+
+void lt_observe_rx(struct lt_peer *p, __u64 rx_packets)
+{
+	p->rx_now = rx_packets;
 }
 
 const char *lt_result_name(enum lt_result r)

@@ -110,6 +110,9 @@ struct lt_peer {
 	__u64 results[LT_NR_RESULTS];
 	__u64 workload_hits; /* first packets lost during a trial */
 	__u64 resets; /* learned values dropped on contrary evidence */
+	/* a keep-alive failed: judged at a later tick (did anything come back?) */
+	__u64 ka_failed_ns;
+	__u64 rx_now, rx_mark, rx_at_fail; /* packets from the peer (lt_observe_rx) */
 };
 
 /* The path's bounds: both directions survived lower; 0 when unknown. */
@@ -136,6 +139,13 @@ bool lt_next_trial(const struct lt_opts *o, const struct lt_peer *p, __u64 *gap_
  */
 int lt_tick(const struct lt_opts *o, struct lt_peer *p, __u64 now, __u64 workload, __u64 fpd,
 	    __u64 last_gap_ns, bool coordinator, bool can_trial, __u32 id, struct lt_msg *out);
+/*
+ * Packets from the peer so far (workload and probes), before each lt_tick: a
+ * keep-alive that failed while something still came back from the peer (an
+ * ICMP port unreachable from a peer whose agent is down, workload) says the
+ * path is open, not that it expired.
+ */
+void lt_observe_rx(struct lt_peer *p, __u64 rx_packets);
 /* When the agent must look again (a test or reopen deadline); 0: nothing pending. */
 __u64 lt_wake_ns(const struct lt_peer *p);
 /* A trial message from the peer. Returns LT_DO_* bits; *out is the answer to send, if any. */
@@ -145,9 +155,16 @@ int lt_on_msg(const struct lt_opts *o, struct lt_peer *p, const struct lt_msg *i
 void lt_on_peer_request(struct lt_peer *p, __u64 now);
 /*
  * Our probe to the peer ended. test: it was the trial's test. A keep-alive
- * that failed outside a trial is contrary evidence.
+ * that failed outside a trial is contrary evidence, unless something came
+ * back from the peer by the next tick (judged there).
  */
 void lt_on_probe_done(struct lt_peer *p, bool answered, __u64 now, bool *was_test);
+/*
+ * What a previous agent learned (the pinned map keeps it across restarts):
+ * both directions survived lower, failed at upper (0: none); trials so far.
+ */
+void lt_restore(const struct lt_opts *o, struct lt_peer *p, __u64 lower, __u64 upper, __u64 trials,
+		__u64 now);
 /* Drop what was learned (contrary evidence): upper becomes min(upper, gap) when gap > 0. */
 void lt_reset(struct lt_peer *p, __u64 gap_ns);
 

@@ -86,15 +86,31 @@ __u64 lifetime_step(struct agent *a, int i, __u64 now, bool *holding)
 	__u64 workload =
 		(s->tx_packets - s->tx_probe_packets) + (s->rx_packets - s->rx_probe_packets);
 	enum lt_phase was = e->lt.phase;
+	__u64 resets = e->lt.resets;
 	struct lt_msg msg = {};
 	__u64 wake;
 	int act;
 
+	/* first look at the peer: what the previous agent learned, from the pinned map */
+	if (!e->lt.workload_ns && a->lt.enabled && s->interval_source == WP_IVS_TRIAL &&
+	    s->learned_lower_ns) {
+		lt_restore(&a->lt, &e->lt, s->learned_lower_ns, s->learned_upper_ns,
+			   s->lifetime_trials, now);
+		log_info("lifetime %s: %.2fs learned before the restart, kept", e->name,
+			 s->learned_lower_ns / 1e9);
+	}
 	e->lt_ok = a->lt.enabled && !wg_held;
 	e->lt.passive_upper_ns = s->lifetime_upper_ns;
+	lt_observe_rx(&e->lt, s->rx_packets);
 	act = lt_tick(&a->lt, &e->lt, now, workload, s->first_packet_drops + s->syn_retransmits,
 		      s->cold_gap_ns & ~1ull, coordinator, e->lt_ok && !e->ka.inflight,
 		      (__u32)rand(), &msg);
+	if (e->lt.resets != resets)
+		log_info(
+			"lifetime %s: what was learned is dropped (a keep-alive failed with nothing "
+			"back, or a first packet was lost after a gap it covered); interval back to "
+			"%.1fs",
+			e->name, a->lt.min_ns / 1e9);
 	if (act & LT_DO_PROPOSE)
 		prober_send_trial(&a->prober, i, &msg);
 	if (act & LT_DO_ABORT) {
