@@ -10,7 +10,15 @@
 #   2. iperf3 throughput b1 -> b2 over the wg tunnel, and over the VXLAN
 #      overlay on it, with the agents' programs attached vs not (agents
 #      stopped: SIGTERM detaches), short runs alternating; ratio of the medians
-#      (goal >= 0.98).
+#      (goal >= 0.98);
+#   3. lifetimes (issue 16), in the lifetime lab (scripts/lab_lifetime.sh: a1
+#      behind a 6 s NAT, c1 behind a 20 s NAT, b1 public): each path's true
+#      lifetime measured, then agents at a fixed 4 s interval vs
+#      --keepalive-interval auto:4-60: learned bounds, learning time, probe
+#      exchanges per minute on the idle pairs and their ratio (goal <= 0.35 on
+#      the 20 s site), SYNs lost after long idle periods (goal 0) and workload
+#      SYNs lost to trials (goal <= 1 per pair). BENCH_LIFETIME=0 skips it,
+#      BENCH_LIFETIME=only runs only it.
 # Environment: BENCH_WINDOW (probe window per mode, 30 s), BENCH_ROUNDS (iperf3
 # rounds, 6), BENCH_IPERF_TIME (3 s), LAB_KEEPALIVE (2 s).
 # Prints a report; exits non-zero only if the lab or a measurement fails.
@@ -22,6 +30,8 @@ cd "$ROOT"
 export LAB=wpbench LAB_INDEX=2
 # shellcheck source=scripts/lab.sh
 . scripts/lab.sh
+# shellcheck source=scripts/lab_lifetime.sh
+. scripts/lab_lifetime.sh
 lab_prelude bench-lab
 command -v iperf3 >/dev/null || { echo "bench-lab: iperf3 missing" >&2; exit 2; }
 
@@ -62,8 +72,6 @@ probes()
 	for p in "${BUSY[@]}"; do lab_busy_stop "${p%-*}" "${p#*-}"; done
 }
 
-per_min() { awk -v n="$1" -v s="$2" 'BEGIN { printf "%.1f", n * 60 / s }'; }
-
 # iperf ADDR: one run b1 -> ADDR, prints Mbit/s received
 iperf()
 {
@@ -75,6 +83,41 @@ median() { printf '%s\n' "$@" | sort -n | awk '{ a[NR] = $1 } END { print (NR % 
 
 # attached NODE: the agent's pinned tcx links (one per device and direction)
 attached() { find "$(lab_pin "$1")/links" -mindepth 1 2>/dev/null | wc -l; }
+
+# lifetimes: section 3, in the lifetime lab
+lifetimes()
+{
+	local learned=1
+
+	echo
+	echo "3. lifetimes: the lifetime lab (a1 behind a ${LT_NAT_A}s NAT, c1 behind ${LT_NAT_C}s, b1 public)..."
+	lab_down
+	lt_configure
+	lab_up
+	lt_truth
+	lab_agents_start idle
+	# shellcheck disable=SC2119 # all pairs
+	lab_warm
+	sleep 2
+	lt_idle_window base "${LT[base_window]}"
+	if lt_learn; then
+		lt_idle_window safe "${LT[safe_window]}"
+	else
+		learned=0
+	fi
+	lab_agents_stop
+	echo
+	echo "== lifetimes (fixed interval ${LT_FIXED}s vs $LT_AUTO, trial idle ${LT_TRIAL_IDLE}s, every ${LT_TRIAL_EVERY}s) =="
+	[ $learned = 1 ] || echo "  the agents did not start with --keepalive-interval $LT_AUTO: no learned figures"
+	lt_report
+	echo "  goals: lower bound in [0.7 x true, true] within ${LT_LEARN_MAX}s; auto/fixed <= 0.35 on the"
+	echo "  ${LT_NAT_C}s site; drop1 = 0 after an idle window of ${LT[safe_window]}s; wlost <= 1 per pair"
+}
+
+if [ "${BENCH_LIFETIME:-1}" = only ]; then
+	lifetimes
+	exit 0
+fi
 
 echo "warmpath lab bench: 4 nodes, 6 pairs, busy (ping 5/s): ${BUSY[*]}; keepalive ${LAB_KEEPALIVE}s"
 echo "building the lab..."
@@ -91,8 +134,8 @@ TI=0 TC=0 II=0 IC=0
 for p in $(lab_pairs); do
 	t=idle
 	is_busy "$p" && t=busy
-	printf '  %-7s %-6s %16s %16s\n' "$p" "$t" "$(per_min "${PK[idle.$p]}" "${PK[idle.span]}")" \
-		"$(per_min "${PK[constant.$p]}" "${PK[constant.span]}")"
+	printf '  %-7s %-6s %16s %16s\n' "$p" "$t" "$(lab_per_min "${PK[idle.$p]}" "${PK[idle.span]}")" \
+		"$(lab_per_min "${PK[constant.$p]}" "${PK[constant.span]}")"
 	TI=$((TI + ${PK[idle.$p]})) TC=$((TC + ${PK[constant.$p]}))
 	if [ "$t" = idle ]; then II=$((II + ${PK[idle.$p]})) IC=$((IC + ${PK[constant.$p]})); fi
 done
@@ -160,3 +203,5 @@ for path in wg overlay; do
 done
 echo "  (wireguard-go in user space on this machine: runs vary by more than the 2 % the goal"
 echo "   allows; compare the spread of the runs before reading the ratio)"
+
+[ "${BENCH_LIFETIME:-1}" = 0 ] || lifetimes

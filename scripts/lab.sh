@@ -29,7 +29,8 @@
 #  - nftables counters in every node (table inet lab): SYNs to tcp/8080 that
 #    left for / arrived from each other node's pod (syn_out_PEER, syn_in_PEER),
 #    warmpath probe requests / replies put on the wire to each peer
-#    (probe_req_PEER, probe_rep_PEER). A TCP listener (ncat) on POD:8080.
+#    (probe_req_PEER, probe_rep_PEER), lifetime trial messages (probe_trial_PEER),
+#    lab_send's datagrams that arrived (disc_in_PEER). A TCP listener (ncat) on POD:8080.
 #  - Every node has a small veth to the host (LAB-h-NODE, 192.168.251.x/30):
 #    the agent serves /metrics on the node's side, Prometheus (on
 #    127.0.0.1:19090+LAB_INDEX) scrapes it every second.
@@ -41,6 +42,12 @@
 # the state file names, processes by pid and only if their start time still
 # matches; 'lab_up' runs it first when a previous lab was left behind (crash).
 #
+# Site C (LAB_NAT2_TIMEOUT set, nodes c1/c2 in LAB_NODE_LIST): a second NAT
+# router (netns LAB-r2, public side 198.51.100.254 on br-pub, LAN
+# 192.168.20.0/24) with its own UDP conntrack timeout, so that two NATed
+# sites forget their mappings at different times. Sites A and C do not peer
+# (two NATs and no hole punching): lab_pairs leaves a*-c* out.
+#
 # As a command:
 #   scripts/lab.sh up [MODE]   build the lab, start agents (--mode MODE, default idle)
 #   scripts/lab.sh agents MODE restart the agents in another mode
@@ -48,7 +55,9 @@
 #   scripts/lab.sh down        tear everything down
 # As a library: LAB=name LAB_INDEX=n . scripts/lab.sh; lab_up; ...; lab_down
 # Environment: LAB, LAB_INDEX (0-3: host veth subnet and Prometheus port),
-# LAB_NAT_TIMEOUT (5), LAB_KEEPALIVE (2), LAB_COLD (= LAB_NAT_TIMEOUT),
+# LAB_NODE_LIST (the nodes, NATed sites first: "a1 a2 b1 b2"),
+# LAB_NAT_TIMEOUT (5), LAB_NAT2_TIMEOUT (site C's router; none), LAB_KEEPALIVE (2),
+# LAB_COLD (= LAB_NAT_TIMEOUT),
 # LAB_AGENT_IFACES (which devices the agents watch: wg,vx (default), wg or vx),
 # WARMPATH (binary, default ./warmpath).
 
@@ -60,8 +69,10 @@ LAB_RUN=/run/warmpath-lab
 LAB_STATE=$LAB_RUN/$LAB.state
 LAB_DIR=$LAB_RUN/$LAB
 LAB_BPFFS=/sys/fs/bpf
-LAB_NODES=(a1 a2 b1 b2)
+# shellcheck disable=SC2206 # a list of names, split on purpose
+LAB_NODES=(${LAB_NODE_LIST:-a1 a2 b1 b2})
 LAB_NAT_TIMEOUT=${LAB_NAT_TIMEOUT:-5}
+LAB_NAT2_TIMEOUT=${LAB_NAT2_TIMEOUT:-}
 LAB_KEEPALIVE=${LAB_KEEPALIVE:-2}
 LAB_COLD=${LAB_COLD:-$LAB_NAT_TIMEOUT}
 LAB_AGENT_IFACES=${LAB_AGENT_IFACES:-wg,vx}
@@ -98,12 +109,21 @@ lab_idx()
 	a2) echo 2 ;;
 	b1) echo 3 ;;
 	b2) echo 4 ;;
+	c1) echo 5 ;;
+	c2) echo 6 ;;
 	*) return 1 ;;
 	esac
 }
 
 lab_ns() { echo "$LAB-$1"; }
-lab_router_ns() { echo "$LAB-r"; }
+# lab_router_ns [SITE]: the NAT router of site A (default) or C
+lab_router_ns()
+{
+	case "${1:-a}" in
+	c) echo "$LAB-r2" ;;
+	*) echo "$LAB-r" ;;
+	esac
+}
 lab_wg() { echo "$LAB-wg-$1"; }
 lab_vx() { echo "vx-$1"; }
 lab_hostlink() { echo "$LAB-h-$1"; }
@@ -113,37 +133,57 @@ lab_wgaddr() { echo "10.250.0.$(lab_idx "$1")"; }
 lab_pod() { echo "10.244.$(lab_idx "$1").1"; }
 lab_podnet() { echo "10.244.$(lab_idx "$1").0/24"; }
 lab_mac() { echo "02:00:0a:f4:0$(lab_idx "$1"):01"; }
-# underlay: site A on the LAN behind the router, site B on the public segment
+# underlay: sites A and C on LANs behind their routers, site B on the public segment
 lab_underlay()
 {
 	case "$1" in
 	a*) echo "192.168.10.$(lab_idx "$1")" ;;
 	b*) echo "198.51.100.$(($(lab_idx "$1") - 1))" ;;
+	c*) echo "192.168.20.$(lab_idx "$1")" ;;
 	esac
 }
-# distinct listen ports on site A, so that the masquerade keeps them
+# distinct listen ports on the NATed sites, so that the masquerade keeps them
 lab_wgport()
 {
 	case "$1" in
-	a*) echo $((51819 + $(lab_idx "$1"))) ;;
+	a* | c*) echo $((51819 + $(lab_idx "$1"))) ;;
 	*) echo 51820 ;;
 	esac
+}
+# lab_linked X Y: X and Y peer (not across two NATs: sites A and C do not)
+lab_linked()
+{
+	local s
+
+	s=$(lab_site "$1")$(lab_site "$2")
+	[ "$1" != "$2" ] && [ "$s" != ac ] && [ "$s" != ca ]
+}
+# lab_peers_of X: the nodes X peers with
+lab_peers_of()
+{
+	local m
+
+	for m in "${LAB_NODES[@]}"; do
+		if lab_linked "$1" "$m"; then echo "$m"; fi
+	done
 }
 # host side .1, node side .2 of a /30 per node
 lab_hostaddr() { echo "192.168.251.$((LAB_INDEX * 64 + 4 * ($(lab_idx "$1") - 1) + 1))"; }
 lab_nodeaddr() { echo "192.168.251.$((LAB_INDEX * 64 + 4 * ($(lab_idx "$1") - 1) + 2))"; }
 lab_metrics_url() { echo "http://$(lab_nodeaddr "$1"):$LAB_METRICS_PORT"; }
 lab_prom_url() { echo "http://127.0.0.1:$LAB_PROM_PORT"; }
-# every pair once, "x-y"
+# every pair once, "x-y" (the NATed side first: LAB_NODES lists NATed sites first)
 lab_pairs()
 {
 	local i j
 
 	for ((i = 0; i < ${#LAB_NODES[@]}; i++)); do
 		for ((j = i + 1; j < ${#LAB_NODES[@]}; j++)); do
-			echo "${LAB_NODES[i]}-${LAB_NODES[j]}"
+			lab_linked "${LAB_NODES[i]}" "${LAB_NODES[j]}" &&
+				echo "${LAB_NODES[i]}-${LAB_NODES[j]}"
 		done
 	done
+	return 0
 }
 
 # lab_in NODE CMD...: in the node's namespace (ip netns exec: private /sys)
@@ -361,7 +401,7 @@ lab_agents_start()
 		lab_spawn pid "agent-$n" "$LAB_DIR/agent-$n.log" \
 			nsenter --net="/run/netns/$ns" "$WARMPATH" run \
 			--interface "$ifs" \
-			--peers-file "$LAB_DIR/peers" --node-name "$n" \
+			--peers-file "$LAB_DIR/peers-$n" --node-name "$n" \
 			--mode "$mode" --keepalive-interval "$LAB_KEEPALIVE" \
 			--cold-threshold "$LAB_COLD" --probe udp --probe-port $LAB_PROBE_PORT \
 			--metrics-listen "$(lab_nodeaddr "$n"):$LAB_METRICS_PORT" \
@@ -391,7 +431,9 @@ lab_where()
 {
 	local n
 
-	echo "lab $LAB: namespaces $(lab_router_ns) (NAT router) and ${LAB_NODES[*]/#/$LAB-}"
+	echo "lab $LAB: namespaces $(lab_router_ns) (NAT router, UDP ${LAB_NAT_TIMEOUT}s)$(
+		[ -n "$LAB_NAT2_TIMEOUT" ] && echo ", $(lab_router_ns c) (UDP ${LAB_NAT2_TIMEOUT}s)")" \
+		"and ${LAB_NODES[*]/#/$LAB-}"
 	for n in "${LAB_NODES[@]}"; do
 		printf '  %-3s %-26s pod %-11s wg %-10s pins %s\n' "$n" "$(lab_metrics_url "$n")/metrics" \
 			"$(lab_pod "$n")" "$(lab_wgaddr "$n")" "$(lab_pin "$n")"

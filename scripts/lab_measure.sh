@@ -64,6 +64,9 @@ lab_probe_packets()
 		$(lab_counter "$2" "probe_req_$1") + $(lab_counter "$2" "probe_rep_$1")))
 }
 
+# lab_per_min N SECONDS: N events in SECONDS, per minute (one decimal)
+lab_per_min() { awk -v n="$1" -v s="$2" 'BEGIN { printf "%.1f", n * 60 / s }'; }
+
 # lab_probe_requests X Y: probe requests either side sent to the other (= exchanges)
 lab_probe_requests()
 {
@@ -165,4 +168,26 @@ lab_busy_stop() { lab_kill "busy-$1-$2"; }
 lab_promql()
 {
 	lab_http "$(lab_prom_url)/api/v1/query?query=$(jq -rn --arg q "$1" '$q | @uri')"
+}
+
+# lab_path_open X P G [FIRST]: the ground truth of the path X (NATed) - P
+# (outside X's NAT) after G s of silence: a keepalive each way (clears
+# WireGuard's timers), one exchange (a ping: FIRST x = X asks, p = P asks), G s
+# of silence, then one datagram from P to X. Prints 1 if it got through, 0 if
+# the NAT dropped it. Nothing else may talk on the pair meanwhile (no agents).
+lab_path_open()
+{
+	local x=$1 p=$2 g=$3 c0
+
+	lab_quiet "$x-$p" || return 1
+	if [ "${4:-x}" = x ]; then
+		lab_wait 3 lab_ping "$x" "$(lab_wgaddr "$p")" || return 1
+	else
+		lab_wait 3 lab_ping "$p" "$(lab_wgaddr "$x")" || return 1
+	fi
+	c0=$(lab_counter "$x" "disc_in_$p")
+	sleep "$g"
+	lab_send "$p" "$x"
+	sleep 0.5
+	[ "$(lab_counter "$x" "disc_in_$p")" -gt "$c0" ] && echo 1 || echo 0
 }

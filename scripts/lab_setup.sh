@@ -19,41 +19,100 @@ _lab_ns_add()
 	ip -n "$ns" link set lo up
 }
 
-_lab_setup_net()
+# _lab_router NS: a namespace that forwards, with a LAN bridge (its bridged
+# frames must not pass the IP hooks, where the router's NAT and filter would
+# see them: br_netfilter may be built in)
+_lab_router()
 {
-	local r n ns hl
-
-	r=$(lab_router_ns)
-	_lab_ns_add "$r" || return 1
-	ip netns exec "$r" sysctl -qw net.ipv4.ip_forward=1 >/dev/null
-	# bridged frames (a1<->a2, b1<->b2) must not pass the IP hooks, where the
-	# router's NAT and filter would see them (br_netfilter may be built in)
+	_lab_ns_add "$1" || return 1
+	ip netns exec "$1" sysctl -qw net.ipv4.ip_forward=1 >/dev/null
 	if [ -e /proc/sys/net/bridge/bridge-nf-call-iptables ]; then
-		ip netns exec "$r" sysctl -qw net.bridge.bridge-nf-call-iptables=0 \
+		ip netns exec "$1" sysctl -qw net.bridge.bridge-nf-call-iptables=0 \
 			net.bridge.bridge-nf-call-ip6tables=0 net.bridge.bridge-nf-call-arptables=0 \
 			>/dev/null
 	fi
-	ip -n "$r" link add br-lan type bridge || return 1
+	ip -n "$1" link add br-lan type bridge || return 1
+	ip -n "$1" link set br-lan up
+}
+
+# _lab_nat NS LAN PUBIF TIMEOUT: masquerade LAN out of PUBIF; from the public
+# side only replies get in, anything unsolicited is dropped silently (and
+# counted); UDP mappings expire after TIMEOUT s (conntrack, per namespace).
+_lab_nat()
+{
+	ip netns exec "$1" nft -f - <<EOF || return 1
+table ip lab_nat {
+	chain postrouting {
+		type nat hook postrouting priority srcnat; policy accept;
+		ip saddr $2 oifname "$3" masquerade
+	}
+}
+table inet lab_fw {
+	counter unsolicited_udp { }
+	counter unsolicited_fwd { }
+	chain input {
+		type filter hook input priority 0; policy accept;
+		iifname "$3" meta l4proto udp counter name "unsolicited_udp" drop
+	}
+	chain forward {
+		type filter hook forward priority 0; policy accept;
+		iifname "$3" ct state new counter name "unsolicited_fwd" drop
+	}
+}
+EOF
+	ip netns exec "$1" sysctl -qw "net.netfilter.nf_conntrack_udp_timeout=$4" \
+		"net.netfilter.nf_conntrack_udp_timeout_stream=$4" >/dev/null
+}
+
+# _lab_lan_attach NODE ROUTER_NS LAN_PREFIX: NODE's lan0 on the router's br-lan
+_lab_lan_attach()
+{
+	local ns
+
+	ns=$(lab_ns "$1")
+	ip -n "$2" link add "lan-$1" type veth peer name lan0 netns "$ns" || return 1
+	ip -n "$2" link set "lan-$1" master br-lan up
+	ip -n "$ns" addr add "$(lab_underlay "$1")/24" dev lan0
+	ip -n "$ns" link set lan0 up
+	ip -n "$ns" route add default via "$3.254"
+}
+
+_lab_setup_net()
+{
+	local r r2='' n ns hl
+
+	r=$(lab_router_ns)
+	_lab_router "$r" || return 1
 	ip -n "$r" link add br-pub type bridge || return 1
 	ip -n "$r" addr add 192.168.10.254/24 dev br-lan
 	ip -n "$r" addr add 198.51.100.1/24 dev br-pub
-	ip -n "$r" link set br-lan up
 	ip -n "$r" link set br-pub up
+	if [ -n "$LAB_NAT2_TIMEOUT" ]; then
+		# site C's router: its WAN on the public segment
+		r2=$(lab_router_ns c)
+		_lab_router "$r2" || return 1
+		ip -n "$r2" addr add 192.168.20.254/24 dev br-lan
+		ip -n "$r" link add pub-r2 type veth peer name wan0 netns "$r2" || return 1
+		ip -n "$r" link set pub-r2 master br-pub up
+		ip -n "$r2" addr add 198.51.100.254/24 dev wan0
+		ip -n "$r2" link set wan0 up
+	fi
 	for n in "${LAB_NODES[@]}"; do
 		ns=$(lab_ns "$n")
 		_lab_ns_add "$ns" || return 1
-		if [ "$(lab_site "$n")" = a ]; then
-			ip -n "$r" link add "lan-$n" type veth peer name lan0 netns "$ns" || return 1
-			ip -n "$r" link set "lan-$n" master br-lan up
-			ip -n "$ns" addr add "$(lab_underlay "$n")/24" dev lan0
-			ip -n "$ns" link set lan0 up
-			ip -n "$ns" route add default via 192.168.10.254
-		else
+		case "$(lab_site "$n")" in
+		a) _lab_lan_attach "$n" "$r" 192.168.10 || return 1 ;;
+		c)
+			[ -n "$r2" ] || { lab_log "node $n: site C needs LAB_NAT2_TIMEOUT"; return 1; }
+			_lab_lan_attach "$n" "$r2" 192.168.20 || return 1
+			;;
+		*)
 			ip -n "$r" link add "pub-$n" type veth peer name pub0 netns "$ns" || return 1
 			ip -n "$r" link set "pub-$n" master br-pub up
 			ip -n "$ns" addr add "$(lab_underlay "$n")/24" dev pub0
 			ip -n "$ns" link set pub0 up
-		fi
+			;;
+		esac
 		# the node's window to the host, for /metrics only
 		hl=$(lab_hostlink "$n")
 		if ip link show "$hl" >/dev/null 2>&1; then
@@ -68,31 +127,8 @@ _lab_setup_net()
 		ip -n "$ns" addr add "$(lab_nodeaddr "$n")/30" dev host0
 		ip -n "$ns" link set host0 up
 	done
-	# The NAT: masquerade site A; from the public side only replies get in,
-	# anything unsolicited is dropped silently (and counted).
-	ip netns exec "$r" nft -f - <<EOF || return 1
-table ip lab_nat {
-	chain postrouting {
-		type nat hook postrouting priority srcnat; policy accept;
-		ip saddr 192.168.10.0/24 oifname "br-pub" masquerade
-	}
-}
-table inet lab_fw {
-	counter unsolicited_udp { }
-	counter unsolicited_fwd { }
-	chain input {
-		type filter hook input priority 0; policy accept;
-		iifname "br-pub" meta l4proto udp counter name "unsolicited_udp" drop
-	}
-	chain forward {
-		type filter hook forward priority 0; policy accept;
-		iifname "br-pub" ct state new counter name "unsolicited_fwd" drop
-	}
-}
-EOF
-	ip netns exec "$r" sysctl -qw \
-		"net.netfilter.nf_conntrack_udp_timeout=$LAB_NAT_TIMEOUT" \
-		"net.netfilter.nf_conntrack_udp_timeout_stream=$LAB_NAT_TIMEOUT" >/dev/null
+	_lab_nat "$r" 192.168.10.0/24 br-pub "$LAB_NAT_TIMEOUT" || return 1
+	[ -z "$r2" ] || _lab_nat "$r2" 192.168.20.0/24 wan0 "$LAB_NAT2_TIMEOUT"
 }
 
 _lab_setup_wg()
@@ -118,11 +154,10 @@ _lab_setup_wg()
 			sleep 0.05
 		done
 		args=(private-key "$LAB_DIR/$n.key" listen-port "$(lab_wgport "$n")")
-		for m in "${LAB_NODES[@]}"; do
-			[ "$m" = "$n" ] && continue
+		for m in $(lab_peers_of "$n"); do
 			args+=(peer "$(cat "$LAB_DIR/$m.pub")" allowed-ips "$(lab_wgaddr "$m")/32")
-			# b* cannot know a*'s NATed endpoint: it learns it from a*'s packets
-			if [ "$(lab_site "$m")" = b ] || [ "$(lab_site "$n")" = a ]; then
+			# b* cannot know a NATed endpoint: it learns it from a*'s (c*'s) packets
+			if [ "$(lab_site "$m")" = b ] || [ "$(lab_site "$n")" = "$(lab_site "$m")" ]; then
 				args+=(endpoint "$(lab_underlay "$m"):$(lab_wgport "$m")")
 			fi
 		done
@@ -144,8 +179,7 @@ _lab_setup_overlay()
 		# wireguard-go's MTU 1420 less VXLAN's 50
 		ip -n "$ns" link set "$vx" mtu 1370 up
 		ip -n "$ns" addr add "$(lab_pod "$n")/16" dev "$vx"
-		for m in "${LAB_NODES[@]}"; do
-			[ "$m" = "$n" ] && continue
+		for m in $(lab_peers_of "$n"); do
 			bridge -n "$ns" fdb append "$(lab_mac "$m")" dev "$vx" dst "$(lab_wgaddr "$m")" ||
 				return 1
 			ip -n "$ns" neigh replace "$(lab_pod "$m")" lladdr "$(lab_mac "$m")" dev "$vx" \
@@ -163,15 +197,19 @@ _lab_setup_nft()
 		wg=$(lab_wg "$n")
 		vx=$(lab_vx "$n")
 		counters='' rules_out='' rules_in=''
-		for m in "${LAB_NODES[@]}"; do
-			[ "$m" = "$n" ] && continue
-			counters+="counter syn_out_$m { }; counter syn_in_$m { }; "
+		for m in $(lab_peers_of "$n"); do
+			counters+="counter syn_out_$m { }; counter syn_in_$m { }; counter disc_in_$m { }; counter probe_trial_$m { }; "
 			counters+="counter probe_req_$m { }; counter probe_rep_$m { }; "
 			rules_out+="oifname \"$vx\" ip daddr $(lab_pod "$m") tcp dport $LAB_TCP_PORT tcp flags & (syn | ack) == syn counter name \"syn_out_$m\"; "
 			# warmpath's UDP probe: byte 5 of the payload is 1 (request) or 2 (reply)
 			rules_out+="oifname \"$wg\" ip daddr $(lab_wgaddr "$m") udp dport $LAB_PROBE_PORT @th,104,8 1 counter name \"probe_req_$m\"; "
 			rules_out+="oifname \"$wg\" ip daddr $(lab_wgaddr "$m") udp sport $LAB_PROBE_PORT @th,104,8 2 counter name \"probe_rep_$m\"; "
+			# 3: a lifetime trial message (--keepalive-interval auto), either port
+			rules_out+="oifname \"$wg\" ip daddr $(lab_wgaddr "$m") udp dport $LAB_PROBE_PORT @th,104,8 3 counter name \"probe_trial_$m\"; "
+			rules_out+="oifname \"$wg\" ip daddr $(lab_wgaddr "$m") udp sport $LAB_PROBE_PORT udp dport != $LAB_PROBE_PORT @th,104,8 3 counter name \"probe_trial_$m\"; "
 			rules_in+="iifname \"$vx\" ip saddr $(lab_pod "$m") tcp dport $LAB_TCP_PORT tcp flags & (syn | ack) == syn counter name \"syn_in_$m\"; "
+			# lab_send's datagrams: the ground truth of a path (did one get through?)
+			rules_in+="iifname \"$wg\" ip saddr $(lab_wgaddr "$m") udp dport $LAB_DISCARD_PORT counter name \"disc_in_$m\"; "
 		done
 		rules=$(
 			cat <<EOF
@@ -217,16 +255,19 @@ lab_handshakes()
 	done
 }
 
+# a peers file per node: itself and the nodes it peers with
 _lab_write_peers()
 {
-	local n
+	local n m
 
-	{
-		echo "# warmpath lab $LAB: NAME PROBE-ADDRESS (wg) PREFIXES (pod CIDR)"
-		for n in "${LAB_NODES[@]}"; do
-			echo "$n $(lab_wgaddr "$n") $(lab_podnet "$n")"
-		done
-	} >"$LAB_DIR/peers"
+	for n in "${LAB_NODES[@]}"; do
+		{
+			echo "# warmpath lab $LAB: NAME PROBE-ADDRESS (wg) PREFIXES (pod CIDR)"
+			for m in "$n" $(lab_peers_of "$n"); do
+				echo "$m $(lab_wgaddr "$m") $(lab_podnet "$m")"
+			done
+		} >"$LAB_DIR/peers-$n"
+	done
 }
 
 _lab_prom_start()

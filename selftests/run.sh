@@ -11,7 +11,8 @@
 #   FILTER  run only the parts whose name contains it (e.g. veth, wireguard,
 #           errors, unit)
 # Environment: WARMPATH (binary, default ./warmpath), WP_TEST_TIMEOUT (seconds
-# per part, default 300).
+# per part, default 300; a test that needs longer says so in a line
+# "# wp-test-timeout: N" of its header, and gets the larger of both).
 
 set -u
 
@@ -21,7 +22,7 @@ TIMEOUT=${WP_TEST_TIMEOUT:-300}
 
 case "$FILTER" in
 -h | --help)
-	sed -n '4,15p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '4,16p' "$0" | sed 's/^# \{0,1\}//'
 	exit 0
 	;;
 esac
@@ -43,15 +44,16 @@ results=()
 start=$(date +%s)
 
 # run_part NAME CMD...: run one part, stream its output, add up its summary.
+# PART_TIMEOUT, when set, is that part's time limit.
 run_part()
 {
-	local name=$1 log rc line p f t0
+	local name=$1 log rc line p f t0 limit=${PART_TIMEOUT:-$TIMEOUT}
 
 	shift
 	log=$(mktemp /tmp/warmpath-test.XXXXXX)
 	t0=$(date +%s)
 	echo "=== $name"
-	timeout -k 10 "$TIMEOUT" "$@" 2>&1 | tee "$log"
+	timeout -k 10 "$limit" "$@" 2>&1 | tee "$log"
 	rc=${PIPESTATUS[0]}
 	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -1)
 	rm -f "$log"
@@ -59,7 +61,7 @@ run_part()
 		p=0
 		f=1
 		if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
-			echo "not ok $name: timed out after ${TIMEOUT}s"
+			echo "not ok $name: timed out after ${limit}s"
 		else
 			echo "not ok $name: crashed (exit $rc) without a summary"
 		fi
@@ -100,7 +102,10 @@ for t in selftests/netns/test_*.sh; do
 	[ -e "$t" ] || continue
 	name=netns/$(basename "$t" .sh)
 	want "$name" || continue
-	run_part "$name" "$t"
+	own=$(sed -n '1,10s/^# wp-test-timeout: \([0-9][0-9]*\)$/\1/p' "$t" | head -1)
+	PART_TIMEOUT=$TIMEOUT
+	[ -n "$own" ] && [ "$own" -gt "$TIMEOUT" ] && PART_TIMEOUT=$own
+	PART_TIMEOUT=$PART_TIMEOUT run_part "$name" "$t"
 done
 
 echo "=== summary ($(($(date +%s) - start))s)"
