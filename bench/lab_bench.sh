@@ -17,7 +17,8 @@
 #      --keepalive-interval auto:4-60: learned bounds, learning time, probe
 #      exchanges per minute on the idle pairs and their ratio (goal <= 0.35 on
 #      the 20 s site), SYNs lost after long idle periods (goal 0) and workload
-#      SYNs lost to trials (goal <= 1 per pair). BENCH_LIFETIME=0 skips it,
+#      workload connections whose first packet a trial hit (goal <= 1 per
+#      pair; the SYNs they lost shown too). BENCH_LIFETIME=0 skips it,
 #      BENCH_LIFETIME=only runs only it.
 # Environment: BENCH_WINDOW (probe window per mode, 30 s), BENCH_ROUNDS (iperf3
 # rounds, 6), BENCH_IPERF_TIME (3 s), LAB_KEEPALIVE (2 s).
@@ -111,7 +112,8 @@ lifetimes()
 	[ $learned = 1 ] || echo "  the agents did not start with --keepalive-interval $LT_AUTO: no learned figures"
 	lt_report
 	echo "  goals: lower bound in [0.7 x true, true] within ${LT_LEARN_MAX}s; auto/fixed <= 0.35 on the"
-	echo "  ${LT_NAT_C}s site; drop1 = 0 after an idle window of ${LT[safe_window]}s; wlost <= 1 per pair"
+	echo "  ${LT_NAT_C}s site; drop1 = 0 after an idle window of ${LT[safe_window]}s; at most 1 connection"
+	echo "  per pair with SYNs lost in wlost (lost per connection)"
 }
 
 if [ "${BENCH_LIFETIME:-1}" = only ]; then

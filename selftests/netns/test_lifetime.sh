@@ -17,9 +17,9 @@
 #   3. learning, --keepalive-interval auto:4-60, --lifetime-trial-idle 5
 #      --lifetime-trial-every 0: within 300 s both ends of every pair converge,
 #      each end's lifetime_lower_seconds in [0.7 x truth, truth] (/peers); two
-#      workload connections per pair from b1 meanwhile lose at most 1 SYN per
-#      pair, and the agents' warmpath_lifetime_trial_workload_hits_total equals
-#      the SYNs lost.
+#      workload connections per pair from b1 meanwhile: at most one per pair has
+#      its first packet hit by a trial (loses its SYN), and the agents'
+#      warmpath_lifetime_trial_workload_hits_total equals the SYNs lost.
 #   4. cost and safety after learning: an idle window of 2 x the longest
 #      lifetime (+1 s); probe exchanges per minute vs the baseline, <= 0.35x on
 #      the 20 s site; then a connection from b1 on every pair loses no SYN.
@@ -119,8 +119,12 @@ for p in $(lab_pairs); do
 	info "learning $p: ${LT[wl.sent.$p]} workload connection(s) from ${p#*-}, ${LT[wl.lost.$p]} SYN(s) lost" \
 		"(by connection: ${LT[wl.rounds.$p]}), ${p#*-} counted ${LT[wl.fpd.$p]} first-packet drop(s);" \
 		"${LT[learn.tmsg.$p]} trial messages on the wire"
-	check_true "learning $p: workload packets hit by trials <= 1 (${LT[wl.lost.$p]})" \
-		test "${LT[wl.lost.$p]}" -le 1
+	# a workload first packet hit: a connection that lost its SYN (and so its
+	# retransmissions until the other side reopened the path)
+	hit=0
+	for r in ${LT[wl.rounds.$p]//+/ }; do [ "$r" -gt 0 ] && hit=$((hit + 1)); done
+	check_true "learning $p: workload first packets hit by trials <= 1 ($hit connection(s), ${LT[wl.lost.$p]} SYN(s))" \
+		test "$hit" -le 1
 	HITS=$((HITS + ${LT[wl.lost.$p]}))
 done
 info "learning: trials ${LT[trials]}"

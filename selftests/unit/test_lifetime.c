@@ -276,8 +276,10 @@ void test_lifetime_protocol(void)
 		ASSERT_EQ(lt_lower_ns(&q) + lt_upper_ns(&q), 0, "nothing learned");
 		lt_tick(&o, &q, NS(404), 11, 2, NS(9), false, true, 1, &m);
 		ASSERT_EQ(q.workload_hits, 2, "its retransmission 1 s after the abort: a hit too");
-		lt_tick(&o, &q, NS(420), 11, 3, NS(9), false, true, 1, &m);
-		ASSERT_EQ(q.workload_hits, 2, "a retransmission long after: not the trial's");
+		lt_tick(&o, &q, NS(410), 11, 3, NS(9), false, true, 1, &m);
+		ASSERT_EQ(q.workload_hits, 3, "the third, 7 s after: a hit");
+		lt_tick(&o, &q, NS(420), 11, 4, NS(9), false, true, 1, &m);
+		ASSERT_EQ(q.workload_hits, 3, "a retransmission long after: not the trial's");
 	}
 	if (test__start_subtest("test_missing_means_failed_and_reopen")) {
 		memset(&q, 0, sizeof(q));

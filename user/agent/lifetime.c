@@ -7,8 +7,11 @@
 #define LT_MAX_GAP_NS (3600ull * 1000000000ull) /* a proposal's T is at most an hour */
 #define LT_RETRY_NS (10ull * 1000000000ull) /* after a refusal or no answer, at the soonest */
 #define LT_REVALIDATE_NS (600ull * 1000000000ull) /* a learned path, tried again at the soonest */
-/* a SYN retransmitted this soon after a trial ended lost its first packet to the trial */
-#define LT_HIT_WINDOW_NS (3ull * 1000000000ull)
+/*
+ * A SYN retransmitted this soon after a trial ended lost its first packet to
+ * the trial: TCP retransmits a SYN after 1, 3 and 7 s.
+ */
+#define LT_HIT_WINDOW_NS (10ull * 1000000000ull)
 
 static __u64 min_nz(__u64 a, __u64 b)
 {
@@ -174,6 +177,21 @@ static void record(struct lt_peer *p, enum lt_dir d, bool survived, __u64 now)
 	}
 }
 
+/*
+ * How long past T the side that does not test waits for the test before it
+ * probes itself: the test is sent at T (a timer, not a tick) and arrives one
+ * way later, the two clocks of T started a one-way delay apart; 4 round trips
+ * and a margin, at most the probe timeout. While it waits, a path that
+ * expired stays closed from the outside: the shorter, the fewer workload
+ * packets a failed trial can cost.
+ */
+static __u64 test_wait_ns(const struct lt_opts *o, const struct lt_peer *p)
+{
+	if (p->rtt_ns && 4 * p->rtt_ns + LT_RTT_GRACE_NS < o->timeout_ns + LT_GRACE_NS)
+		return 4 * p->rtt_ns + LT_RTT_GRACE_NS;
+	return o->timeout_ns + LT_GRACE_NS;
+}
+
 static void hold(const struct lt_opts *o, struct lt_peer *p, __u64 now)
 {
 	p->phase = LT_HOLD;
@@ -182,7 +200,7 @@ static void hold(const struct lt_opts *o, struct lt_peer *p, __u64 now)
 	p->settle_ns = o->timeout_ns + LT_GRACE_NS + 2 * o->tick_ns;
 	p->deadline_ns = now + p->gap_ns;
 	if (p->tester == LT_PEER)
-		p->deadline_ns += o->timeout_ns + LT_GRACE_NS;
+		p->deadline_ns += test_wait_ns(o, p);
 }
 
 int lt_tick(const struct lt_opts *o, struct lt_peer *p, __u64 now, __u64 workload, __u64 fpd,

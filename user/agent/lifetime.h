@@ -42,7 +42,8 @@
 #define LT_GROWTH 2.0
 #define LT_STOP_RATIO 1.25
 #define LT_WG_STEP_NS 9500000000ull /* 9.5 s: below WireGuard's 10 s passive keepalive */
-#define LT_GRACE_NS 500000000ull /* the non-tester's wait past T + timeout (plus 2 ticks) */
+#define LT_GRACE_NS 500000000ull /* the non-tester's wait past T + timeout, RTT unknown */
+#define LT_RTT_GRACE_NS 100000000ull /* ... past T + 4 RTT, RTT known */
 
 enum lt_dir { LT_SELF = 0, LT_PEER = 1 }; /* who sends a trial's test */
 
@@ -97,6 +98,7 @@ struct lt_peer {
 	enum lt_dir tester;
 	__u64 t0_ns; /* the hold began */
 	__u64 settle_ns; /* after a failed test: from T until the other side has reopened */
+	__u64 rtt_ns; /* the pair's last probe round trip (0: unknown), set by the agent */
 	__u64 deadline_ns; /* PROPOSED: give up; HOLD: test (tester) or reopen (other) */
 	__u64 last_trial_ns; /* the last trial began (proposal or acceptance); 0: never */
 	__u64 ended_ns; /* about when the last trial ended; 0: none yet */

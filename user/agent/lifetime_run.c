@@ -102,6 +102,7 @@ __u64 lifetime_step(struct agent *a, int i, __u64 now, bool *holding)
 	e->lt_ok = a->lt.enabled && !wg_held;
 	e->lt.passive_upper_ns = s->lifetime_upper_ns;
 	lt_observe_rx(&e->lt, s->rx_packets);
+	e->lt.rtt_ns = e->probes_answered ? e->last_rtt_ns : 0;
 	act = lt_tick(&a->lt, &e->lt, now, workload, s->first_packet_drops + s->syn_retransmits,
 		      s->cold_gap_ns & ~1ull, coordinator, e->lt_ok && !e->ka.inflight,
 		      (__u32)rand(), &msg);
