@@ -130,6 +130,13 @@ abrt=$(wp_metric "$M" 'warmpath_lifetime_trials_total{result="aborted"}')
 check_true "2: trials aborted by the workload ($abrt)" num_cmp "${abrt:-0}" '>=' 1
 check_eq "$(wp_metric "$M" 'warmpath_lifetime_trials_total{result="survived"}')" 0 \
 	"2: no trial survived under workload"
+for side in a b; do
+	ns=$NS_A
+	[ $side = b ] && ns=$NS_B
+	check_eq "$(wp_metric "$(wp_metrics "$ns" "127.0.0.1:$MPORT")" \
+		'warmpath_probe_responder_dropped_total{reason="malformed"}')" 0 \
+		"2: $side: every trial message well formed (aborts too)"
+done
 check_eq "$(peer_get "$PIN_A" b lifetime_lower_seconds)" "" "2: nothing learned"
 check_eq "$(peer_get "$PIN_A" b interval_source)" default "2: interval source default"
 check_eq "$(peer_get "$PIN_A" b keepalive_interval_seconds)" 2 "2: interval MIN"

@@ -138,6 +138,7 @@ static void agent_tick(struct agent *a, __u64 now)
 
 	tick_stats_begin(&a->ticks);
 	peer_table_read_states(&a->peers);
+	a->wg_held_any = wg_sync_keepalive_any();
 	a->tick_next_peer = start;
 	for (int k = 0; k < n; k++) {
 		int i = (start + k) % n;

@@ -54,6 +54,7 @@ struct agent {
 	/* lifetime learning (lifetime_run.c) */
 	struct lt_opts lt;
 	__u64 lt_wake_ns; /* the earliest trial deadline; 0: none */
+	bool wg_held_any; /* some peer is held by a WireGuard persistent keepalive (per tick) */
 };
 
 /* lifetime_run.c: the lifetime options from the configuration. */

@@ -13,15 +13,6 @@
  */
 #define LT_HIT_WINDOW_NS (10ull * 1000000000ull)
 
-static __u64 min_nz(__u64 a, __u64 b)
-{
-	if (!a)
-		return b;
-	if (!b)
-		return a;
-	return a < b ? a : b;
-}
-
 __u64 lt_lower_ns(const struct lt_peer *p)
 {
 	return p->lo_ns[LT_SELF] < p->lo_ns[LT_PEER] ? p->lo_ns[LT_SELF] : p->lo_ns[LT_PEER];
@@ -29,7 +20,7 @@ __u64 lt_lower_ns(const struct lt_peer *p)
 
 __u64 lt_upper_ns(const struct lt_peer *p)
 {
-	return min_nz(p->hi_ns[LT_SELF], p->hi_ns[LT_PEER]);
+	return lt_min_nz(p->hi_ns[LT_SELF], p->hi_ns[LT_PEER]);
 }
 
 static bool search_done(const struct lt_opts *o, const struct lt_peer *p)
@@ -144,8 +135,8 @@ void lt_reset(struct lt_peer *p, __u64 gap_ns)
 {
 	p->lo_ns[LT_SELF] = p->lo_ns[LT_PEER] = 0;
 	if (gap_ns) {
-		p->hi_ns[LT_SELF] = min_nz(p->hi_ns[LT_SELF], gap_ns);
-		p->hi_ns[LT_PEER] = min_nz(p->hi_ns[LT_PEER], gap_ns);
+		p->hi_ns[LT_SELF] = lt_min_nz(p->hi_ns[LT_SELF], gap_ns);
+		p->hi_ns[LT_PEER] = lt_min_nz(p->hi_ns[LT_PEER], gap_ns);
 	}
 	p->converged = false;
 	p->resets++;
@@ -168,7 +159,7 @@ static void record(struct lt_peer *p, enum lt_dir d, bool survived, __u64 now)
 	if (gap <= lt_lower_ns(p) || gap <= p->lo_ns[d])
 		lt_reset(p, gap); /* it no longer survives what it did: start again */
 	else
-		p->hi_ns[d] = min_nz(p->hi_ns[d], gap);
+		p->hi_ns[d] = lt_min_nz(p->hi_ns[d], gap);
 	finish(p, LT_FAILED, now);
 	if (d == LT_SELF) {
 		/* our side cannot reopen it: the other side probes once it misses the test */

@@ -117,6 +117,12 @@ struct lt_peer {
 	__u64 rx_now, rx_mark, rx_at_fail; /* packets from the peer (lt_observe_rx) */
 };
 
+/* The smaller of two bounds where 0 means none. */
+static inline __u64 lt_min_nz(__u64 a, __u64 b)
+{
+	return !a ? b : !b ? a : a < b ? a : b;
+}
+
 /* The path's bounds: both directions survived lower; 0 when unknown. */
 __u64 lt_lower_ns(const struct lt_peer *p);
 __u64 lt_upper_ns(const struct lt_peer *p);

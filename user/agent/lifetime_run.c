@@ -30,57 +30,35 @@ void lifetime_opts_init(struct lt_opts *o, const struct wp_config *cfg, __u64 ti
 	};
 }
 
-static __u64 min_nz(__u64 a, __u64 b)
-{
-	return !a ? b : !b ? a : a < b ? a : b;
-}
-
 /* What the peer's slot of the pinned map shows; e->bpf too, for /peers before the next read. */
 static void publish(struct peer_table *t, struct peer_entry *e)
 {
 	const struct lt_peer *lp = &e->lt;
-	struct peer_state v = {
-		.learned_lower_ns = lt_lower_ns(lp) ? lt_lower_ns(lp) : e->bpf.lifetime_lower_ns,
-		.learned_upper_ns = min_nz(lt_upper_ns(lp), e->bpf.lifetime_upper_ns),
-		.keepalive_interval_ns = e->interval_ns,
-		.interval_source = e->interval_src,
-		.lifetime_trials = lp->trials,
-		.lifetime_converged = lp->converged,
-	};
+	__u64 lower = lt_lower_ns(lp) ? lt_lower_ns(lp) : e->bpf.lifetime_lower_ns;
+	__u64 upper = lt_min_nz(lt_upper_ns(lp), e->bpf.lifetime_upper_ns);
 	struct peer_state *dst[2] = { &e->bpf, NULL };
 
 	/* a lower bound above the upper one: evidence from before a change; the trials' wins */
-	if (v.learned_upper_ns && v.learned_lower_ns >= v.learned_upper_ns)
-		v.learned_lower_ns = lt_lower_ns(lp) < v.learned_upper_ns ? lt_lower_ns(lp) : 0;
+	if (upper && lower >= upper)
+		lower = lt_lower_ns(lp) < upper ? lt_lower_ns(lp) : 0;
+	/* the agent's own fields: BPF never writes them */
 	if (t->peers_mem && e->map_id < WP_MAX_PEERS)
 		dst[1] = &t->peers_mem[e->map_id];
-	for (int i = 0; i < 2; i++) {
-		if (!dst[i])
-			continue;
-		__atomic_store_n(&dst[i]->learned_lower_ns, v.learned_lower_ns, __ATOMIC_RELAXED);
-		__atomic_store_n(&dst[i]->learned_upper_ns, v.learned_upper_ns, __ATOMIC_RELAXED);
-		__atomic_store_n(&dst[i]->keepalive_interval_ns, v.keepalive_interval_ns,
-				 __ATOMIC_RELAXED);
-		__atomic_store_n(&dst[i]->interval_source, v.interval_source, __ATOMIC_RELAXED);
-		__atomic_store_n(&dst[i]->lifetime_trials, v.lifetime_trials, __ATOMIC_RELAXED);
-		__atomic_store_n(&dst[i]->lifetime_converged, v.lifetime_converged,
-				 __ATOMIC_RELAXED);
+	for (int i = 0; i < 2 && dst[i]; i++) {
+		dst[i]->learned_lower_ns = lower;
+		dst[i]->learned_upper_ns = upper;
+		dst[i]->keepalive_interval_ns = e->interval_ns;
+		dst[i]->interval_source = e->interval_src;
+		dst[i]->lifetime_trials = lp->trials;
+		dst[i]->lifetime_converged = lp->converged;
 	}
-}
-
-static void send_msg(struct agent *a, int i, enum lt_msg_type type, const struct lt_msg *m)
-{
-	struct lt_msg out = *m;
-
-	out.type = type;
-	prober_send_trial(&a->prober, i, &out);
 }
 
 __u64 lifetime_step(struct agent *a, int i, __u64 now, bool *holding)
 {
 	struct peer_entry *e = &a->peers.e[i];
 	const struct peer_state *s = &e->bpf;
-	bool wg_held = wg_sync_keepalive_holds(e->name);
+	bool wg_held = a->wg_held_any && wg_sync_keepalive_holds(e->name);
 	/* the agent whose node name sorts first proposes (as it probes first: keepalive.h) */
 	bool coordinator = strcmp(a->cfg->node_name, e->name) < 0;
 	__u64 workload =
@@ -115,8 +93,10 @@ __u64 lifetime_step(struct agent *a, int i, __u64 now, bool *holding)
 	if (act & LT_DO_PROPOSE)
 		prober_send_trial(&a->prober, i, &msg);
 	if (act & LT_DO_ABORT) {
-		msg.id = e->lt.id;
-		send_msg(a, i, LT_MSG_ABORT, &msg);
+		msg = (struct lt_msg){ .type = LT_MSG_ABORT,
+				       .id = e->lt.id,
+				       .gap_ms = (__u32)(e->lt.gap_ns / 1000000) };
+		prober_send_trial(&a->prober, i, &msg);
 	}
 	e->interval_ns = lt_interval_ns(&a->lt, &e->lt, wg_held, &e->interval_src);
 	if ((act & (LT_DO_TEST | LT_DO_REOPEN)) && !e->ka.inflight) {
@@ -139,11 +119,12 @@ void lifetime_timers(struct agent *a, __u64 now)
 {
 	bool holding;
 
-	a->lt_wake_ns = min_nz(a->lt_wake_ns, a->prober.trial_wake_ns);
+	a->lt_wake_ns = lt_min_nz(a->lt_wake_ns, a->prober.trial_wake_ns);
 	a->prober.trial_wake_ns = 0;
 	if (!a->lt_wake_ns || now < a->lt_wake_ns)
 		return;
 	a->lt_wake_ns = 0;
+	a->wg_held_any = wg_sync_keepalive_any();
 	for (int i = 0; i < a->peers.n; i++) {
 		__u64 wake = lt_wake_ns(&a->peers.e[i].lt);
 

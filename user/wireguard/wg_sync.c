@@ -24,6 +24,7 @@ struct held_peer {
 };
 static struct held_peer *held_peers;
 static int nheld, capheld;
+static int nheld_now; /* of them, held now */
 
 /* FNV-1a over what attribution and keepalive depend on. */
 static __u64 fingerprint(const struct wg_device *devs, int ndevs)
@@ -113,6 +114,7 @@ int wg_sync_peers(struct wp_peer_set *set, int ifaces_fd, const struct wg_sync_o
 		if (h)
 			h->held = true;
 	}
+	nheld_now = n;
 	last_fingerprint = fingerprint(devs, ndevs);
 	last_check_ns = wp_now_ns();
 	synced = true;
@@ -172,6 +174,16 @@ bool wg_sync_keepalive_holds(const char *peer_name)
 	found = held_find(peer_name);
 	pthread_mutex_unlock(&sync_lock);
 	return found;
+}
+
+bool wg_sync_keepalive_any(void)
+{
+	bool any;
+
+	pthread_mutex_lock(&sync_lock);
+	any = nheld_now > 0;
+	pthread_mutex_unlock(&sync_lock);
+	return any;
 }
 
 bool wg_sync_keepalive_suppress(const char *peer_name)

@@ -47,6 +47,8 @@ int wg_sync_peers(struct wp_peer_set *set, int ifaces_fd, const struct wg_sync_o
 bool wg_sync_changed(int ifaces_fd);
 /* Does WireGuard keep @peer_name warm (persistent keepalive <= the interval)? */
 bool wg_sync_keepalive_holds(const char *peer_name);
+/* Is any peer held so now? (Once a tick: most nodes have none, no lookup per peer.) */
+bool wg_sync_keepalive_any(void);
 /* The same, counting a keep-alive suppressed for that reason when true. */
 bool wg_sync_keepalive_suppress(const char *peer_name);
 /* Has wg_sync_peers() run in this process (the agent, not `warmpath status`)? */
