@@ -46,13 +46,15 @@ void lt_node_emit(const struct lt_node *n, struct prom_buf *b)
 
 		prom_sample_u64(b, trials, l, n->results[r]);
 	}
-	prom_family(b, "warmpath_lifetime_trial_workload_hits_total", PROM_COUNTER,
-		    "Workload first packets lost while a trial held a pair's keep-alives");
-	prom_sample_u64(b, "warmpath_lifetime_trial_workload_hits_total", NULL, n->workload_hits);
-	prom_family(b, "warmpath_lifetime_resets_total", PROM_COUNTER,
-		    "Learned lifetimes dropped on contrary evidence (a failed keep-alive, a first "
-		    "packet lost after a gap the path should have survived)");
-	prom_sample_u64(b, "warmpath_lifetime_resets_total", NULL, n->resets);
+	prom_metric_u64(
+		b, "warmpath_lifetime_trial_workload_hits_total", PROM_COUNTER,
+		"Workload SYNs lost while a trial held a pair's keep-alives (or just after)",
+		n->workload_hits);
+	prom_metric_u64(
+		b, "warmpath_lifetime_resets_total", PROM_COUNTER,
+		"Learned lifetimes dropped on contrary evidence (a failed keep-alive, a first "
+		"packet lost after a gap the path should have survived)",
+		n->resets);
 	prom_family(b, peers, PROM_GAUGE,
 		    "Peers by where their keep-alive interval comes from: default, passive, trial, "
 		    "wireguard");

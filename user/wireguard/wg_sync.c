@@ -178,12 +178,7 @@ bool wg_sync_keepalive_holds(const char *peer_name)
 
 bool wg_sync_keepalive_any(void)
 {
-	bool any;
-
-	pthread_mutex_lock(&sync_lock);
-	any = nheld_now > 0;
-	pthread_mutex_unlock(&sync_lock);
-	return any;
+	return WP_LOCKED_READ(&sync_lock, nheld_now) > 0;
 }
 
 bool wg_sync_keepalive_suppress(const char *peer_name)
