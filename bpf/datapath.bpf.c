@@ -246,7 +246,8 @@ static __noinline void track_cold(struct peer_state *ps, const struct pkt_info *
  * lost. Lost while the peer was cold: a first-packet drop; otherwise a SYN
  * retransmit. A SYN-ACK arriving for a tracked SYN gives the passive RTT and
  * ends the entry: the table holds open handshakes only. Tracked: every SYN
- * that leaves while the peer is cold, and a sample of the others (see
+ * that leaves while the peer is cold or a lifetime trial holds the pair
+ * (syn_watch, set by the agent), and a sample of the others (see
  * syn_sample_mask), by their sequence number so that a retransmission is
  * tracked exactly when its first transmission was.
  */
@@ -263,12 +264,14 @@ static __noinline void track_syn(struct peer_state *ps, const struct pkt_info *p
 		return;
 	if (dir == WP_DIR_TX && !(pi->tcp_flags & TCPF_ACK)) {
 		bool cold = ps->cold_since_ns != 0;
+		/* cold, or a trial holds the pair: every SYN tracked */
+		bool all = cold || ps->syn_watch;
 
 		inner_addrs(pi, key.local, key.remote);
 		key.local_port = pi->sport;
 		key.remote_port = pi->dport;
 		f = bpf_map_lookup_elem(&flows, &key);
-		if (!f && !cold && ((pi->tcp_seq >> 8) & syn_sample_mask))
+		if (!f && !all && ((pi->tcp_seq >> 8) & syn_sample_mask))
 			return; /* warm, not in the sample: nothing to track */
 		now = bpf_ktime_get_ns();
 		stat_inc(WP_STAT_SYN);
@@ -291,7 +294,7 @@ static __noinline void track_syn(struct peer_state *ps, const struct pkt_info *p
 			}
 			return;
 		}
-		if (!cold && ((pi->tcp_seq >> 8) & syn_sample_mask))
+		if (!all && ((pi->tcp_seq >> 8) & syn_sample_mask))
 			return; /* a new SYN on a 4-tuple tracked before, not in the sample */
 		/* a new connection (one SYN each: not a per-packet update) */
 		init.first_syn_ns = now;

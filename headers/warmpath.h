@@ -156,6 +156,13 @@ struct peer_state {
 	__u64 interval_source;
 	__u64 lifetime_trials;
 	__u64 lifetime_converged;
+	/*
+	 * Written by the agent, read by the datapath: non-zero while a lifetime
+	 * trial holds the pair's keep-alives (and for the hit window after it),
+	 * when every SYN to the peer is tracked, not only the sampled ones, so
+	 * that each first packet a trial met is counted.
+	 */
+	__u64 syn_watch;
 };
 
 /*

@@ -66,6 +66,27 @@ forget()
 	nsx "$NS_B" "$WARMPATH" cleanup --pin-path "$PIN_B" >/dev/null 2>&1
 }
 
+# syn_watch PIN PEER: the agent's syn_watch for the peer, read with bpftool
+# (while non-zero the datapath tracks every SYN to the peer, not a sample)
+syn_watch()
+{
+	bpftool map dump pinned "$1/peers" -j 2>/dev/null |
+		jq -r --arg p "$2" '[.[].formatted.value | select(.name == $p) | .syn_watch][0] // "none"'
+}
+
+# wait_syn_watch PIN PEER WANT SECONDS: until syn_watch is WANT; prints it
+wait_syn_watch()
+{
+	local v i
+
+	for ((i = 0; i < $4 * 5; i++)); do
+		v=$(syn_watch "$1" "$2")
+		[ "$v" = "$3" ] && break
+		sleep 0.2
+	done
+	echo "$v"
+}
+
 AUTO=(--keepalive-interval auto:1-4 --lifetime-trial-idle 0 --lifetime-trial-every 0)
 
 # --- 1. learning on a path that never expires ----------------------------------
@@ -130,6 +151,8 @@ abrt=$(wp_metric "$M" 'warmpath_lifetime_trials_total{result="aborted"}')
 check_true "2: trials aborted by the workload ($abrt)" num_cmp "${abrt:-0}" '>=' 1
 check_eq "$(wp_metric "$M" 'warmpath_lifetime_trials_total{result="survived"}')" 0 \
 	"2: no trial survived under workload"
+check_eq "$(wait_syn_watch "$PIN_A" b 1 5)" 1 \
+	"2: trials met workload: every SYN to the peer tracked (syn_watch 1, bpftool)"
 for side in a b; do
 	ns=$NS_A
 	[ $side = b ] && ns=$NS_B
@@ -152,6 +175,7 @@ M=$(wp_metrics "$NS_A" "127.0.0.1:$MPORT")
 ref=$(wp_metric "$M" 'warmpath_lifetime_trials_total{result="refused"}')
 check_true "3: fixed-mode peer refuses ($ref)" num_cmp "${ref:-0}" '>=' 1
 check_true "3: refused: not proposed again within 10 s ($ref)" num_cmp "${ref:-0}" '<=' 1
+check_eq "$(syn_watch "$PIN_A" b)" 0 "3: no trial held: SYNs to the peer sampled (syn_watch 0)"
 check_eq "$(peer_get "$PIN_A" b lifetime_lower_seconds)" "" "3: nothing learned from refusals"
 check_eq "$(peer_get "$PIN_B" a interval_source)" default "3: fixed mode: source default"
 check_eq "$(peer_get "$PIN_B" a keepalive_interval_seconds)" 1 "3: fixed mode: its interval"

@@ -68,6 +68,43 @@ static void sampled_syns(void)
 	det_close(&d);
 }
 
+/*
+ * While a lifetime trial holds the pair, the agent sets syn_watch: every SYN
+ * to the peer is tracked, so each first packet a trial met is counted.
+ */
+static void watched_syns(void)
+{
+	struct dp_options o = { .cold_threshold_ns = COLD_NS, .syn_sampling = true };
+	struct conn c2 = plain4, c3 = plain4;
+	struct det_expect e;
+	struct det_result r;
+	struct flow_state fs;
+	struct det d;
+	struct pkt p;
+
+	c2.lport = LPORT + 8;
+	c3.lport = LPORT + 9;
+	if (!det_open_opts(&d, &o))
+		return;
+	d.f.peers_mem[PEER_A].syn_watch = 1;
+	/* warm, not in the sample, but watched: tracked, its retransmission counted */
+	build_tcp(&p, &c2, WP_DIR_TX, TCP_FLAG_SYN, SEQ_OUT, 0);
+	e = expect_new_syn(&c2);
+	run_pkt(&d, &p, &e, &r, "watched_out");
+	expect_retransmit(&e);
+	run_pkt(&d, &p, &e, &r, "watched_out_retransmit");
+	ASSERT_OK(read_conn_flow(&d, &c2, &fs), "watched_out.flow");
+	ASSERT_EQ(fs.syn_count, 2, "watched_out.syn_count");
+	/* the trial over: back to the sample */
+	d.f.peers_mem[PEER_A].syn_watch = 0;
+	build_tcp(&p, &c3, WP_DIR_TX, TCP_FLAG_SYN, SEQ_OUT, 0);
+	e = expect_det(&c3, WP_DIR_TX);
+	run_pkt(&d, &p, &e, &r, "unwatched_out");
+	run_pkt(&d, &p, &e, &r, "unwatched_out_again");
+	ASSERT_EQ(read_conn_flow(&d, &c3, &fs), -ENOENT, "unwatched_out.no_flow");
+	det_close(&d);
+}
+
 static __u64 iface_packets(struct det *d, __u32 slot, int dir)
 {
 	struct iface_counters pc[256];
@@ -209,6 +246,8 @@ void test_detect_hotpath(void)
 		cold_outcome();
 	if (test__start_subtest("sampled_syns"))
 		sampled_syns();
+	if (test__start_subtest("watched_syns"))
+		watched_syns();
 	if (test__start_subtest("counted_once"))
 		counted_once();
 	if (test__start_subtest("fold_arm"))

@@ -229,6 +229,7 @@ void test_lifetime_protocol(void)
 		ASSERT_EQ(m.id, 7, "id");
 		ASSERT_EQ(lt_tick(&o, &p, NS(553), 6, 0, 0, true, true, 8, &m), 0, "unanswered");
 		ASSERT_EQ(p.results[LT_UNANSWERED], 1, "counted unanswered");
+		ASSERT_FALSE(lt_watching(&p, NS(554)), "a proposal held nothing: SYNs by sample");
 		ASSERT_EQ(lt_tick(&o, &p, NS(600), 6, 0, 0, true, true, 9, &m), 0,
 			  "at most one trial per --lifetime-trial-every");
 	}
@@ -266,6 +267,7 @@ void test_lifetime_protocol(void)
 		m = (struct lt_msg){ .type = LT_MSG_PROPOSE, .id = 4, .gap_ms = 8000 };
 		lt_on_msg(&o, &q, &m, NS(400), true, &out);
 		ASSERT_TRUE(lt_holding(&q), "holding");
+		ASSERT_TRUE(lt_watching(&q, NS(401)), "holding: every SYN watched");
 		act = lt_tick(&o, &q, NS(402), 10, 1, 0, false, true, 1, &m);
 		ASSERT_EQ(act, 0, "a first-packet drop during the hold");
 		ASSERT_EQ(q.workload_hits, 1, "counted as a workload hit");
@@ -278,6 +280,8 @@ void test_lifetime_protocol(void)
 		ASSERT_EQ(q.workload_hits, 2, "its retransmission 1 s after the abort: a hit too");
 		lt_tick(&o, &q, NS(410), 11, 3, NS(9), false, true, 1, &m);
 		ASSERT_EQ(q.workload_hits, 3, "the third, 7 s after: a hit");
+		ASSERT_TRUE(lt_watching(&q, NS(413)), "10 s after the abort: still watched");
+		ASSERT_FALSE(lt_watching(&q, NS(414)), "then back to the sample");
 		lt_tick(&o, &q, NS(420), 11, 4, NS(9), false, true, 1, &m);
 		ASSERT_EQ(q.workload_hits, 3, "a retransmission long after: not the trial's");
 	}

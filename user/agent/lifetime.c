@@ -62,6 +62,11 @@ bool lt_holding(const struct lt_peer *p)
 	return p->phase != LT_IDLE && p->phase != LT_PROPOSED;
 }
 
+bool lt_watching(const struct lt_peer *p, __u64 now)
+{
+	return lt_holding(p) || (p->ended_ns && now - p->ended_ns <= LT_HIT_WINDOW_NS);
+}
+
 /* Nothing tells the two directions apart for a trial at gap: they take turns. */
 static bool dir_tie(const struct lt_peer *p, __u64 gap)
 {
@@ -114,7 +119,8 @@ bool lt_next_trial(const struct lt_opts *o, const struct lt_peer *p, __u64 *gap_
 static void finish(struct lt_peer *p, enum lt_result r, __u64 now)
 {
 	p->results[r]++;
-	p->ended_ns = now;
+	if (lt_holding(p)) /* a proposal refused or unanswered held nothing */
+		p->ended_ns = now;
 	/* no answer, a refusal, workload: not again at once (whatever --lifetime-trial-every) */
 	p->backoff = r == LT_ABORTED || r == LT_REFUSED || r == LT_UNANSWERED;
 	p->phase = LT_IDLE;
@@ -221,7 +227,7 @@ int lt_tick(const struct lt_opts *o, struct lt_peer *p, __u64 now, __u64 workloa
 	p->rx_mark = p->rx_now;
 	if (fpd != p->fpd_mark) {
 		/* a first packet met the trial (its retransmission may come after the abort) */
-		if (lt_holding(p) || (p->ended_ns && now - p->ended_ns <= LT_HIT_WINDOW_NS))
+		if (lt_watching(p, now))
 			p->workload_hits += fpd - p->fpd_mark;
 		else if (o->enabled && lt_lower_ns(p) && last_gap_ns &&
 			 last_gap_ns <= lt_lower_ns(p))

@@ -101,7 +101,7 @@ struct lt_peer {
 	__u64 rtt_ns; /* the pair's last probe round trip (0: unknown), set by the agent */
 	__u64 deadline_ns; /* PROPOSED: give up; HOLD: test (tester) or reopen (other) */
 	__u64 last_trial_ns; /* the last trial began (proposal or acceptance); 0: never */
-	__u64 ended_ns; /* about when the last trial ended; 0: none yet */
+	__u64 ended_ns; /* about when the last trial that held ended; 0: none yet */
 	__u64 workload_ns; /* last workload packet seen either way; 0: none */
 	__u64 workload_mark; /* workload packet count at the last look */
 	__u64 fpd_mark; /* first-packet drops + unanswered cold starts at the last look */
@@ -133,6 +133,11 @@ __u64 lt_upper_ns(const struct lt_peer *p);
 __u64 lt_interval_ns(const struct lt_opts *o, const struct lt_peer *p, bool wg_held, __u32 *source);
 /* True while the pair's keep-alives are held for a trial. */
 bool lt_holding(const struct lt_peer *p);
+/*
+ * A trial holds the pair or ended less than the hit window ago: the SYNs that
+ * go now are the ones a trial may have met (the datapath tracks them all).
+ */
+bool lt_watching(const struct lt_peer *p, __u64 now);
 /* The next trial of a coordinator: its gap and tester; false when none is needed. */
 bool lt_next_trial(const struct lt_opts *o, const struct lt_peer *p, __u64 *gap_ns,
 		   enum lt_dir *tester);

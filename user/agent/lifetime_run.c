@@ -30,8 +30,13 @@ void lifetime_opts_init(struct lt_opts *o, const struct wp_config *cfg, __u64 ti
 	};
 }
 
-/* What the peer's slot of the pinned map shows; e->bpf too, for /peers before the next read. */
-static void publish(struct peer_table *t, struct peer_entry *e)
+/*
+ * What the peer's slot of the pinned map shows; e->bpf too, for /peers before
+ * the next read. syn_watch follows a hold from the next step on (a tick at
+ * most): the path stays open that long after the last keep-alive, whose
+ * interval is below the lifetime learned so far.
+ */
+static void publish(struct peer_table *t, struct peer_entry *e, __u64 now)
 {
 	const struct lt_peer *lp = &e->lt;
 	__u64 lower = lt_lower_ns(lp) ? lt_lower_ns(lp) : e->bpf.lifetime_lower_ns;
@@ -51,6 +56,7 @@ static void publish(struct peer_table *t, struct peer_entry *e)
 		dst[i]->interval_source = e->interval_src;
 		dst[i]->lifetime_trials = lp->trials;
 		dst[i]->lifetime_converged = lp->converged;
+		dst[i]->syn_watch = lt_watching(lp, now);
 	}
 }
 
@@ -107,7 +113,7 @@ __u64 lifetime_step(struct agent *a, int i, __u64 now, bool *holding)
 		log_debug("lifetime %s: bounds %.2f-%.2fs, interval %.2fs (%s)", e->name,
 			  lt_lower_ns(&e->lt) / 1e9, lt_upper_ns(&e->lt) / 1e9,
 			  e->interval_ns / 1e9, wp_interval_source_name(e->interval_src));
-	publish(&a->peers, e);
+	publish(&a->peers, e, now);
 	wake = lt_wake_ns(&e->lt);
 	if (wake && (!a->lt_wake_ns || wake < a->lt_wake_ns))
 		a->lt_wake_ns = wake;
