@@ -111,7 +111,7 @@ lifetimes()
 	echo "== lifetimes (fixed interval ${LT_FIXED}s vs $LT_AUTO, trial idle ${LT_TRIAL_IDLE}s, every ${LT_TRIAL_EVERY}s) =="
 	[ $learned = 1 ] || echo "  the agents did not start with --keepalive-interval $LT_AUTO: no learned figures"
 	lt_report
-	echo "  goals: lower bound in [0.7 x true, true] within ${LT_LEARN_MAX}s; auto/fixed <= 0.35 on the"
+	echo "  goals: lower bound in [0.7 x true, true] within ${LT_LEARN_GOAL}s; auto/fixed <= 0.35 on the"
 	echo "  ${LT_NAT_C}s site; drop1 = 0 after an idle window of ${LT[safe_window]}s; at most 1 connection"
 	echo "  per pair with SYNs lost in wlost (lost per connection)"
 }

@@ -22,6 +22,8 @@
 # exchanges per minute, fixed interval vs learned), base.lost / safe.lost (SYNs
 # lost on a connection from the public side after an idle period), lower,
 # upper, interval, source (both ends: "x/y"), learn_s (time to converge),
+# goal_lower / goal_s (the lower bounds, "x/y", at convergence or at
+# LT_LEARN_GOAL s, whichever came first, and when),
 # wl.lost (workload SYNs lost during learning); node-level: wl.hits (agents'
 # warmpath_lifetime_trial_workload_hits_total), trials (by result).
 
@@ -31,7 +33,10 @@ LT_FIXED=${LT_FIXED:-4}
 LT_AUTO=${LT_AUTO:-auto:4-60}
 LT_TRIAL_IDLE=${LT_TRIAL_IDLE:-5}
 LT_TRIAL_EVERY=${LT_TRIAL_EVERY:-0}
-LT_LEARN_MAX=${LT_LEARN_MAX:-300}
+# the goal: each end's lower bound right within LT_LEARN_GOAL s; the search
+# itself may go on to LT_LEARN_MAX s (the figures after learning need it over)
+LT_LEARN_GOAL=${LT_LEARN_GOAL:-300}
+LT_LEARN_MAX=${LT_LEARN_MAX:-420}
 declare -A LT
 
 # lt_configure: the lab's variables for the lifetime lab (before lab_up)
@@ -189,7 +194,7 @@ lt_learn()
 	while read -r p x y; do l0[$p]=$x a0[$p]=$y; done < <(lt_syn_counts)
 	m0=$(lt_requests)
 	for p in $(lab_pairs); do
-		LT[learn_s.$p]=no LT[wl.rounds.$p]=
+		LT[learn_s.$p]=no LT[wl.rounds.$p]='' LT[goal_s.$p]='' LT[goal_lower.$p]=''
 		f0[$p]=$(lt_peer "${p#*-}" "${p%-*}" first_packet_drops)
 	done
 	while :; do
@@ -199,6 +204,12 @@ lt_learn()
 		for p in $(lab_pairs); do
 			[ "${LT[learn_s.$p]}" = no ] || continue
 			if lt_converged "$p"; then LT[learn_s.$p]=$el; else pend=1; fi
+			[ -z "${LT[goal_s.$p]:-}" ] || continue
+			if [ "${LT[learn_s.$p]}" != no ] || [ $el -ge "$LT_LEARN_GOAL" ]; then
+				LT[goal_s.$p]=$el
+				LT[goal_lower.$p]="$(lt_peer "${p%-*}" "${p#*-}" lifetime_lower_seconds)/$(
+					lt_peer "${p#*-}" "${p%-*}" lifetime_lower_seconds)"
+			fi
 		done
 		[ $pend = 0 ] && break
 		[ $el -ge "$LT_LEARN_MAX" ] && break
@@ -304,6 +315,10 @@ lt_report()
 	echo "  (${LT[base_window]:-?}s fixed, ${LT[safe_window]:-?}s learned). wl / wlost: workload connections during"
 	echo "  learning and the SYNs each lost (first + second...)."
 	echo "  trials (all agents): ${LT[trials]:--}; workload hits they counted: ${LT[wl.hits]:--}"
+	for p in $(lab_pairs); do
+		echo "  $p: lower bounds ${LT[goal_lower.$p]:--} at ${LT[goal_s.$p]:--}s (at convergence or" \
+			"${LT_LEARN_GOAL}s, whichever came first)"
+	done
 	for p in $(lab_pairs); do
 		echo "  $p: trial messages per minute after learning ${LT[safe.tpm.$p]:--} (not in auto's" \
 			"exchanges; fixed: ${LT[base.tpm.$p]:--})"
