@@ -87,6 +87,14 @@ wait_syn_watch()
 	echo "$v"
 }
 
+# aborted_any: a's agent has counted a trial aborted by workload
+# shellcheck disable=SC2317 # called by wait_for
+aborted_any()
+{
+	num_cmp "$(wp_metric "$(wp_metrics "$NS_A" "127.0.0.1:$MPORT")" \
+		'warmpath_lifetime_trials_total{result="aborted"}')" '>=' 1
+}
+
 AUTO=(--keepalive-interval auto:1-4 --lifetime-trial-idle 0 --lifetime-trial-every 0)
 
 # --- 1. learning on a path that never expires ----------------------------------
@@ -144,9 +152,16 @@ forget
 # --- 2. workload aborts the trials --------------------------------------------
 start a "$KEY_A" "${AUTO[@]}" --keepalive-interval auto:2-8 && start b "$KEY_A" "${AUTO[@]}" \
 	--keepalive-interval auto:2-8 || fail "2: agents start"
-bg PING nsenter --net="/run/netns/$NS_A" ping -q -i 0.3 -c 40 $B
-sleep 10
+bg PING nsenter --net="/run/netns/$NS_A" ping -q -i 0.3 -c 100 $B
+# a's first proposal may go before b's agent listens: unanswered, then a 10 s
+# back-off before the next one
+T0=$SECONDS
+wait_for 25 aborted_any
 M=$(wp_metrics "$NS_A" "127.0.0.1:$MPORT")
+info "2: a's trials after $((SECONDS - T0)) s of workload:" \
+	"unanswered $(wp_metric "$M" 'warmpath_lifetime_trials_total{result="unanswered"}')," \
+	"aborted $(wp_metric "$M" 'warmpath_lifetime_trials_total{result="aborted"}')"
+
 abrt=$(wp_metric "$M" 'warmpath_lifetime_trials_total{result="aborted"}')
 check_true "2: trials aborted by the workload ($abrt)" num_cmp "${abrt:-0}" '>=' 1
 check_eq "$(wp_metric "$M" 'warmpath_lifetime_trials_total{result="survived"}')" 0 \
