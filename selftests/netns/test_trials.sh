@@ -74,17 +74,11 @@ syn_watch()
 		jq -r --arg p "$2" '[.[].formatted.value | select(.name == $p) | .syn_watch][0] // "none"'
 }
 
-# wait_syn_watch PIN PEER WANT SECONDS: until syn_watch is WANT; prints it
-wait_syn_watch()
+# syn_watch_is PIN PEER WANT: the agent's syn_watch for the peer is WANT
+# shellcheck disable=SC2317 # called by wait_for
+syn_watch_is()
 {
-	local v i
-
-	for ((i = 0; i < $4 * 5; i++)); do
-		v=$(syn_watch "$1" "$2")
-		[ "$v" = "$3" ] && break
-		sleep 0.2
-	done
-	echo "$v"
+	[ "$(syn_watch "$1" "$2")" = "$3" ]
 }
 
 # aborted_any: a's agent has counted a trial aborted by workload
@@ -166,7 +160,8 @@ abrt=$(wp_metric "$M" 'warmpath_lifetime_trials_total{result="aborted"}')
 check_true "2: trials aborted by the workload ($abrt)" num_cmp "${abrt:-0}" '>=' 1
 check_eq "$(wp_metric "$M" 'warmpath_lifetime_trials_total{result="survived"}')" 0 \
 	"2: no trial survived under workload"
-check_eq "$(wait_syn_watch "$PIN_A" b 1 5)" 1 \
+wait_for 5 syn_watch_is "$PIN_A" b 1
+check_eq "$(syn_watch "$PIN_A" b)" 1 \
 	"2: trials met workload: every SYN to the peer tracked (syn_watch 1, bpftool)"
 for side in a b; do
 	ns=$NS_A
